@@ -1,0 +1,34 @@
+# Tina: Tiny Reasoning Models via LoRA (Wang et al., 2025), reproduced as file-level dependencies:
+#
+#   resources/{datasets,benchmarks,models}/   Hub (or local) data and models, normalized and checked
+#   results/train/{experiment}/               LoRA-GRPO runs: checkpoint-N/ adapters, logs, manifest.json
+#   results/eval/{run}/{point}/{benchmark}/   samples.jsonl -> graded.jsonl + score.json per model
+#   results/tables/, results/figures/         the paper's tables, cost, FLOPs and figures
+#
+# The paper config is the default; the CPU demo is `--configfile config/demo/config.yaml`.
+
+
+from snakemake.utils import min_version
+
+min_version("9.27")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/eval.smk"
+include: "rules/results.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        table_targets(),
+
+
+rule tables:
+    input:
+        table_targets(),

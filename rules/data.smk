@@ -1,0 +1,49 @@
+# Training sets, benchmarks and models from the Hub (or local:PATH sources), normalized and checked.
+
+
+rule prepare_dataset:
+    input:
+        dataset_source,
+    output:
+        parquet="resources/datasets/{dataset}.parquet",
+        report="resources/datasets/{dataset}.report.json",
+    log:
+        "logs/prepare_dataset/{dataset}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        spec=dataset_spec,
+    script:
+        "../scripts/prepare_dataset.py"
+
+
+rule prepare_benchmark:
+    input:
+        benchmark_source,
+    output:
+        parquet="resources/benchmarks/{benchmark}.parquet",
+        report="resources/benchmarks/{benchmark}.report.json",
+    log:
+        "logs/prepare_benchmark/{benchmark}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        spec=benchmark_spec,
+        templates=config["prompt_templates"],
+        seed=config["evaluation"]["seed"],
+    script:
+        "../scripts/prepare_benchmark.py"
+
+
+rule download_model:
+    output:
+        manifest="resources/models/{model}/manifest.json",
+    log:
+        "logs/download_model/{model}.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        spec=hub_model_spec,
+        out_dir=subpath(output.manifest, parent=True),
+    script:
+        "../scripts/download_model.py"

@@ -1,0 +1,40 @@
+# Per-model evaluation: generation and grading are separate jobs, so a grader change regrades
+# without regenerating. {run}/{point} is {experiment}/step-N for a checkpoint, baseline/NAME otherwise.
+
+
+rule generate_samples:
+    input:
+        unpack(evaluated_model),
+    output:
+        samples="results/eval/{run}/{point}/{benchmark}/samples.jsonl",
+    log:
+        "logs/generate_samples/{run}/{point}/{benchmark}.log",
+    benchmark:
+        "benchmarks/generate_samples/{run}/{point}/{benchmark}.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    resources:
+        gpu=1 if config["evaluation"]["backend"] == "vllm" else 0,
+    params:
+        model=evaluated_model_params,
+        generation=config["evaluation"],
+    script:
+        "../scripts/generate_samples.py"
+
+
+rule grade_samples:
+    input:
+        samples=rules.generate_samples.output.samples,
+        benchmark="resources/benchmarks/{benchmark}.parquet",
+    output:
+        graded="results/eval/{run}/{point}/{benchmark}/graded.jsonl",
+        score="results/eval/{run}/{point}/{benchmark}/score.json",
+    log:
+        "logs/grade_samples/{run}/{point}/{benchmark}.log",
+    conda:
+        "../envs/analysis.yaml"
+    threads: config["evaluation"]["grading_processes"]
+    params:
+        processes=config["evaluation"]["grading_processes"],
+    script:
+        "../scripts/grade_samples.py"

@@ -1,0 +1,12 @@
+"""Snakemake entry: grade generated samples and score them (pass@k, bootstrap CI)."""
+
+from tina_repro import evaluation, logs
+
+logs.setup(snakemake.log[0])
+evaluation.grade_and_score(
+    samples_path=snakemake.input.samples,
+    benchmark_parquet=snakemake.input.benchmark,
+    graded_path=snakemake.output.graded,
+    score_path=snakemake.output.score,
+    processes=snakemake.params.processes,
+)

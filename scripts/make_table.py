@@ -1,0 +1,8 @@
+"""Snakemake entry: build one of the paper's tables (named by the rule) from collected scores."""
+
+from tina_repro import logs, results
+
+logs.setup(snakemake.log[0])
+results.make_table(
+    snakemake.rule, dict(snakemake.input.items()), snakemake.output[0], snakemake.config
+)

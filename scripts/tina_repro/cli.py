@@ -1,0 +1,157 @@
+"""The ``tina-repro`` command: each workflow stage by hand, outside Snakemake.
+
+Stages read the same validated configuration as the workflow (``--configfile`` may be repeated,
+later files override earlier ones, exactly like Snakemake's option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tina_repro import logs
+from tina_repro.workflow_config import ConfigError, WorkflowConfig, load_files
+
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+def _config(args) -> WorkflowConfig:
+    return load_files(*(args.configfile or [DEFAULT_CONFIG]))
+
+
+def cmd_validate(args) -> None:
+    wc = _config(args)
+    print(
+        f"configuration valid: {len(wc.experiments)} experiments, {len(wc.datasets)} datasets, "
+        f"{len(wc.benchmarks)} benchmarks, {len(wc.baselines)} baselines"
+    )
+
+
+def cmd_build_tiny_model(args) -> None:
+    from tina_repro.tiny_model import build_tiny_model
+
+    out = build_tiny_model(args.out, seed=args.seed, size=args.size)
+    print(json.dumps(json.loads((Path(out) / "tiny_model.json").read_text()), indent=2))
+
+
+def cmd_prepare_dataset(args) -> None:
+    from tina_repro import data
+
+    wc = _config(args)
+    out = Path(args.out_dir)
+    report = data.prepare_training_dataset(
+        wc.datasets[args.dataset],
+        out / f"{args.dataset}.parquet",
+        out / f"{args.dataset}.report.json",
+    )
+    print(json.dumps(report, indent=2))
+
+
+def cmd_prepare_benchmark(args) -> None:
+    from tina_repro import data
+
+    wc = _config(args)
+    out = Path(args.out_dir)
+    report = data.prepare_benchmark(
+        wc.benchmarks[args.benchmark],
+        wc.config["prompt_templates"],
+        wc.config["evaluation"]["seed"],
+        out / f"{args.benchmark}.parquet",
+        out / f"{args.benchmark}.report.json",
+    )
+    print(json.dumps(report, indent=2))
+
+
+def cmd_download_model(args) -> None:
+    from tina_repro import data
+
+    print(json.dumps(data.download_model(args.source, args.revision, args.out_dir), indent=2))
+
+
+def cmd_train(args) -> None:
+    from tina_repro import training
+
+    wc = _config(args)
+    row = wc.training_row(args.experiment)
+    manifest = training.train(
+        row=row,
+        config=wc.config,
+        dataset_parquet=args.dataset,
+        base_model_dir=args.base_model,
+        out_dir=args.out_dir,
+    )
+    print(json.dumps(manifest, indent=2))
+
+
+def cmd_grade(args) -> None:
+    from tina_repro import grading
+
+    summary = grading.grade_file(args.input, args.output, processes=args.processes)
+    print(json.dumps(summary, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tina-repro", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_text, config=False):
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.set_defaults(func=func)
+        if config:
+            cmd.add_argument(
+                "--configfile",
+                action="append",
+                help=f"config file (repeatable; default {DEFAULT_CONFIG})",
+            )
+        return cmd
+
+    add("validate", cmd_validate, "check config.yaml and every sheet", config=True)
+
+    cmd = add("build-tiny-model", cmd_build_tiny_model, "build the tiny offline Qwen2 model")
+    cmd.add_argument("out", help="output folder")
+    cmd.add_argument("--seed", type=int, default=0)
+    cmd.add_argument("--size", default="test", help="test or demo")
+
+    cmd = add("prepare-dataset", cmd_prepare_dataset, "load, map and check one training set", True)
+    cmd.add_argument("dataset", help="a name from the datasets sheet")
+    cmd.add_argument("--out-dir", default="resources/datasets")
+
+    cmd = add("prepare-benchmark", cmd_prepare_benchmark, "load and render one benchmark", True)
+    cmd.add_argument("benchmark", help="a name from the benchmarks sheet")
+    cmd.add_argument("--out-dir", default="resources/benchmarks")
+
+    cmd = add("download-model", cmd_download_model, "snapshot a Hub model or adapter")
+    cmd.add_argument("source", help="Hub id or local:PATH")
+    cmd.add_argument("out_dir")
+    cmd.add_argument("--revision", default="main")
+
+    cmd = add("train", cmd_train, "LoRA-GRPO training of one experiment row", config=True)
+    cmd.add_argument("experiment", help="a name from the experiments sheet")
+    cmd.add_argument("--dataset", required=True, help="normalized training Parquet")
+    cmd.add_argument("--base-model", required=True, help="base model folder")
+    cmd.add_argument("--out-dir", required=True, help="run folder (resumes if it has checkpoints)")
+
+    cmd = add("grade", cmd_grade, "grade completions (JSONL in, JSONL out)")
+    cmd.add_argument("--input", required=True)
+    cmd.add_argument("--output", required=True)
+    cmd.add_argument("--processes", type=int, default=1)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verbose:
+        logs.setup()
+    try:
+        args.func(args)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        print(f"tina-repro {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

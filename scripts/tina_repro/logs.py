@@ -1,0 +1,17 @@
+"""Logging set-up shared by the workflow's entry scripts and the command line."""
+
+import logging
+import sys
+
+
+def setup(log_path: str | None = None) -> logging.Logger:
+    """Send this process's stderr and log records to ``log_path`` (the rule's log), else stderr."""
+    if log_path:
+        sys.stderr = open(log_path, "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    return logging.getLogger("tina_repro")

@@ -1,0 +1,12 @@
+"""Snakemake entry: train one experiment row with LoRA-GRPO (resumes from its last checkpoint)."""
+
+from tina_repro import logs, training
+
+logs.setup(snakemake.log[0])
+training.train(
+    row=snakemake.params.row,
+    config=snakemake.params.config,
+    dataset_parquet=snakemake.input.dataset,
+    base_model_dir=snakemake.params.base_model_dir,
+    out_dir=snakemake.params.out_dir,
+)

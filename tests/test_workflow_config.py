@@ -1,0 +1,174 @@
+"""Validation of config.yaml and the sheets: every mistake is caught with file, line and key."""
+
+import copy
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tina_repro.workflow_config import ConfigError, load, load_files
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER_CONFIG = ROOT / "config" / "config.yaml"
+
+
+@pytest.fixture
+def paper_config(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    return yaml.safe_load(PAPER_CONFIG.read_text())
+
+
+def edited_sheet(tmp_path, sheet, edit):
+    """Copy a sheet, apply ``edit(header, rows)`` to its cells and return the copy's path."""
+    with open(ROOT / sheet, newline="") as handle:
+        header, *rows = list(csv.reader(handle, delimiter="\t"))
+    edit(header, rows)
+    out = tmp_path / Path(sheet).name
+    with open(out, "w", newline="") as handle:
+        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
+    return str(out)
+
+
+def set_cell(name, column, value):
+    def edit(header, rows):
+        for row in rows:
+            if row[0] == name:
+                row[header.index(column)] = value
+
+    return edit
+
+
+def test_paper_config_loads_with_typed_rows(paper_config):
+    wc = load(paper_config)
+    assert len(wc.experiments) == 15
+    assert wc.experiments_in("main") == ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
+    assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 15
+    drgrpo = wc.experiments["open_rs3_drgrpo"]
+    assert (drgrpo["loss_type"], drgrpo["scale_rewards"], drgrpo["beta"]) == (
+        "dr_grpo",
+        "none",
+        0.04,
+    )
+    assert drgrpo["learning_rate"] == pytest.approx(1e-6)
+    assert wc.experiments["open_r1"]["max_steps"] is None
+    assert wc.experiments["limr"]["use_vllm"] is True
+    assert wc.training_row("open_rs2")["system_prompt"] == "open_rs"
+    assert wc.training_row("open_rs1")["system_prompt"] == "open_r1"
+    assert set(wc.benchmarks) == {
+        "aime24",
+        "aime25",
+        "amc23",
+        "math_500",
+        "gpqa_diamond",
+        "minerva",
+    }
+    sizes = {name: row["expected_size"] for name, row in wc.benchmarks.items()}
+    assert sizes == {
+        "aime24": 30,
+        "aime25": 30,
+        "amc23": 40,
+        "math_500": 500,
+        "gpqa_diamond": 198,
+        "minerva": 272,
+    }
+    assert len(wc.baselines) == 6
+
+
+def test_misspelled_column_names_file_row_and_key(paper_config, tmp_path):
+    def add_typo(header, rows):
+        header.append("scale_reward")
+        for row in rows:
+            row.append("false" if row[0] == "open_rs3_drgrpo" else "")
+
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", add_typo)
+    with pytest.raises(ConfigError) as error:
+        load(paper_config)
+    message = str(error.value)
+    assert "experiments.tsv line 16 (name=open_rs3_drgrpo)" in message
+    assert "unknown key 'scale_reward'" in message
+    assert "\n" not in message
+
+
+def test_misspelled_config_key_is_named(paper_config):
+    paper_config["evaluation"]["temprature"] = 0.6
+    with pytest.raises(ConfigError, match=r"^config: unknown key 'evaluation/temprature'"):
+        load(paper_config)
+
+
+def test_missing_config_key_is_named(paper_config):
+    del paper_config["evaluation"]["top_p"]
+    with pytest.raises(ConfigError, match="'top_p' is a required property"):
+        load(paper_config)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("rewards", "format:1,acuracy:2", "key 'rewards': unknown reward 'acuracy'"),
+        ("rewards", "format=1", "key 'rewards'"),
+        ("lora_r", "thirty-two", "key 'lora_r': 'thirty-two' is not valid"),
+        ("lora_r", "0", "key 'lora_r': 0 is less than the minimum of 1"),
+        ("learning_rate", "2", "key 'learning_rate'"),
+        ("loss_type", "ppo", "key 'loss_type': 'ppo' is not one of"),
+        ("use_vllm", "maybe", "key 'use_vllm'"),
+        ("stop_step", "400", "key 'stop_step': 400 is beyond max_steps 360"),
+        ("save_steps", "500", "key 'save_steps': 500 is beyond the last step 180"),
+        ("prompts_per_step", "7", "key 'prompts_per_step': 7 prompts cannot be split evenly"),
+        ("dataset", "limr2", "key 'dataset': 'limr2' is not a row"),
+        ("tables", "main;ablation", "key 'tables'"),
+        ("name", "limr/x", "key 'name'"),
+    ],
+)
+def test_bad_experiment_values(paper_config, tmp_path, column, value, expected):
+    edit = set_cell("limr", column, value)
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    with pytest.raises(ConfigError) as error:
+        load(paper_config)
+    assert "experiments.tsv line " in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_cpu_row_cannot_ask_for_vllm(paper_config, tmp_path):
+    def cpu_with_vllm(header, rows):
+        set_cell("limr", "gpus", "0")(header, rows)
+
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", cpu_with_vllm)
+    with pytest.raises(ConfigError, match="key 'use_vllm': vLLM rollouts need gpus >= 1"):
+        load(paper_config)
+
+
+def test_duplicate_experiment_name(paper_config, tmp_path):
+    def duplicate(header, rows):
+        rows.append(list(rows[0]))
+
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", duplicate)
+    with pytest.raises(ConfigError, match="duplicate name 'still'"):
+        load(paper_config)
+
+
+def test_unknown_system_prompt_key(paper_config, tmp_path):
+    edit = set_cell("limr", "system_prompt", "open_r2")
+    paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", edit)
+    with pytest.raises(ConfigError, match="datasets.tsv line .*key 'system_prompt'"):
+        load(paper_config)
+
+
+def test_heldout_selection_needs_a_proper_subset(paper_config):
+    paper_config["selection"] = {"rule": "heldout", "selection_benchmarks": []}
+    with pytest.raises(ConfigError, match="selection_benchmarks"):
+        load(paper_config)
+    paper_config["selection"]["selection_benchmarks"] = ["aime24", "nope"]
+    with pytest.raises(ConfigError, match="unknown 'nope'"):
+        load(paper_config)
+    paper_config["selection"]["selection_benchmarks"] = ["math_500"]
+    assert load(copy.deepcopy(paper_config)).config["selection"]["rule"] == "heldout"
+
+
+def test_load_files_merges_like_configfile(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    override = tmp_path / "override.yaml"
+    override.write_text("evaluation:\n  samples_per_problem: 10\n")
+    wc = load_files(PAPER_CONFIG, override)
+    assert wc.config["evaluation"]["samples_per_problem"] == 10
+    assert wc.config["evaluation"]["temperature"] == 0.6

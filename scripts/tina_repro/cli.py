@@ -92,6 +92,12 @@ def cmd_grade(args) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def cmd_status(args) -> None:
+    from tina_repro.status import format_status
+
+    print(format_status(_config(args), Path(args.directory)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tina-repro", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -138,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--input", required=True)
     cmd.add_argument("--output", required=True)
     cmd.add_argument("--processes", type=int, default=1)
+
+    cmd = add("status", cmd_status, "per experiment: trained steps, evaluated checkpoints", True)
+    cmd.add_argument("--directory", default=".", help="the workflow's working directory")
     return parser
 
 

@@ -16,19 +16,30 @@ min_version("9.27")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/eval.smk"
 include: "rules/results.smk"
+include: "rules/demo.smk"
+include: "rules/figures.smk"
 
 
 rule all:
     default_target: True
     input:
         table_targets(),
+        figure_targets(),
 
 
 rule tables:
     input:
         table_targets(),
+
+
+rule figures:
+    input:
+        figure_targets(),

@@ -101,6 +101,10 @@ def dataset_source(wildcards):
     return local_source_input(W.datasets[wildcards.dataset])
 
 
+def benchmark_gold_format(wildcards):
+    return W.benchmarks[wildcards.benchmark]["gold_format"]
+
+
 def benchmark_source(wildcards):
     return local_source_input(W.benchmarks[wildcards.benchmark])
 
@@ -161,6 +165,11 @@ def evaluated_model_params(wildcards):
     }
 
 
+def generation_settings():
+    """Evaluation settings that shape the samples; grading-only settings never regenerate."""
+    return {k: v for k, v in config["evaluation"].items() if k != "grading_processes"}
+
+
 def saved_steps(experiment):
     """Checkpoint steps of a finished training run (re-evaluated once its checkpoint job ran)."""
     manifest = checkpoints.train_grpo.get(experiment=experiment).output.manifest
@@ -197,3 +206,46 @@ def table_targets():
         "results/tables/costs.csv",
         "results/tables/flops.csv",
     ]
+
+
+# ---- figures -----------------------------------------------------------------------------------
+def base_model_point():
+    """The baseline row that evaluates the untrained base model, drawn as a reference line."""
+    base = W.config["base_model"]
+    for name, row in W.baselines.items():
+        if (row["model"], row["revision"]) == (base["source"], base["revision"]) and not row[
+            "adapter"
+        ]:
+            return name
+    return None
+
+
+def base_model_score_files():
+    point = base_model_point()
+    if point is None:
+        return []
+    return expand(
+        "results/eval/{run}/{point}/{benchmark}/score.json",
+        run=BASELINE_RUN,
+        point=point,
+        benchmark=BENCHMARKS,
+    )
+
+
+def run_title(wildcards):
+    """A run's figure title: the paper's name with ours, or ours where the paper has none."""
+    paper_name = W.experiments[wildcards.experiment]["paper_name"]
+    return f"{paper_name} ({wildcards.experiment})" if paper_name else wildcards.experiment
+
+
+def figure_targets():
+    """Every figure of the config as PDF and PNG: the paper-level ones and two per run."""
+    names = ["flops_vs_performance"]
+    if MAIN_EXPERIMENTS:
+        names += ["overall_comparison", "cost_vs_performance", "reproduced_vs_published"]
+    if ABLATION_EXPERIMENTS:
+        names.append("ablations")
+    names += [
+        f"{kind}/{e}" for kind in ("training_dynamics", "checkpoint_curves") for e in EXPERIMENTS
+    ]
+    return expand("results/figures/{name}.{ext}", name=names, ext=["pdf", "png"])

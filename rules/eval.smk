@@ -17,11 +17,13 @@ rule generate_samples:
         gpu=1 if config["evaluation"]["backend"] == "vllm" else 0,
     params:
         model=evaluated_model_params,
-        generation=config["evaluation"],
+        gold_format=benchmark_gold_format,
+        generation=generation_settings(),
     script:
         "../scripts/generate_samples.py"
 
 
+# Grading needs no GPU and little time: it runs on the host that drives the workflow.
 rule grade_samples:
     input:
         samples=rules.generate_samples.output.samples,
@@ -31,6 +33,7 @@ rule grade_samples:
         score="results/eval/{run}/{point}/{benchmark}/score.json",
     log:
         "logs/grade_samples/{run}/{point}/{benchmark}.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     threads: config["evaluation"]["grading_processes"]

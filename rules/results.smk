@@ -1,5 +1,9 @@
 # Tables (and later figures) built from scores and training logs, next to the paper's numbers.
 # Each table depends only on the runs it shows, so a dry-run says which experiments it waits for.
+# All are local rules: cheap pandas work on the host that drives the workflow, never a cluster job.
+# Files written beside a declared output by the same job are read by convention, not declared:
+# graded.jsonl beside each score.json (average CIs), log_history.csv beside each training manifest
+# (FLOPs), and the Snakemake benchmark files of generate_samples (evaluation device-hours).
 
 
 rule collect_run_scores:
@@ -10,6 +14,7 @@ rule collect_run_scores:
         "results/scores/{experiment}.csv",
     log:
         "logs/collect_run_scores/{experiment}.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     script:
@@ -23,6 +28,7 @@ rule collect_baseline_scores:
         "results/scores/baselines.csv",
     log:
         "logs/collect_baseline_scores.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     script:
@@ -33,10 +39,17 @@ rule checkpoints_table:
     input:
         runs=run_tables(EXPERIMENTS),
         baselines="results/scores/baselines.csv",
+        manifests=expand("results/train/{experiment}/manifest.json", experiment=EXPERIMENTS),
     output:
-        "results/tables/checkpoints.csv",
+        report(
+            "results/tables/checkpoints.csv",
+            caption="../report/checkpoints_table.rst",
+            category="Tables",
+            labels={"table": "every checkpoint"},
+        ),
     log:
         "logs/tables/checkpoints.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     script:
@@ -47,10 +60,19 @@ rule main_table:
     input:
         runs=run_tables(MAIN_EXPERIMENTS),
         baselines="results/scores/baselines.csv",
+        manifests=expand("results/train/{experiment}/manifest.json", experiment=MAIN_EXPERIMENTS),
+        published=os.path.join(config["paper_results"], "tina_models.csv"),
+        published_baselines=os.path.join(config["paper_results"], "baselines.csv"),
     output:
-        "results/tables/main.csv",
+        report(
+            "results/tables/main.csv",
+            caption="../report/main_table.rst",
+            category="Tables",
+            labels={"table": "main (Tables 2-3)"},
+        ),
     log:
         "logs/tables/main.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     script:
@@ -60,10 +82,20 @@ rule main_table:
 rule ablations_table:
     input:
         runs=run_tables(ABLATION_EXPERIMENTS),
+        manifests=expand(
+            "results/train/{experiment}/manifest.json", experiment=ABLATION_EXPERIMENTS
+        ),
+        published=os.path.join(config["paper_results"], "ablations.csv"),
     output:
-        "results/tables/ablations.csv",
+        report(
+            "results/tables/ablations.csv",
+            caption="../report/ablations_table.rst",
+            category="Tables",
+            labels={"table": "ablations (Table 4)"},
+        ),
     log:
         "logs/tables/ablations.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     script:
@@ -74,10 +106,18 @@ rule costs_table:
     input:
         runs=run_tables(EXPERIMENTS),
         baselines="results/scores/baselines.csv",
+        manifests=expand("results/train/{experiment}/manifest.json", experiment=EXPERIMENTS),
+        published=os.path.join(config["paper_results"], "costs.csv"),
     output:
-        "results/tables/costs.csv",
+        report(
+            "results/tables/costs.csv",
+            caption="../report/costs_table.rst",
+            category="Tables",
+            labels={"table": "cost (Table 1)"},
+        ),
     log:
         "logs/tables/costs.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     script:
@@ -87,10 +127,18 @@ rule costs_table:
 rule flops_table:
     input:
         manifests=expand("results/train/{experiment}/manifest.json", experiment=EXPERIMENTS),
+        runs=run_tables(EXPERIMENTS),
+        base_model=ancient(base_model_input()),
     output:
-        "results/tables/flops.csv",
+        report(
+            "results/tables/flops.csv",
+            caption="../report/flops_table.rst",
+            category="Tables",
+            labels={"table": "training FLOPs"},
+        ),
     log:
         "logs/tables/flops.log",
+    localrule: True
     conda:
         "../envs/analysis.yaml"
     script:

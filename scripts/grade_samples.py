@@ -9,4 +9,5 @@ evaluation.grade_and_score(
     graded_path=snakemake.output.graded,
     score_path=snakemake.output.score,
     processes=snakemake.params.processes,
+    identity=dict(snakemake.wildcards.items()),
 )

@@ -1,0 +1,113 @@
+"""Which checkpoint of a training run is reported: the paper's rule, or an honest held-out one.
+
+The paper evaluated every saved checkpoint on the six test benchmarks and reported the one with
+the best results on those same benchmarks (TINA.md §2.3; author in Tina issue #7). The exact
+criterion is unstated; we take the unweighted six-benchmark average, as the paper's "Avg." column,
+and break ties towards the earlier step (the cheaper checkpoint, and the first the paper would
+have seen). Selecting on the test set inflates the reported score, so ``rule="heldout"`` selects
+on ``selection_benchmarks`` only and reports the remaining benchmarks, which played no part in
+the choice.
+
+Scores are tidy frames with at least the columns ``run``, ``step``, ``benchmark`` and
+``accuracy`` (percent), as ``results/scores/{experiment}.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+RULES = ("paper", "heldout")
+# Averages that differ by less than this (in points) are ties: float sums of the same fractions
+# taken in a different order must not decide which checkpoint is reported.
+TIE_TOLERANCE = 1e-9
+
+
+def split_benchmarks(
+    benchmarks: Sequence[str], rule: str, selection_benchmarks: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """(benchmarks the checkpoint is selected on, benchmarks its scores are reported on)."""
+    benchmarks = list(benchmarks)
+    if rule == "paper":
+        return benchmarks, benchmarks
+    if rule != "heldout":
+        raise ValueError(f"unknown selection rule {rule!r}; valid: {', '.join(RULES)}")
+    chosen = [b for b in benchmarks if b in set(selection_benchmarks)]
+    unknown = sorted(set(selection_benchmarks) - set(benchmarks))
+    if unknown:
+        raise ValueError(f"selection benchmark(s) {unknown} are not among {benchmarks}")
+    reported = [b for b in benchmarks if b not in set(chosen)]
+    if not chosen or not reported:
+        raise ValueError(
+            "the heldout rule needs a non-empty proper subset of the benchmarks to select on, "
+            f"got {list(selection_benchmarks)} of {benchmarks}"
+        )
+    return chosen, reported
+
+
+def rule_label(rule: str, selection_benchmarks: Sequence[str] = ()) -> str:
+    """How a table names the rule: ``paper`` or ``heldout:aime24+amc23``."""
+    return rule if rule == "paper" else f"heldout:{'+'.join(selection_benchmarks)}"
+
+
+def step_averages(scores: pd.DataFrame, benchmarks: Sequence[str]) -> pd.DataFrame:
+    """Unweighted mean accuracy over ``benchmarks`` per (run, step): columns run, step, average.
+
+    A step missing any of the benchmarks cannot be ranked fairly; it is left out, and the count is
+    logged per run.
+    """
+    missing = {"run", "step", "benchmark", "accuracy"} - set(scores.columns)
+    if missing:
+        raise ValueError(f"scores lack column(s) {sorted(missing)}")
+    frame = scores[scores["benchmark"].isin(benchmarks)]
+    duplicated = frame.duplicated(["run", "step", "benchmark"])
+    if duplicated.any():
+        first = frame[duplicated].iloc[0]
+        raise ValueError(
+            f"run {first['run']} step {first['step']} has {first['benchmark']} more than once"
+        )
+    if frame["accuracy"].isna().any():
+        first = frame[frame["accuracy"].isna()].iloc[0]
+        raise ValueError(
+            f"run {first['run']} step {first['step']} {first['benchmark']}: accuracy is missing"
+        )
+    grouped = frame.groupby(["run", "step"], sort=True)["accuracy"]
+    table = pd.DataFrame({"average": grouped.mean(), "n": grouped.size()}).reset_index()
+    incomplete = table["n"] < len(benchmarks)
+    for run, count in table[incomplete].groupby("run").size().items():
+        logger.warning(
+            "run %s: %d step(s) lack some of %s and are not ranked", run, count, list(benchmarks)
+        )
+    return table.loc[~incomplete, ["run", "step", "average"]].reset_index(drop=True)
+
+
+def select_checkpoints(
+    scores: pd.DataFrame,
+    benchmarks: Sequence[str],
+    rule: str = "paper",
+    selection_benchmarks: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The selected step of every run in ``scores``.
+
+    Returns one row per run: ``run``, ``step`` (the checkpoint with the highest unweighted average
+    over the selection benchmarks; ties go to the earlier step) and ``selection_score`` (that
+    average, in percent). ``rule="paper"`` selects on all ``benchmarks`` (TINA.md §2.3);
+    ``"heldout"`` on ``selection_benchmarks`` only. A run none of whose steps has every selection
+    benchmark is an error.
+    """
+    chosen, _ = split_benchmarks(benchmarks, rule, selection_benchmarks)
+    averages = step_averages(scores, chosen)
+    missing = sorted(set(scores["run"]) - set(averages["run"]))
+    if missing:
+        raise ValueError(f"run(s) {missing} have no checkpoint scored on all of {chosen}")
+    rows = []
+    for run, group in averages.groupby("run", sort=False):
+        best = group["average"].max()
+        tied = group[group["average"] >= best - TIE_TOLERANCE]
+        pick = tied.loc[tied["step"].idxmin()]
+        rows.append({"run": run, "step": int(pick["step"]), "selection_score": pick["average"]})
+    return pd.DataFrame(rows, columns=["run", "step", "selection_score"])

@@ -1,0 +1,199 @@
+"""Grading throughput on synthetic R1-style completions (not collected by pytest).
+
+Each completion is 1-3 KB of reasoning with inline maths, ``</think>``, a short summary and a
+``\\boxed`` answer in an equivalent but different form (``\\dfrac``, unreduced fractions, reordered
+sets, expanded radicals, ...); about 30% are wrong. Every problem is distinct, as in the paper's
+one-sample pass@1, so gold caching gives no advantage. Prints completions/s for:
+
+- bare math-verify: ``parse`` gold + ``parse`` whole completion + ``verify``, math-verify's own
+  signal timeouts, in this process (what lighteval did);
+- ``grade()`` in this process (our extra rules + time budget, same work otherwise);
+- ``grade_rows`` with 1 and 2 worker processes (adds process supervision and IPC).
+
+Targets: >= 60/s per process, >= 1.8x with 2 processes, extra rules <= 10% slower than bare.
+
+    python tests/bench/bench_grading.py [--n 600] [--seed 0]
+"""
+
+import argparse
+import logging
+import math
+import os
+import random
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # noqa: E402
+
+from tina_repro import grading  # noqa: E402
+
+PRED_CONFIG = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
+GOLD_CONFIGS = {"latex": (LatexExtractionConfig(),), "expr": (ExprExtractionConfig(),)}
+
+SENTENCES = [
+    "Let me denote the unknown by $x$ and write $x^2 + {a}x - {b} = 0$.",
+    "Hmm, wait. If $a = {a}$ then $a^2 = {a2}$, which is not what we want.",
+    "So the discriminant is $\\Delta = {a}^2 + 4 \\cdot {b} = {d}$.",
+    "Alternatively, maybe I should try $\\frac{{{a}}}{{{b}}}$ and simplify.",
+    "Let me double-check: {a} times {b} is {ab}, right? Yes, {ab}.",
+    "Now consider the triangle with sides {a}, {b} and hypotenuse $\\sqrt{{{d}}}$.",
+    "I think the sum $\\sum_{{k=1}}^{{{a}}} k = {tri}$ is relevant here.",
+    "Wait, that can't be right. The area is $\\frac{{1}}{{2}} \\cdot {a} \\cdot {b}$.",
+    "So, moving on, the probability is the ratio of favourable to total outcomes.",
+    "Okay, so the equation becomes ${a}y = {ab}$, giving $y = {b}$.",
+]
+
+
+def random_reasoning(rng: random.Random, target_chars: int) -> str:
+    parts, size = [], 0
+    while size < target_chars:
+        a, b = rng.randint(2, 40), rng.randint(2, 40)
+        sentence = rng.choice(SENTENCES).format(
+            a=a, b=b, a2=a * a, ab=a * b, d=a * a + 4 * b, tri=a * (a + 1) // 2
+        )
+        parts.append(sentence)
+        size += len(sentence) + 1
+    return " ".join(parts)
+
+
+def random_problem(rng: random.Random) -> tuple[str, str, str, str]:
+    """(gold answer LaTeX, gold format, equivalent prediction, wrong prediction)."""
+    kind = rng.randrange(9)
+    a, b = rng.randint(1, 97), rng.randint(2, 60)
+    if kind == 0:
+        g = math.gcd(a, b)
+        p, q = a // g, b // g
+        return (
+            f"\\frac{{{p}}}{{{q}}}",
+            "latex",
+            f"\\dfrac{{{2 * p}}}{{{2 * q}}}",
+            f"\\frac{{{p + 1}}}{{{q}}}",
+        )
+    if kind == 1:
+        m = rng.choice([2, 3, 5, 6, 7, 10, 11])
+        return f"{b}\\sqrt{{{m}}}", "latex", f"\\sqrt{{{b * b * m}}}", f"{b}\\sqrt{{{m + 1}}}"
+    if kind == 2:
+        return (
+            f"\\frac{{{a}\\pi}}{{{b}}}",
+            "latex",
+            f"\\frac{{{a}}}{{{b}}}\\pi",
+            f"\\frac{{{a}}}{{{b + 1}}}\\pi",
+        )
+    if kind == 3:
+        return f"(-\\infty, {a}]", "latex", f"\\left( -\\infty, {a} \\right]", f"(-\\infty, {a})"
+    if kind == 4:
+        return f"x = {a}", "latex", f"{a}", f"{a + 1}"
+    if kind == 5:
+        return f"\\{{{a}, {b}, {a + b}\\}}", "latex", f"{a + b}, {a}, {b}", f"{a}, {b}"
+    if kind == 6:
+        return f"x^2 + {a}x + {b}", "latex", f"{b} + {a}x + x^{{2}}", f"x^2 + {a}x - {b}"
+    if kind == 7:
+        return f"{a}.{b:02d}", "latex", f"{a}.{b:02d}0", f"{a}.{b + 1:02d}"
+    value = rng.randint(0, 999)
+    return str(value), "expr", str(value), str((value + 1) % 1000)
+
+
+def make_items(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    items = []
+    for _ in range(n):
+        gold_answer, gold_format, right, wrong = random_problem(rng)
+        is_right = rng.random() >= 0.3
+        gold = gold_answer
+        if gold_format == "latex":  # MATH-style: a short solution ending in the boxed answer
+            gold = (
+                f"{random_reasoning(rng, 300)} Therefore the answer is $\\boxed{{{gold_answer}}}$."
+            )
+        summary = random_reasoning(rng, rng.randint(150, 400))
+        completion = (
+            f"{random_reasoning(rng, rng.randint(1000, 3000))}\n</think>\n\n{summary}\n\n"
+            f"**Final Answer**\n\\[\n\\boxed{{{right if is_right else wrong}}}\n\\]"
+        )
+        items.append(
+            {
+                "completion": completion,
+                "gold": gold,
+                "task": "math",
+                "gold_format": gold_format,
+                "expected": is_right,
+            }
+        )
+    return items
+
+
+def bare_math_verify(item: dict) -> bool:
+    gold = parse(item["gold"], GOLD_CONFIGS[item["gold_format"]])
+    pred = parse(item["completion"], PRED_CONFIG, fallback_mode="first_match")
+    return verify(gold, pred, float_rounding=grading.FLOAT_PRECISION)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (grade_rows joins its workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(label: str, func, n: int):
+    """Run ``func``; print wall-clock rate and CPU ms per completion (robust to a busy machine)."""
+    grading._parse_gold.cache_clear()  # forked workers would inherit a warm cache
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    result = func()
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+    rate, cpu_ms = n / seconds, 1000 * cpu / n
+    print(
+        f"{label:<34} {seconds:6.2f} s wall {rate:7.1f}/s   {cpu_ms:5.2f} CPU ms each", flush=True
+    )
+    return result, seconds, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+
+    items = make_items(args.n, args.seed)
+    kb = sum(len(item["completion"]) for item in items) / len(items) / 1024
+    print(f"{args.n} completions, mean {kb:.1f} KB; cores: {os.cpu_count()} (shared machine)")
+    for item in make_items(5, args.seed + 1):  # warm up sympy/antlr and the regex caches
+        bare_math_verify(item)
+        grading.grade(item["completion"], item["gold"], "math", item["gold_format"])
+
+    bare, t_bare, cpu_bare = timed(
+        "bare math-verify (this process)", lambda: list(map(bare_math_verify, items)), args.n
+    )
+    ours, t_ours, cpu_ours = timed(
+        "grade() (this process)",
+        lambda: [
+            grading.grade(i["completion"], i["gold"], "math", i["gold_format"]) for i in items
+        ],
+        args.n,
+    )
+    one, t_one, cpu_one = timed(
+        "grade_rows(processes=1)", lambda: grading.grade_rows(items, 1), args.n
+    )
+    two, t_two, _ = timed("grade_rows(processes=2)", lambda: grading.grade_rows(items, 2), args.n)
+
+    verdicts = [g.correct for g in ours]
+    assert verdicts == [row["correct"] for row in one] == [row["correct"] for row in two]
+    agree = sum(x == y for x, y in zip(bare, verdicts, strict=True))
+    by_design = sum(v == i["expected"] for v, i in zip(verdicts, items, strict=True))
+    print(f"correct: grade {sum(verdicts)}, bare {sum(bare)}, by construction {by_design}/{args.n}")
+    print(f"grade() and bare math-verify agree on {agree}/{args.n}")
+    print(f"timeouts: {sum(g.timeout for g in ours)}; unparsed: {sum(g.unparsed for g in ours)}")
+    print("overhead vs bare math-verify (target <= +10%):      wall     CPU")
+    for label, wall, cpu in (("grade()", t_ours, cpu_ours), ("grade_rows(1)", t_one, cpu_one)):
+        print(
+            f"  {label:<47} {100 * (wall / t_bare - 1):+6.1f}%  {100 * (cpu / cpu_bare - 1):+6.1f}%"
+        )
+    print(f"grade_rows speed-up, 2 vs 1 processes:  {t_one / t_two:6.2f}x  (target >= 1.8x)")
+    print(f"per-process rate, grade_rows(1):        {args.n / t_one:6.1f}/s (target >= 60/s)")
+
+
+if __name__ == "__main__":
+    main()

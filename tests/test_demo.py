@@ -1,0 +1,279 @@
+"""The embedded CPU demo's own pieces: task, teacher, local data files, warm start, config, DAG."""
+
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tina_repro import demo
+from tina_repro.tiny_model import GENERATION_PROMPT
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = ROOT / "config" / "demo" / "config.yaml"
+LINE = re.compile(r"^(?:(units|tens): )?(\d+(?:[-+*]\d+)+)=(\d+)$")
+
+
+def _value(expression: str) -> int:
+    """Value of a product or of a sum/difference of non-negative integers."""
+    if "*" in expression:
+        left, right = expression.split("*")
+        return int(left) * int(right)
+    return sum(int(term) for term in re.findall(r"[-+]?\d+", expression))
+
+
+def _question_value(problem: demo.Problem) -> int:
+    """The answer recomputed from the question text alone, independently of the teacher."""
+    if problem.level == 3:
+        boxes, each, given = map(int, re.findall(r"\d+", problem.question))
+        return boxes * each - given
+    expression = re.search(r"\$(.+)\$", problem.question).group(1).replace("\\times ", "*")
+    if "*" not in expression:
+        return _value(expression)
+    left, op, right = re.fullmatch(r"(\d+(?:\*\d+)?)([-+])(\d+(?:\*\d+)?)", expression).groups()
+    return _value(left) + (1 if op == "+" else -1) * _value(right)
+
+
+def _check_columns(lines: list[tuple[str | None, str, int]]) -> None:
+    """The units and tens lines use the operands' digits and assemble into the final line."""
+    (_, units_expr, units), (_, tens_expr, tens), (_, final_expr, result) = lines
+    a, op, b = re.fullmatch(r"(\d+)([-+])(\d+)", final_expr).groups()
+    a, b = int(a), int(b)
+    if op == "+":
+        assert units_expr == f"{a % 10}+{b % 10}"
+        carry = "+1" if units >= 10 else ""
+        assert tens_expr == f"{a // 10}+{b // 10}{carry}"
+        assert 10 * tens + units % 10 == result
+    else:
+        borrow = a % 10 < b % 10
+        assert units_expr == f"{a % 10 + 10 * borrow}-{b % 10}"
+        assert tens_expr == f"{a // 10}{'-1' if borrow else ''}-{b // 10}"
+        assert 10 * tens + units == result
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo_data")
+    paths = {
+        "train": folder / "train.jsonl",
+        "sft": folder / "sft.jsonl",
+        **{f"bench_l{level}": folder / f"bench_l{level}.jsonl" for level in demo.LEVELS},
+    }
+    counts = demo.write_demo_data(
+        paths["train"], paths["sft"], {level: paths[f"bench_l{level}"] for level in demo.LEVELS}
+    )
+    rows = {key: [json.loads(line) for line in path.open()] for key, path in paths.items()}
+    return paths, counts, rows
+
+
+def test_generator_is_deterministic(demo_files, tmp_path):
+    paths, _, _ = demo_files
+    again = {key: tmp_path / path.name for key, path in paths.items()}
+    demo.write_demo_data(
+        again["train"], again["sft"], {level: again[f"bench_l{level}"] for level in demo.LEVELS}
+    )
+    for key, path in paths.items():
+        assert again[key].read_bytes() == path.read_bytes(), key
+
+
+def test_benchmarks_are_distinct_per_level_and_excluded_from_all_training(demo_files):
+    _, counts, rows = demo_files
+    benchmark = set()
+    for level in demo.LEVELS:
+        questions = [row["problem"] for row in rows[f"bench_l{level}"]]
+        assert len(questions) == len(set(questions)) == demo.BENCHMARK_SIZE
+        benchmark.update(questions)
+    assert len(benchmark) == 3 * demo.BENCHMARK_SIZE
+    train = [row["problem"] for row in rows["train"]]
+    assert len(train) == len(set(train)) == demo.TRAIN_SIZE == counts["train"]
+    sft = [row["problem"] for row in rows["sft"]]
+    assert len(sft) == demo.WarmStartSettings().n_examples == counts["sft"]
+    assert not benchmark & set(train)
+    assert not benchmark & set(sft)
+    # All three levels are trained on, in about equal shares.
+    shares = [sum(row["level"] == level for row in rows["sft"]) / len(sft) for level in demo.LEVELS]
+    assert all(0.3 < share < 0.37 for share in shares), shares
+
+
+@pytest.mark.parametrize("level", demo.LEVELS)
+def test_every_teacher_step_is_right_and_the_boxed_answer_is_the_gold(level):
+    rng = random.Random(level)
+    for _ in range(1000):
+        problem = demo.make_problem(rng, level)
+        assert problem.level == level
+        assert problem.answer == _question_value(problem) >= 0
+        completion = demo.teacher_completion(problem)
+        reasoning, answer_line = completion.split(demo.THINK_END)
+        assert answer_line == f"The answer is $\\boxed{{{problem.answer}}}$."
+        lines = []
+        for text in reasoning.split("\n"):
+            match = LINE.match(text)
+            assert match, text
+            column, expression, result = match.group(1), match.group(2), int(match.group(3))
+            assert _value(expression) == result, text
+            lines.append((column, expression, result))
+        assert [c for c, _, _ in lines[-3:]] == ["units", "tens", None]
+        _check_columns(lines[-3:])
+        assert lines[-1][2] == problem.answer
+        if level > 1:  # the product comes first and is an operand of the final line
+            assert lines[0][0] is None
+            assert lines[0][2] in map(int, re.split(r"[-+]", lines[-1][1]))
+        assert demo.teacher_completion(problem, answered=False) == reasoning + demo.THINK_END
+
+
+def test_make_problem_rejects_an_unknown_level():
+    with pytest.raises(ValueError, match="unknown level 4"):
+        demo.make_problem(random.Random(0), 4)
+
+
+def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
+    _, counts, rows = demo_files
+    unanswered = [row for row in rows["sft"] if not row["answered"]]
+    assert len(unanswered) == counts["sft_unanswered"]
+    assert len(unanswered) == round(demo.UNANSWERED_FRACTION * len(rows["sft"]))
+    assert all(row["completion"].endswith(demo.THINK_END) for row in unanswered)
+    assert all("\\boxed" not in row["completion"] for row in unanswered)
+    answered = [row for row in rows["sft"] if row["answered"]]
+    assert all(row["completion"].endswith("$.") for row in answered)
+
+
+def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
+    """Answered traces earn the accuracy reward and pass the paper's grader on every gold form;
+    unanswered ones get neither, which is the headroom GRPO can close."""
+    from tina_repro.grading import grade
+    from tina_repro.rewards import build
+
+    _, _, rows = demo_files
+    accuracy, fmt = build("accuracy"), build("format")
+    problem = demo.make_problem(random.Random(0), 2)
+    answered, unanswered = (demo.teacher_completion(problem, flag) for flag in (True, False))
+    gold = f"${problem.answer}$"  # the training gold once the sheet's wrap_solution applied
+    assert accuracy([answered, unanswered], [gold, gold]) == [1.0, 0.0]
+    assert fmt([answered, unanswered]) == [1.0, 1.0]
+    assert all(
+        row["solution"].endswith(f"$\\boxed{{{row['answer']}}}$.") for row in rows["bench_l3"]
+    )
+    for gold, gold_format in (
+        (str(problem.answer), "expr"),
+        (demo.worked_solution(problem), "latex"),
+    ):
+        assert grade(answered, gold, "math", gold_format).correct
+        assert grade(answered, gold, "math", gold_format).formatted
+        assert not grade(unanswered, gold, "math", gold_format).correct
+
+
+def test_local_files_go_through_the_normal_data_stage(demo_files, tmp_path):
+    """Every demo row passes the paper's checks: nothing dropped, sizes as the demo sheets say."""
+    from tina_repro import data
+    from tina_repro.workflow_config import load_files
+
+    paths, _, _ = demo_files
+    wc = load_files(ROOT / "config" / "config.yaml", DEMO_CONFIG)
+    templates, seed = wc.config["prompt_templates"], wc.config["evaluation"]["seed"]
+    for name, spec in wc.benchmarks.items():
+        local = dict(spec, source=f"local:{paths[Path(spec['source']).stem]}")
+        report = data.prepare_benchmark(
+            local, templates, seed, tmp_path / f"{name}.parquet", tmp_path / f"{name}.json"
+        )
+        assert report["rows_kept"] == report["rows_read"] == demo.BENCHMARK_SIZE
+    for name, spec in wc.datasets.items():
+        local = dict(spec, source=f"local:{paths['train']}")
+        report = data.prepare_training_dataset(
+            local, tmp_path / f"{name}.parquet", tmp_path / f"{name}.json"
+        )
+        assert report["rows_kept"] == demo.TRAIN_SIZE
+
+
+def test_warm_start_smoke_lowers_the_loss_and_trains_only_the_completion(demo_files, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    _, _, rows = demo_files
+    sft = tmp_path / "sft.jsonl"
+    settings = demo.WarmStartSettings(steps=20, batch_size=8)
+    sft.write_text("".join(json.dumps(row) + "\n" for row in rows["sft"][: settings.n_examples]))
+    out = tmp_path / "model"
+    report = demo.build_demo_base_model(sft, out, size="test", settings=settings)
+    assert report["loss_last"] < 0.8 * report["loss_first"]
+    assert report["n_examples"] == 160
+    assert json.loads((out / "warm_start.json").read_text())["loss_last"] == report["loss_last"]
+
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    AutoModelForCausalLM.from_pretrained(out)  # reloads
+    [(prompt, completion)] = demo.encode_sft_examples(tokenizer, rows["sft"][:1])
+    assert tokenizer.decode(prompt).endswith(rows["sft"][0]["problem"] + GENERATION_PROMPT)
+    assert completion[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(completion[:-1]) == rows["sft"][0]["completion"]
+    ids, mask, labels = demo._batch([(prompt, completion), (prompt, completion[:3])], 0)
+    assert labels[0].tolist() == [-100] * len(prompt) + completion
+    assert labels[1].tolist() == [-100] * len(prompt) + completion[:3] + [-100] * (
+        len(completion) - 3
+    )
+    assert mask[1].sum().item() == len(prompt) + 3
+
+
+def test_warm_start_refuses_too_few_traces(demo_files, tmp_path):
+    _, _, rows = demo_files
+    sft = tmp_path / "sft.jsonl"
+    sft.write_text(json.dumps(rows["sft"][0]) + "\n")
+    with pytest.raises(ValueError, match="needs 2 steps x 4 = 8"):
+        demo.warm_start(tmp_path, sft, demo.WarmStartSettings(steps=2, batch_size=4))
+
+
+def test_demo_config_validates_and_runs_every_table_on_cpu():
+    from tina_repro.workflow_config import load_files
+
+    wc = load_files(ROOT / "config" / "config.yaml", DEMO_CONFIG)
+    assert wc.config["base_model"]["source"] == "local:resources/demo/base_model"
+    assert wc.config["evaluation"]["backend"] == "transformers"
+    assert all(row["gpus"] == 0 and not row["use_vllm"] for row in wc.experiments.values())
+    for table in ("main", "datasets", "learning_rate", "lora_rank", "rl_algorithm"):
+        assert wc.experiments_in(table), table
+    for table in ("learning_rate", "lora_rank", "rl_algorithm"):
+        assert len(wc.experiments_in(table)) == 2, table
+    [main] = wc.experiments_in("main")
+    row = wc.experiments[main]
+    assert row["stop_step"] // row["save_steps"] >= 4
+    for name in wc.experiments_in("learning_rate", "lora_rank", "rl_algorithm"):
+        # Ablations stop at the main run's first checkpoint, under the same schedule.
+        ablation = wc.experiments[name]
+        assert ablation["max_steps"] == row["max_steps"]
+        assert ablation["stop_step"] == row["save_steps"] or name == main
+    sources = [spec["source"] for spec in (*wc.datasets.values(), *wc.benchmarks.values())]
+    assert all(source.startswith("local:resources/demo/") for source in sources)
+
+
+def _dry_run(workdir: Path, *args: str) -> tuple[int, dict[str, int], str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--directory", str(workdir)]
+        + list(args),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    counts = {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^([a-z_]+)\s+(\d+)$", output, flags=re.MULTILINE)
+    }
+    return proc.returncode, counts, output
+
+
+def test_demo_dag_builds_its_inputs_first_and_the_paper_dag_never_does(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    code, counts, output = _dry_run(
+        tmp_path, "results/tables/main.csv", "--configfile", "config/demo/config.yaml"
+    )
+    assert code == 0, output
+    assert counts["make_demo_data"] == counts["build_demo_model"] == 1
+    assert counts["prepare_dataset"] == 1 and counts["prepare_benchmark"] == 3
+    assert counts["train_grpo"] == 1
+    assert counts["generate_samples"] == 3  # the base model on each level
+    assert "download_model" not in counts
+    code, counts, output = _dry_run(tmp_path, "results/tables/main.csv")
+    assert code == 0, output
+    assert "make_demo_data" not in counts and "build_demo_model" not in counts

@@ -1,0 +1,178 @@
+"""The evaluation stage run by real Snakemake on CPU: two saved checkpoints of a finished run,
+two local benchmarks, tiny model, transformers backend."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tina_repro.tiny_model import build_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENT = "tiny_run"
+STEPS = (5, 10)
+BENCHMARKS = ("tiny_math", "tiny_gpqa")
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def write_sheet(path: Path, rows: list[dict]) -> str:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def paper_row(sheet: str, name: str) -> dict:
+    with (ROOT / "config" / sheet).open(newline="") as handle:
+        return next(r for r in csv.DictReader(handle, delimiter="\t") if r["name"] == name)
+
+
+def save_adapter(model_dir: Path, out: Path, seed: int) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    config = LoraConfig(
+        r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    get_peft_model(model, config).save_pretrained(out)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A working directory whose training run already finished with checkpoints 5 and 10
+    (adapters with non-zero B, so each visibly changes the model)."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    data = tmp_path / "data"
+    data.mkdir()
+    model_dir = build_tiny_model(data / "tiny_model", seed=0, size="test")
+
+    math_source = write_jsonl(
+        data / "math.jsonl",
+        [
+            {"problem": f"What is ${a}+{b}$?", "answer": str(a + b)}
+            for a, b in [(2, 3), (4, 4), (7, 1)]
+        ],
+    )
+    gpqa_source = write_jsonl(
+        data / "gpqa.jsonl",
+        [
+            {
+                "Question": f"Which number is {n}?",
+                "Correct Answer": str(n),
+                "Incorrect Answer 1": str(n + 1),
+                "Incorrect Answer 2": str(n + 2),
+                "Incorrect Answer 3": str(n + 3),
+            }
+            for n in (1, 5, 9)
+        ],
+    )
+    benchmarks = [
+        {
+            **paper_row("benchmarks.tsv", "aime24"),
+            "name": "tiny_math",
+            "expected_size": "3",
+            "source": f"local:{math_source}",
+        },
+        {
+            **paper_row("benchmarks.tsv", "gpqa_diamond"),
+            "name": "tiny_gpqa",
+            "expected_size": "3",
+            "source": f"local:{gpqa_source}",
+            "config": "",
+        },
+    ]
+    dataset_source = write_jsonl(
+        data / "train.jsonl", [{"prompt": "What is $1+1$?", "answer": "2"}]
+    )
+    datasets = [
+        {**paper_row("datasets.tsv", "limr"), "name": "tiny", "source": f"local:{dataset_source}"}
+    ]
+    experiment = {
+        **paper_row("experiments.tsv", "limr"),
+        "name": EXPERIMENT,
+        "dataset": "tiny",
+        "gpus": "0",
+        "use_vllm": "false",
+    }
+    baselines = [{**paper_row("baselines.tsv", "base"), "model": f"local:{model_dir}"}]
+    override = {
+        "experiments": write_sheet(data / "experiments.tsv", [experiment]),
+        "datasets": write_sheet(data / "datasets.tsv", datasets),
+        "benchmarks": write_sheet(data / "benchmarks.tsv", benchmarks),
+        "baselines": write_sheet(data / "baselines.tsv", baselines),
+        "base_model": {"source": f"local:{model_dir}"},
+        "evaluation": {
+            "backend": "transformers",
+            "max_new_tokens": 8,
+            "samples_per_problem": 2,
+            "grading_processes": 1,
+        },
+    }
+    (tmp_path / "override.yaml").write_text(yaml.safe_dump(override))
+
+    run_dir = tmp_path / "results" / "train" / EXPERIMENT
+    for step in STEPS:
+        save_adapter(model_dir, run_dir / f"checkpoint-{step}", seed=step)
+    (run_dir / "manifest.json").write_text(json.dumps({"checkpoint_steps": list(STEPS)}))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_checkpoints_are_generated_graded_and_scored(workdir):
+    targets = [
+        f"results/eval/{EXPERIMENT}/step-{step}/{benchmark}/score.json"
+        for step in STEPS
+        for benchmark in BENCHMARKS
+    ]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            *targets,
+            "--cores",
+            "2",
+            "--directory",
+            str(workdir),
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--configfile",
+            str(workdir / "override.yaml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    assert "train_grpo" not in proc.stdout + proc.stderr  # training was complete already
+    completions = {}
+    for target in targets:
+        folder = workdir / Path(target).parent
+        samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+        graded = [json.loads(line) for line in (folder / "graded.jsonl").read_text().splitlines()]
+        score = json.loads((folder / "score.json").read_text())
+        assert len(samples) == len(graded) == 6
+        assert not (folder / "samples.jsonl.partial").exists()
+        task = "gpqa" if folder.name == "tiny_gpqa" else "math"
+        assert {row["task"] for row in graded} == {task}
+        assert all(isinstance(row["correct"], bool) for row in graded)
+        assert (score["n_problems"], score["samples_per_problem"], score["n_samples"]) == (3, 2, 6)
+        assert score["identity"]["benchmark"] == folder.name
+        assert score["identity"]["point"] == folder.parent.name
+        completions[target] = [row["completion"] for row in samples]
+    # Each checkpoint's own adapter was applied.
+    assert completions[targets[0]] != completions[targets[2]]

@@ -1,0 +1,366 @@
+"""Sample generation on the tiny model (transformers backend), the vLLM path against a fake engine,
+and grading plus scoring of a hand-written samples file."""
+
+import hashlib
+import json
+import os
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tina_repro import evaluation, generation
+from tina_repro.generation import TransformersBackend, sample_seed
+from tina_repro.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
+
+PROBLEMS = ["What is $2+3$?", "Compute $4\\times 5-6$.", "What is $17-9$?"]
+GOLDS = ["5", "14", "8"]
+SETTINGS = {
+    "temperature": 0.6,
+    "top_p": 0.95,
+    "max_new_tokens": 8,
+    "samples_per_problem": 2,
+    "seed": 1234,
+    "backend": "transformers",
+    "vllm_gpu_memory_utilization": 0.5,
+    "max_model_len": 2048,
+    "batch_size": 4,
+    "grading_processes": 1,
+}
+ROW_KEYS = {
+    "problem_id",
+    "sample_index",
+    "seed",
+    "prompt_hash",
+    "completion",
+    "n_tokens",
+    "finish_reason",
+    "gold",
+    "task",
+    "gold_format",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, size="test")
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tiny_dir, tmp_path_factory):
+    """A LoRA adapter with non-zero B matrices, so it visibly changes the model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    config = LoraConfig(
+        r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    out = tmp_path_factory.mktemp("adapter") / "checkpoint-5"
+    get_peft_model(model, config).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def benchmark_parquet(tmp_path_factory):
+    template = "Solve this.\n\n{Question}"
+    path = tmp_path_factory.mktemp("bench") / "tiny_math.parquet"
+    pd.DataFrame(
+        {
+            "id": [0, 1, 2],
+            "problem": PROBLEMS,
+            "answer": GOLDS,
+            "prompt": [template.format(Question=p) for p in PROBLEMS],
+            "choices": [None] * 3,
+            "correct_letter": [None] * 3,
+        }
+    ).to_parquet(path)
+    return path
+
+
+def run(benchmark_parquet, tiny_dir, out, adapter=None, **overrides):
+    generation.generate_benchmark(
+        benchmark_parquet, tiny_dir, adapter, {**SETTINGS, **overrides}, out, gold_format="expr"
+    )
+    return [json.loads(line) for line in Path(out).read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def reference(benchmark_parquet, tiny_dir, adapter_dir, tmp_path_factory):
+    """An uninterrupted run with the adapter: (path, rows)."""
+    out = tmp_path_factory.mktemp("reference") / "samples.jsonl"
+    return out, run(benchmark_parquet, tiny_dir, out, adapter=adapter_dir)
+
+
+def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
+    out, rows = reference
+    assert [(r["problem_id"], r["sample_index"]) for r in rows] == [
+        (p, s) for p in range(3) for s in range(2)
+    ]
+    assert all(set(row) == ROW_KEYS for row in rows)
+    assert not out.with_name("samples.jsonl.partial").exists()
+    for row in rows:
+        # The model's own chat template, no system prompt, generation prompt appended.
+        rendered = BOS + USER + "Solve this.\n\n" + PROBLEMS[row["problem_id"]] + GENERATION_PROMPT
+        assert rendered.startswith(BOS + USER) and ASSISTANT in rendered
+        assert row["prompt_hash"] == hashlib.sha256(rendered.encode()).hexdigest()
+        assert row["seed"] == sample_seed(1234, row["problem_id"], row["sample_index"])
+        assert (row["gold"], row["task"], row["gold_format"]) == (
+            GOLDS[row["problem_id"]],
+            "math",
+            "expr",
+        )
+        assert row["finish_reason"] in ("stop", "length")
+        assert 1 <= row["n_tokens"] <= 8
+        assert (row["n_tokens"] == 8) == (row["finish_reason"] == "length")
+    assert len({row["seed"] for row in rows}) == 6
+    assert len({row["completion"] for row in rows}) == 6  # distinct samples, not one repeated
+
+
+def test_samples_depend_on_seed_and_adapter_not_on_batching(
+    reference, benchmark_parquet, tiny_dir, adapter_dir, tmp_path
+):
+    _, rows = reference
+    one_by_one = run(benchmark_parquet, tiny_dir, tmp_path / "a.jsonl", adapter_dir, batch_size=1)
+    assert one_by_one == rows
+    other_seed = run(benchmark_parquet, tiny_dir, tmp_path / "b.jsonl", adapter_dir, seed=7)
+    assert [r["completion"] for r in other_seed] != [r["completion"] for r in rows]
+    no_adapter = run(benchmark_parquet, tiny_dir, tmp_path / "c.jsonl")
+    assert [r["completion"] for r in no_adapter] != [r["completion"] for r in rows]
+
+
+def test_resume_generates_only_missing_samples(
+    reference, benchmark_parquet, tiny_dir, adapter_dir, tmp_path, monkeypatch
+):
+    reference_path, _ = reference
+    original = TransformersBackend.generate
+    generated_keys = []
+
+    def interrupted(self, requests):
+        if generated_keys:
+            raise KeyboardInterrupt("killed after the first batch")
+        generated_keys.extend(r.key for r in requests)
+        return original(self, requests)
+
+    out = tmp_path / "samples.jsonl"
+    partial = tmp_path / "samples.jsonl.partial"
+    monkeypatch.setattr(TransformersBackend, "generate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(benchmark_parquet, tiny_dir, out, adapter_dir)
+    assert not out.exists()
+    assert len(partial.read_text().splitlines()) == 1 + 4  # fingerprint + first batch
+    with partial.open("a") as handle:
+        handle.write('{"problem_id": 2, "sample_in')  # a line cut short by the kill
+
+    def recording(self, requests):
+        generated_keys.extend(r.key for r in requests)
+        return original(self, requests)
+
+    generated_keys.clear()
+    monkeypatch.setattr(TransformersBackend, "generate", recording)
+    run(benchmark_parquet, tiny_dir, out, adapter_dir)
+    assert generated_keys == [(2, 0), (2, 1)]
+    assert out.read_bytes() == reference_path.read_bytes()
+    assert not partial.exists()
+
+
+def test_partial_file_of_other_settings_is_not_resumed(
+    benchmark_parquet, tiny_dir, tmp_path, monkeypatch
+):
+    out = tmp_path / "samples.jsonl"
+    stale = {"problem_id": 0, "sample_index": 0, "completion": "stale"}
+    (tmp_path / "samples.jsonl.partial").write_text(
+        json.dumps({"fingerprint": "other"}) + "\n" + json.dumps(stale) + "\n"
+    )
+    rows = run(benchmark_parquet, tiny_dir, out, samples_per_problem=1)
+    assert len(rows) == 3 and "stale" not in {r["completion"] for r in rows}
+
+
+def test_prompt_longer_than_the_context_is_refused(benchmark_parquet, tiny_dir, tmp_path):
+    with pytest.raises(ValueError, match="problem 0: its prompt has .* no room left"):
+        run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", max_model_len=10)
+
+
+def test_missing_adapter_is_named(benchmark_parquet, tiny_dir, tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint-9 is not a PEFT adapter"):
+        run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", adapter=tmp_path / "checkpoint-9")
+
+
+# ---- vLLM against a fake engine ----------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """A stand-in ``vllm`` module recording engine arguments and requests."""
+    calls = {"engines": [], "generate": []}
+
+    class LLM:
+        def __init__(self, **kwargs):
+            calls["engines"].append({**kwargs, "visible": os.environ.get("CUDA_VISIBLE_DEVICES")})
+
+        def generate(self, prompts, sampling_params, lora_request=None, use_tqdm=True):
+            calls["generate"].append((prompts, sampling_params, lora_request))
+            outputs = []
+            for params in sampling_params:
+                text = f"<think>seed {params.seed}</think> \\boxed{{5}}"
+                sample = types.SimpleNamespace(text=text, token_ids=[7] * 6, finish_reason="stop")
+                outputs.append(types.SimpleNamespace(outputs=[sample]))
+            return outputs
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.__dict__.update(kwargs)
+
+    class LoRARequest:
+        def __init__(self, name, int_id, path):
+            self.name, self.int_id, self.path = name, int_id, path
+
+    vllm = types.ModuleType("vllm")
+    vllm.LLM, vllm.SamplingParams = LLM, SamplingParams
+    lora = types.ModuleType("vllm.lora")
+    request = types.ModuleType("vllm.lora.request")
+    request.LoRARequest = LoRARequest
+    monkeypatch.setitem(sys.modules, "vllm", vllm)
+    monkeypatch.setitem(sys.modules, "vllm.lora", lora)
+    monkeypatch.setitem(sys.modules, "vllm.lora.request", request)
+    monkeypatch.setenv("TINA_GPU_COUNT", "1")
+    return calls
+
+
+def test_vllm_serves_the_adapter_with_per_sample_seeds(
+    fake_vllm, benchmark_parquet, tiny_dir, adapter_dir, tmp_path
+):
+    from transformers import AutoTokenizer
+
+    rows = run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", adapter_dir, backend="vllm")
+    (engine,) = fake_vllm["engines"]
+    assert engine == {
+        "model": str(tiny_dir),
+        "seed": 1234,
+        "gpu_memory_utilization": 0.5,
+        "max_model_len": 2048,
+        "dtype": "bfloat16",
+        "enable_lora": True,
+        "max_lora_rank": 8,  # rank 4 rounded up to a rank vLLM accepts
+        "visible": "0",  # one leased GPU
+    }
+    (call,) = fake_vllm["generate"]  # every paper benchmark fits one chunk
+    prompts, params, lora_request = call
+    assert (lora_request.name, lora_request.int_id) == ("adapter", 1)
+    assert lora_request.path == str(adapter_dir.resolve())
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    expected_ids = [
+        tokenizer(
+            generation.render_prompt(tokenizer, f"Solve this.\n\n{p}"), add_special_tokens=False
+        )["input_ids"]
+        for p in PROBLEMS
+        for _ in range(2)
+    ]
+    assert [p["prompt_token_ids"] for p in prompts] == expected_ids
+    assert [vars(p) for p in params] == [
+        {
+            "n": 1,
+            "temperature": 0.6,
+            "top_p": 0.95,
+            "max_tokens": 8,
+            "seed": sample_seed(1234, pid, s),
+        }
+        for pid in range(3)
+        for s in range(2)
+    ]
+    assert [r["completion"] for r in rows] == [
+        f"<think>seed {r['seed']}</think> \\boxed{{5}}" for r in rows
+    ]
+    assert {(r["n_tokens"], r["finish_reason"]) for r in rows} == {(6, "stop")}
+
+
+def test_vllm_without_adapter_runs_the_plain_model(
+    fake_vllm, benchmark_parquet, tiny_dir, tmp_path
+):
+    run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", backend="vllm")
+    (engine,) = fake_vllm["engines"]
+    assert "enable_lora" not in engine and "max_lora_rank" not in engine
+    assert fake_vllm["generate"][0][2] is None
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [({"r": 4}, 8), ({"r": 32}, 32), ({"r": 64}, 64), ({"r": 16, "rank_pattern": {"q": 100}}, 128)],
+)
+def test_vllm_lora_rank_rounds_up(tmp_path, config, expected):
+    (tmp_path / "adapter_config.json").write_text(json.dumps(config))
+    assert generation.vllm_lora_rank(tmp_path) == expected
+
+
+# ---- grading and scoring -----------------------------------------------------------------------
+
+GRADED_SAMPLES = [
+    # problem 0 (gold 5): right and formatted, wrong and formatted
+    (0, 0, "<think>2+3</think> The answer is $\\boxed{5}$.", "stop"),
+    (0, 1, "<think>2+3=6</think> \\boxed{6}", "stop"),
+    # problem 1 (gold 14): right and formatted, right without </think>
+    (1, 0, "<think>20-6</think> Therefore $\\boxed{14}$.", "stop"),
+    (1, 1, "20-6 = 14, so the answer is 14", "stop"),
+    # problem 2 (gold 8): cut at the token cap, and a wrong formatted answer
+    (2, 0, "<think>17-9 is", "length"),
+    (2, 1, "<think>17-9</think> \\boxed{9}", "stop"),
+]
+
+
+@pytest.fixture
+def samples_path(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    with path.open("w") as out:
+        for problem_id, sample_index, completion, finish_reason in GRADED_SAMPLES:
+            row = {
+                "problem_id": problem_id,
+                "sample_index": sample_index,
+                "seed": sample_seed(1234, problem_id, sample_index),
+                "prompt_hash": "0" * 64,
+                "completion": completion,
+                "n_tokens": 8 if finish_reason == "length" else 4,
+                "finish_reason": finish_reason,
+                "gold": GOLDS[problem_id],
+                "task": "math",
+                "gold_format": "expr",
+            }
+            out.write(json.dumps(row) + "\n")
+    return path
+
+
+def test_grade_and_score_exact_numbers(samples_path, benchmark_parquet, tmp_path):
+    graded_path, score_path = tmp_path / "graded.jsonl", tmp_path / "score.json"
+    identity = {"run": "still", "point": "step-5", "benchmark": "tiny_math"}
+    evaluation.grade_and_score(
+        samples_path, benchmark_parquet, graded_path, score_path, processes=2, identity=identity
+    )
+    graded = [json.loads(line) for line in graded_path.read_text().splitlines()]
+    assert [g["correct"] for g in graded] == [True, False, True, True, False, False]
+    assert [g["formatted"] for g in graded] == [True, True, True, False, False, True]
+    assert [g["extracted"] for g in graded][:2] == ["5", "6"]
+    score = json.loads(score_path.read_text())
+    assert score["identity"]["run"] == "still" and score["identity"]["benchmark"] == "tiny_math"
+    assert len(score["identity"]["samples_sha256"]) == 64
+    assert score["pass_at_1"] == pytest.approx(100 * (0.5 + 1 + 0) / 3)
+    assert score["pass_at_k"] == {"1": pytest.approx(50.0), "2": pytest.approx(200 / 3)}
+    assert (score["n_problems"], score["samples_per_problem"], score["n_samples"]) == (3, 2, 6)
+    assert (score["n_correct"], score["n_length"], score["n_timeouts"]) == (3, 1, 0)
+    assert score["format_rate"] == pytest.approx(400 / 6)
+    assert score["accuracy_given_formatted"] == pytest.approx(50.0)
+    assert score["mean_n_tokens"] == pytest.approx((8 + 5 * 4) / 6)
+
+
+def test_grading_refuses_samples_of_another_benchmark(samples_path, tmp_path):
+    changed = tmp_path / "changed.parquet"
+    pd.DataFrame({"id": [0, 1, 2], "answer": ["5", "15", "8"]}).to_parquet(changed)
+    with pytest.raises(ValueError, match="problem 1 has gold '14' but the benchmark says '15'"):
+        evaluation.grade_and_score(samples_path, changed, tmp_path / "g", tmp_path / "s", 1)
+    larger = tmp_path / "larger.parquet"
+    pd.DataFrame({"id": [0, 1, 2, 3], "answer": [*GOLDS, "1"]}).to_parquet(larger)
+    with pytest.raises(ValueError, match=r"1 benchmark problem\(s\) have no samples"):
+        evaluation.grade_and_score(samples_path, larger, tmp_path / "g", tmp_path / "s", 1)
+    assert not (tmp_path / "s").exists()

@@ -1,0 +1,341 @@
+"""The grader against real math-verify, on the answer forms the six benchmarks produce."""
+
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tina_repro import grading
+from tina_repro.grading import grade, grade_file, grade_rows
+
+
+def r1(answer: str, reasoning: str = "Let me compute step by step. \\boxed{99} maybe?") -> str:
+    """An R1-style completion: reasoning, one ``</think>``, then the answer text."""
+    return f"{reasoning}\n</think>\n\nSo the result follows.\n\n**Final Answer**\n{answer}"
+
+
+# (prediction after </think>, gold, gold_format, expected correct)
+MATH_CASES = [
+    # integers with thousands separators
+    ("\\[\\boxed{1,000}\\]", "1000", "expr", True),
+    ("\\[\\boxed{1\\,000}\\]", "1000", "expr", True),
+    ("\\[\\boxed{1{,}000}\\]", "1000", "expr", True),
+    ("\\[\\boxed{1000}\\]", "The total is $\\boxed{1,\\!000}$.", "latex", True),
+    ("\\[\\boxed{1\\,234\\,567}\\]", "1234567", "expr", True),
+    ("\\[\\boxed{1\\,000}\\]", "100", "expr", False),
+    # AIME/AMC numbers
+    ("\\[\\boxed{204}\\]", "204", "expr", True),
+    ("\\[\\boxed{033}\\]", "33", "expr", True),
+    ("\\[\\boxed{205}\\]", "204", "expr", False),
+    ("\\[\\boxed{\\frac{7}{2}}\\]", "3.5", "expr", True),
+    # fractions, decimals, \dfrac (precision 5)
+    ("$\\boxed{0.5}$", "$\\boxed{\\frac{1}{2}}$", "latex", True),
+    ("$\\boxed{\\dfrac{1}{2}}$", "$\\boxed{\\frac12}$", "latex", True),
+    ("$\\boxed{0.33333}$", "$\\boxed{\\frac13}$", "latex", True),
+    ("$\\boxed{0.33}$", "$\\boxed{\\frac13}$", "latex", False),
+    ("$\\boxed{\\frac{2}{3}}$", "$\\boxed{\\frac13}$", "latex", False),
+    # radicals
+    ("$\\boxed{2\\sqrt{2}}$", "$\\boxed{\\sqrt{8}}$", "latex", True),
+    ("$\\boxed{\\frac{\\sqrt{3}}{2}}$", "$\\boxed{\\frac{1}{2}\\sqrt3}$", "latex", True),
+    ("$\\boxed{\\sqrt[3]{2}}$", "$\\boxed{2^{1/3}}$", "latex", True),
+    ("$\\boxed{\\sqrt{3}}$", "$\\boxed{\\sqrt{2}}$", "latex", False),
+    # multiples of pi: symbolic, a decimal approximation is not accepted
+    ("$\\boxed{6\\pi}$", "$\\boxed{6 \\pi}$", "latex", True),
+    ("$\\boxed{\\frac{3\\pi}{2}}$", "$\\boxed{1.5\\pi}$", "latex", True),
+    ("$\\boxed{18.85}$", "$\\boxed{6 \\pi}$", "latex", False),
+    # intervals
+    ("$\\boxed{\\left( -\\infty, 3 \\right]}$", "$\\boxed{(-\\infty,3]}$", "latex", True),
+    ("$\\boxed{(-\\infty, 3)}$", "$\\boxed{(-\\infty,3]}$", "latex", False),
+    # sets and multiple answers
+    ("$\\boxed{\\{3, 1, 2\\}}$", "$\\boxed{\\{1,2,3\\}}$", "latex", True),
+    ("$\\boxed{-2, 5}$", "$\\boxed{5, -2}$", "latex", True),
+    ("$\\boxed{2}$ and $\\boxed{3}$", "$\\boxed{2, 3}$", "latex", True),
+    ("$\\boxed{1, 2}$", "$\\boxed{1,2,3}$", "latex", False),
+    # degrees, units, percent, dollars
+    ("$\\boxed{30^\\circ}$", "$\\boxed{30^\\circ}$", "latex", True),
+    ("$\\boxed{30}$", "$\\boxed{30^\\circ}$", "latex", True),
+    ("$\\boxed{12\\text{ cm}}$", "$\\boxed{12}$", "latex", True),
+    ("$\\boxed{25\\%}$", "$\\boxed{25\\%}$", "latex", True),
+    ("$\\boxed{0.25}$", "$\\boxed{25\\%}$", "latex", True),
+    ("$\\boxed{\\$18.90}$", "$\\boxed{\\$18.90}$", "latex", True),
+    # \text{} answers
+    ("$\\boxed{\\text{Friday}}$", "$\\boxed{\\text{Friday}}$", "latex", True),
+    ("$\\boxed{\\text{Thursday}}$", "$\\boxed{\\text{Friday}}$", "latex", False),
+    # matrices and vectors
+    (
+        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}}$",
+        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}}$",
+        "latex",
+        True,
+    ),
+    (
+        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 2 \\end{pmatrix}}$",
+        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}}$",
+        "latex",
+        False,
+    ),
+    ("$\\boxed{\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}}$", "$\\boxed{(1,-2)}$", "latex", False),
+    # equations
+    ("$\\boxed{x=2}$", "$\\boxed{2}$", "latex", True),
+    ("$\\boxed{2}$", "So $x = \\boxed{2}$.", "latex", True),
+    ("$\\boxed{y=3+2x}$", "$\\boxed{y = 2x + 3}$", "latex", True),
+    ("$\\boxed{y=2x-3}$", "$\\boxed{y = 2x + 3}$", "latex", False),
+    # polynomials
+    ("$\\boxed{2x^2+1}$", "$\\boxed{1+2x^2}$", "latex", True),
+    # nested braces inside \boxed
+    ("$\\boxed{\\frac{1}{\\frac{1}{2}}}$", "$\\boxed{2}$", "latex", True),
+    ("$\\boxed{{{5}}}$", "$\\boxed{5}$", "latex", True),
+    ("$\\boxed{\\frac{a^{2}+b^{2}}{2}}$", "$\\boxed{\\frac{a^2+b^2}{2}}$", "latex", True),
+    # the paper prompt's own last line
+    ("Therefore, the final answer is: $\\boxed{42}$. I hope it is correct", "42", "expr", True),
+]
+
+
+@pytest.mark.parametrize(("answer", "gold", "gold_format", "expected"), MATH_CASES)
+def test_math_answer_forms(answer, gold, gold_format, expected):
+    result = grade(r1(answer), gold, "math", gold_format)
+    assert result.correct is expected, result
+    assert result.timeout is False
+    assert result.unparsed is False
+    assert result.formatted is True
+
+
+def test_math_grade_reports_extracted_text():
+    result = grade(r1("$\\boxed{\\dfrac{1}{2}}$"), "$\\frac12$", "math")
+    assert result == grading.Grade(
+        correct=True, extracted="\\frac{1}{2}", timeout=False, unparsed=False, formatted=True
+    )
+
+
+def test_answer_without_boxed_is_graded_but_not_formatted():
+    result = grade(r1("The answer is 17."), "17", "math", "expr")
+    assert (result.correct, result.formatted, result.unparsed) == (True, False, False)
+
+
+def test_answer_with_no_number_is_unparsed():
+    result = grade(r1("I could not solve it."), "17", "math", "expr")
+    assert result == grading.Grade(
+        correct=False, extracted="", timeout=False, unparsed=True, formatted=False
+    )
+
+
+def test_boxed_inside_think_does_not_count():
+    reasoning = "First guess: \\boxed{5}. Wait, that is wrong."
+    assert grade(r1("$\\boxed{7}$", reasoning), "7", "math", "expr").correct
+    assert not grade(r1("$\\boxed{7}$", reasoning), "5", "math", "expr").correct
+    # with nothing boxed after </think>, the boxed 5 in the reasoning must not be picked up
+    right_in_think_only = grade(r1("I am not sure.", reasoning), "5", "math", "expr")
+    assert (right_in_think_only.correct, right_in_think_only.formatted) == (False, False)
+
+
+def test_last_think_close_wins_and_two_are_not_formatted():
+    text = "a \\boxed{1}\n</think>\nb \\boxed{2}\n</think>\nSo $\\boxed{3}$"
+    result = grade(text, "3", "math", "expr")
+    assert (result.correct, result.formatted) == (True, False)
+
+
+def test_completion_without_think_close_is_graded_whole():
+    result = grade("Quick: $\\boxed{12}$", "12", "math", "expr")
+    assert (result.correct, result.formatted) == (True, False)
+
+
+def test_opening_think_tag_in_completion_is_fine():
+    result = grade("<think>\nhmm\n</think>\n$\\boxed{12}$", "12", "math", "expr")
+    assert (result.correct, result.formatted) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("answer", "letter"),
+    [
+        ("Answer: C", "C"),
+        ("**Answer: C**", "C"),
+        ("**Answer:** (C)", "C"),
+        ("(C)", "C"),
+        ("\\boxed{C}", "C"),
+        ("$\\boxed{\\text{C}}$", "C"),
+        ("Answer: $C$", "C"),
+        ("Answer: $C", "C"),  # the prompt's 'Answer: $LETTER' taken literally
+        ("The correct answer is option B.", "B"),
+        ("After elimination, the choice is:\n\n**D**\n", "D"),
+        ("Answer: A\nOn reflection, Answer: D", "D"),  # the last one wins
+        ("(A) fails, (B) fails, so (D).", "D"),
+        ("Answer: C. Note that (D) is wrong.", "C"),  # anchored forms beat bare (X)
+        ("Answer: Dimethyl ether is formed, so \\boxed{B}", "B"),  # 'D' in a word is no letter
+        ("Answer: none of them", ""),
+    ],
+)
+def test_gpqa_letter_forms(answer, letter):
+    assert grading.extract_choice(answer) == letter
+    result = grade(f"Maybe Answer: A? (B)?\n</think>\n\n{answer}", "C", "gpqa")
+    assert result.correct is (letter == "C")
+    assert result.extracted == letter
+    assert result.unparsed is (letter == "")
+    assert result.formatted is (letter != "")
+
+
+def test_gpqa_ignores_letters_inside_think():
+    result = grade("Answer: C\n</think>\nI refuse to choose.", "C", "gpqa")
+    assert (result.correct, result.unparsed, result.formatted) == (False, True, False)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="unknown task"):
+        grade("x", "1", "chess")
+    with pytest.raises(ValueError, match="gold_format"):
+        grade("x", "1", "math", "json")
+    with pytest.raises(ValueError, match="one letter A-D"):
+        grade("x", "E", "gpqa")
+    with pytest.raises(ValueError, match="timeout_s must be positive"):
+        grade("x", "1", "math", timeout_s=0)
+    with pytest.raises(ValueError, match="processes must be at least 1"):
+        grade_rows([], processes=0)
+    assert grade_rows([]) == []
+
+
+def test_oversized_completion_is_a_bounded_timeout():
+    big = "Let me think. " * 80_000 + "\n</think>\n$\\boxed{5}$"  # 1.1 MB
+    started = time.perf_counter()
+    result = grade(big, "5", "math", "expr")
+    assert time.perf_counter() - started < 1.0
+    assert (result.correct, result.timeout) == (False, True)
+
+
+def test_deeply_nested_latex_is_a_bounded_timeout():
+    nested = "(" * 80 + "x+1" + ")" * 80  # takes about 17 s to parse unbounded
+    started = time.perf_counter()
+    result = grade(r1(f"$\\boxed{{{nested}}}$"), "$2$", "math", timeout_s=1.0)
+    assert time.perf_counter() - started < 3.0
+    assert (result.correct, result.timeout, result.unparsed) == (False, True, False)
+    # the timer is disarmed and the previous handler restored
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert grade(r1("$\\boxed{2}$"), "$2$", "math").correct
+
+
+def test_grade_outside_the_main_thread_runs_in_a_child_process():
+    results = []
+    worker = threading.Thread(target=lambda: results.append(grade(r1("$\\boxed{4}$"), "4", "math")))
+    worker.start()
+    worker.join(timeout=60)
+    assert results and results[0].correct
+
+
+def _rows():
+    rows = [
+        {"completion": r1(f"$\\boxed{{{i}}}$"), "gold": str(i % 3), "task": "math"}
+        for i in range(6)
+    ]
+    rows += [
+        {"completion": r1("$\\boxed{\\frac{1}{2}}$"), "gold": "$0.5$", "task": "math"},
+        {"completion": r1("**Answer: B**"), "gold": "B", "task": "gpqa", "extra": [1]},
+        {"completion": r1("no idea"), "gold": 7, "task": "math", "gold_format": "expr"},
+        {"completion": "x" * (grading.MAX_INPUT_CHARS + 1), "gold": "1", "task": "math"},
+    ]
+    return rows
+
+
+def test_grade_rows_same_with_one_and_two_processes():
+    rows = _rows()
+    one = grade_rows(rows, processes=1)
+    two = grade_rows(iter(rows), processes=2)
+    assert one == two
+    assert [row["correct"] for row in one] == [
+        True, True, True, False, False, False, True, True, False, False
+    ]  # fmt: skip
+    assert one[7]["extra"] == [1] and one[7]["extracted"] == "B"
+    assert one[8]["unparsed"] and one[9]["timeout"]
+    assert set(one[0]) == {"completion", "gold", "task", *grading.Grade.__dataclass_fields__}
+
+
+def test_grade_rows_rejects_bad_rows_by_index():
+    with pytest.raises(ValueError, match=r"row 1: missing key\(s\) gold"):
+        grade_rows([_rows()[0], {"completion": "x", "task": "math"}])
+    with pytest.raises(ValueError, match="row 0: unknown task"):
+        grade_rows([{"completion": "x", "gold": "1", "task": "aime"}])
+
+
+needs_fork = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="patches a forked worker"
+)
+
+
+@needs_fork
+def test_worker_stuck_where_signals_cannot_reach_is_killed(monkeypatch):
+    def stuck(completion, gold, gold_format):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(60)
+
+    monkeypatch.setattr(grading, "_grade_math", stuck)
+    monkeypatch.setattr(grading, "HARD_KILL_GRACE_S", 0.5)
+    rows = [{"completion": r1("$\\boxed{1}$"), "gold": "1", "task": "math"}] * 2
+    rows.append({"completion": r1("Answer: A"), "gold": "A", "task": "gpqa"})
+    started = time.perf_counter()
+    graded = grade_rows(rows, processes=2, timeout_s=0.5)
+    assert time.perf_counter() - started < 10
+    assert [(row["timeout"], row["correct"]) for row in graded] == [
+        (True, False), (True, False), (False, True)
+    ]  # fmt: skip
+    assert graded[0]["formatted"]
+
+
+@needs_fork
+def test_worker_that_dies_counts_as_timeout_and_is_replaced(monkeypatch):
+    monkeypatch.setattr(grading, "_grade_gpqa", lambda completion, gold: os._exit(3))
+    rows = [{"completion": r1("Answer: A"), "gold": "A", "task": "gpqa"}]
+    rows.append({"completion": r1("$\\boxed{1}$"), "gold": "1", "task": "math"})
+    graded = grade_rows(rows, processes=1)
+    assert [(row["timeout"], row["correct"]) for row in graded] == [(True, False), (False, True)]
+
+
+@needs_fork
+def test_unexpected_error_in_a_worker_names_the_row(monkeypatch):
+    monkeypatch.setattr(grading, "_grade_gpqa", lambda completion, gold: 1 / 0)
+    rows = [{"completion": r1("$\\boxed{1}$"), "gold": "1", "task": "math"}] * 3
+    rows.append({"completion": r1("Answer: A"), "gold": "A", "task": "gpqa"})
+    with pytest.raises(RuntimeError, match=r"(?s)row 3: grading failed.*ZeroDivisionError"):
+        grade_rows(rows, processes=2)
+
+
+def test_grade_file_round_trip(tmp_path):
+    rows = _rows()[:8]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows) + "\n", encoding="utf-8")
+    target = tmp_path / "out" / "graded.jsonl"
+    summary = grade_file(source, target, processes=2)
+    graded = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert graded == grade_rows(rows)
+    assert {k: summary[k] for k in ("rows", "correct", "timeouts", "unparsed", "formatted")} == {
+        "rows": 8,
+        "correct": 5,
+        "timeouts": 0,
+        "unparsed": 0,
+        "formatted": 8,
+    }
+    assert summary["accuracy"] == pytest.approx(62.5)
+    assert not list(tmp_path.glob("out/*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("{not json", r"line 3: invalid JSON"),
+        ('{"completion": "x", "task": "math"}', r"line 3: missing key\(s\) gold"),
+        ('{"completion": "x", "gold": "1", "task": "olympiad"}', r"line 3: unknown task"),
+        ('["x", "1", "math"]', r"line 3: expected a JSON object"),
+        ('{"completion": "x", "gold": "F", "task": "gpqa"}', r"line 3: .*one letter A-D"),
+        ('{"completion": null, "gold": "1", "task": "math"}', r"line 3: .*must be strings"),
+        ('{"completion": "\xff", "gold": "1", "task": "math"}', r"line 3: not UTF-8"),
+    ],
+)
+def test_grade_file_names_the_bad_line(tmp_path, bad_line, message):
+    good = json.dumps({"completion": r1("$\\boxed{1}$"), "gold": "1", "task": "math"})
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(f"{good}\n\n{bad_line}\n{good}\n".encode("latin-1"))
+    target = tmp_path / "graded.jsonl"
+    with pytest.raises(ValueError, match=message):
+        grade_file(source, target)
+    assert not target.exists()

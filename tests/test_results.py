@@ -1,0 +1,378 @@
+"""The results stage end to end on a synthetic workspace whose scores ARE the paper's published
+numbers: every table must then show zero differences (the plumbing is exact), and the cost and
+FLOPs tables must give the numbers the fixture record implies.
+
+The workspace (built once per module) holds, for the 15 paper runs of config/experiments.tsv and
+the 6 baselines: graded.jsonl and score.json (scored with the real ``tina_repro.scoring``) per
+checkpoint and benchmark, Snakemake timing files, manifests and log_history.csv per run. Each run
+has three checkpoints (tests/fixtures/results/cost_runs.csv); the selected one scores exactly the
+paper's values (as k/n fractions of the benchmark sizes), the others 10 points less.
+"""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tina_repro import results, scoring
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = ROOT / "config" / "paper_results"
+FIXTURES = Path(__file__).parent / "fixtures" / "results"
+BASE_MODEL = FIXTURES / "deepseek_r1_distill_qwen_1.5b"
+SIZES = {"aime24": 30, "aime25": 30, "amc23": 40, "math_500": 500, "gpqa_diamond": 198}
+SIZES["minerva"] = 272
+BENCHMARKS = list(SIZES)
+PAPER_COLUMN = {"math_500": "math500"}
+MEAN_LENGTH, PROMPT_LENGTH = 1000, 100
+
+
+def paper_config(**selection) -> dict:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for key in ("experiments", "datasets", "benchmarks", "baselines", "paper_results"):
+        config[key] = str(ROOT / config[key])
+    config["selection"].update(selection)
+    return config
+
+
+def published_scores() -> dict[str, dict[str, float]]:
+    """run or baseline -> {benchmark: the paper's value}."""
+    out = {}
+    for name, key in [("baselines", "baseline"), ("ablations", "experiment")]:
+        out.update(_rows(pd.read_csv(PAPER / f"{name}.csv"), key))
+    out.update(_rows(pd.read_csv(PAPER / "tina_models.csv"), "experiment"))
+    return out
+
+
+def _rows(frame: pd.DataFrame, key: str) -> dict:
+    return {
+        row[key]: {b: float(row[PAPER_COLUMN.get(b, b)]) for b in BENCHMARKS}
+        for _, row in frame.iterrows()
+    }
+
+
+def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) -> list[Path]:
+    """graded.jsonl, score.json and timing of one evaluated model; returns the score paths."""
+    paths = []
+    for benchmark, value in accuracy.items():
+        n = SIZES[benchmark]
+        k = round(max(value, 0.0) * n / 100)
+        graded = [
+            {
+                "problem_id": f"{benchmark}-{i}",
+                "sample_index": 0,
+                "correct": i < k,
+                "timeout": False,
+                "unparsed": False,
+                "formatted": True,
+            }
+            for i in range(n)
+        ]
+        folder = root / "results" / "eval" / run / point / benchmark
+        folder.mkdir(parents=True)
+        (folder / "graded.jsonl").write_text("".join(json.dumps(r) + "\n" for r in graded))
+        (folder / "score.json").write_text(json.dumps(scoring.score(graded)))
+        timing = root / "benchmarks" / "generate_samples" / run / point / f"{benchmark}.tsv"
+        timing.parent.mkdir(parents=True, exist_ok=True)
+        timing.write_text(f"s\th:m:s\n{hours * 3600 / len(accuracy)}\t0\n")
+        paths.append(folder / "score.json")
+    return paths
+
+
+def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
+    """Write the workspace; returns the inputs every table rule of results.smk declares."""
+    paper = published_scores()
+    scores_dir = root / "results" / "scores"
+    scores_dir.mkdir(parents=True)
+    baseline_files = []
+    for name in paper:
+        if name.endswith("_full") or name == "base":
+            baseline_files += write_point(root, "baseline", name, paper[name], hours=1.0)
+    results.collect_scores(baseline_files, scores_dir / "baselines.csv")
+    manifests, tables = [], []
+    for row in pd.read_csv(FIXTURES / "cost_runs.csv").itertuples(index=False):
+        steps = [int(s) for s in row.checkpoint_steps.split()]
+        others = (row.eval_hours - row.selected_eval_hours) / (len(steps) - 1)
+        files = []
+        for step in steps:
+            selected = step == row.selected_step
+            accuracy = {b: v - (0 if selected else 10) for b, v in paper[row.experiment].items()}
+            hours = row.selected_eval_hours if selected else others
+            files += write_point(root, row.experiment, f"step-{step}", accuracy, hours)
+        tables.append(scores_dir / f"{row.experiment}.csv")
+        results.collect_scores(files, tables[-1])
+        spec = experiments[row.experiment]
+        completions = spec["prompts_per_step"] * spec["num_generations"]
+        train = root / "results" / "train" / row.experiment
+        train.mkdir(parents=True)
+        log = pd.DataFrame({"step": steps, "completions/mean_length": float(MEAN_LENGTH)})
+        log["num_tokens"] = log["step"] * completions * (PROMPT_LENGTH + MEAN_LENGTH)
+        log.to_csv(train / "log_history.csv", index=False)
+        manifest = {
+            "experiment": row.experiment,
+            "checkpoint_steps": steps,
+            "final_step": row.final_step,
+            "epoch_steps": row.epoch_steps,
+            "device": row.device,
+            "n_gpus": 2,
+            "device_hours": row.device_hours,
+            "completions_per_step": completions,
+        }
+        (train / "manifest.json").write_text(json.dumps(manifest))
+        manifests.append(train / "manifest.json")
+    return {
+        "runs": [str(p.relative_to(root)) for p in tables],
+        "baselines": "results/scores/baselines.csv",
+        "manifests": [str(p.relative_to(root)) for p in manifests],
+    }
+
+
+MAIN = ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
+
+
+def rule_inputs(common: dict) -> dict[str, dict]:
+    """The named inputs of each table rule (rules/results.smk)."""
+    main_runs = [p for p in common["runs"] if Path(p).stem in MAIN]
+    main_manifests = [p for p in common["manifests"] if Path(p).parent.name in MAIN]
+    return {
+        "checkpoints_table": common,
+        "main_table": {
+            "runs": main_runs,
+            "baselines": common["baselines"],
+            "manifests": main_manifests,
+            "published": str(PAPER / "tina_models.csv"),
+            "published_baselines": str(PAPER / "baselines.csv"),
+        },
+        "ablations_table": {
+            "runs": common["runs"],  # every run is in some ablation
+            "manifests": common["manifests"],
+            "published": str(PAPER / "ablations.csv"),
+        },
+        "costs_table": {**common, "published": str(PAPER / "costs.csv")},
+        "flops_table": {
+            "manifests": common["manifests"],
+            "runs": common["runs"],
+            "base_model": str(BASE_MODEL),
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Build the workspace and every table (run from inside it, as Snakemake runs scripts)."""
+    from tina_repro import workflow_config
+
+    root = tmp_path_factory.mktemp("workspace")
+    experiments = workflow_config.load(paper_config()).experiments
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        inputs = rule_inputs(build_workspace(root, experiments))
+        tables = {
+            rule: results.make_table(rule, named, f"results/tables/{rule}.csv", paper_config())
+            for rule, named in inputs.items()
+        }
+        heldout = results.make_table(
+            "main_table",
+            inputs["main_table"],
+            "results/tables/heldout.csv",
+            paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"]),
+        )
+    finally:
+        os.chdir(here)
+    return {"root": root, "tables": tables, "heldout": heldout, "inputs": inputs}
+
+
+# ---- collecting scores ---------------------------------------------------------------------------
+def test_collect_scores_reads_paths_and_keys(workspace):
+    frame = pd.read_csv(workspace["root"] / "results" / "scores" / "open_rs2.csv")
+    assert list(frame.columns) == results.SCORE_COLUMNS
+    assert len(frame) == 3 * 6
+    row = frame[(frame["step"] == 450) & (frame["benchmark"] == "minerva")].iloc[0]
+    assert row["point"] == "step-450"
+    assert row["accuracy"] == pytest.approx(100 * 89 / 272)  # 32.72 in the paper
+    assert row["n_problems"] == 272 and row["samples_per_problem"] == 1
+    assert row["ci_low"] < row["accuracy"] < row["ci_high"]
+    baselines = pd.read_csv(workspace["root"] / "results" / "scores" / "baselines.csv")
+    assert baselines["step"].isna().all() and baselines["run"].eq("baseline").all()
+    assert len(baselines) == 36
+
+
+def test_collect_scores_rejects_bad_paths_and_scores(tmp_path):
+    bad = tmp_path / "results" / "eval" / "open_rs2" / "final" / "aime24" / "score.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="point 'final' of run 'open_rs2' is not step-N"):
+        results.collect_scores([bad], tmp_path / "out.csv")
+    good = tmp_path / "results" / "eval" / "open_rs2" / "step-50" / "aime24" / "score.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps({"pass_at_1": 10.0}))
+    with pytest.raises(ValueError, match=r"score lacks key\(s\) \['ci95'"):
+        results.collect_scores([good], tmp_path / "out.csv")
+    with pytest.raises(ValueError, match="no score files"):
+        results.collect_scores([], tmp_path / "out.csv")
+
+
+# ---- published numbers in, zero differences out --------------------------------------------------
+def test_main_table_reproduces_the_published_numbers_exactly(workspace):
+    main = workspace["tables"]["main_table"]
+    assert list(main.columns) == results.MAIN_COLUMNS
+    assert len(main) == (6 + 5) * 7
+    assert (main["reproduced"] == main["published"]).all()
+    assert (main["difference"] == 0).all()
+    assert main["within_ci"].all()
+    assert (main["selection_rule"] == "paper").all()
+    rs2 = main[(main["model"] == "open_rs2") & (main["benchmark"] == "average")].iloc[0]
+    assert rs2["reproduced"] == 50.60 and rs2["step"] == 450
+    assert rs2["pct_epoch"] == pytest.approx(100 * 450 / 875)
+    assert rs2["published_pct_epoch"] == 51
+    base = main[(main["model"] == "base") & (main["benchmark"] == "average")].iloc[0]
+    assert base["kind"] == "baseline" and pd.isna(base["step"]) and base["reproduced"] == 41.18
+
+
+def test_ablation_table_reproduces_the_published_numbers_exactly(workspace):
+    table = workspace["tables"]["ablations_table"]
+    assert list(table.columns) == results.ABLATION_COLUMNS
+    assert len(table) == 17 * 7
+    assert (table["difference"] == 0).all() and table["within_ci"].all()
+    averages = table[table["benchmark"] == "average"]
+    paper = pd.read_csv(PAPER / "ablations.csv")
+    assert averages["model"].tolist() == paper["experiment"].tolist()
+    assert averages["reproduced"].tolist() == paper["avg"].tolist()
+    assert averages["setting"].tolist()[:7] == [
+        "open_r1_math",
+        "curated_thoughts",
+        "deepscaler",
+        "still3",
+        "open_s1",
+        "open_rs",
+        "limr",
+    ]
+    assert averages["setting"].tolist()[7:] == ["5e-06", "1e-06", "5e-07", "64", "32", "16"] + [
+        "8",
+        "4",
+        "grpo",
+        "dr_grpo",
+    ]
+    assert averages["paper_name"].iloc[0] == "Tina-OpenR1 (93.7k)"
+
+
+def test_average_ci_is_a_bootstrap_of_the_average_not_of_its_parts(workspace):
+    main = workspace["tables"]["main_table"]
+    rs2 = main[main["model"] == "open_rs2"].set_index("benchmark")
+    average = rs2.loc["average"]
+    parts = rs2.drop("average")
+    # Far narrower than averaging the six interval bounds (errors of independent benchmarks
+    # partly cancel), and close to the normal approximation sqrt(sum p(1-p)/n) / 6.
+    assert (
+        average["ci_high"] - average["ci_low"] < 0.6 * (parts["ci_high"] - parts["ci_low"]).mean()
+    )
+    p = parts["reproduced"] / 100
+    half_width = 100 * 1.96 * np.sqrt((p * (1 - p) / pd.Series(SIZES)).sum()) / 6
+    assert (average["ci_high"] - average["ci_low"]) / 2 == pytest.approx(half_width, rel=0.1)
+    assert (average["ci_low"], average["ci_high"]) == (45.74, 55.40)
+
+
+def test_average_ci_exact_cases():
+    # Every problem right on one benchmark and wrong on the other: no resample can differ.
+    assert results.average_ci([np.ones(30), np.zeros(40)]) == (50.0, 50.0)
+    low, high = results.average_ci([np.array([0.0, 1.0] * 250)])
+    assert low < 50 < high and high - low == pytest.approx(2 * 1.96 * 100 * 0.5 / 500**0.5, 0.1)
+
+
+def test_missing_per_problem_grades_leave_the_average_ci_empty(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    frame = pd.DataFrame(
+        {"benchmark": ["aime24"], "accuracy": [50.0], "ci_low": [30.0], "ci_high": [70.0]}
+    )
+    rows = results.reproduced_rows(frame, "run", "step-1", ["aime24"])
+    assert rows[-1][0] == "average" and rows[-1][1] == 50.0
+    assert math.isnan(rows[-1][2]) and math.isnan(rows[-1][3])
+    assert "no CI for the average of run/step-1" in caplog.text
+
+
+def test_heldout_rule_reports_only_the_other_benchmarks(workspace):
+    table = workspace["heldout"]
+    assert set(table["benchmark"]) == {"math_500", "gpqa_diamond", "minerva", "average"}
+    assert (table["selection_rule"] == "heldout:aime24+aime25+amc23").all()
+    rs2 = table[(table["model"] == "open_rs2") & (table["benchmark"] == "average")].iloc[0]
+    assert rs2["published"] == pytest.approx((87.00 + 36.36 + 32.72) / 3)
+    assert rs2["reproduced"] == round(100 * (435 / 500 + 72 / 198 + 89 / 272) / 3, 2)
+    assert rs2["step"] == 450
+
+
+# ---- checkpoints, costs, FLOPs -------------------------------------------------------------------
+def test_checkpoint_table_lists_every_evaluation(workspace):
+    table = workspace["tables"]["checkpoints_table"]
+    assert list(table.columns) == results.CHECKPOINT_COLUMNS
+    assert len(table) == 15 * 3 * 6 + 6 * 6
+    assert table["run"].iloc[0] == "base" and table["kind"].iloc[0] == "baseline"
+    still = table[(table["run"] == "still") & (table["benchmark"] == "aime24")]
+    assert still["step"].tolist() == [100, 2000, 3750]
+    assert still["pct_epoch"].tolist() == pytest.approx([100 / 37.5, 2000 / 37.5, 100.0])
+
+
+def test_cost_table_from_timing_files(workspace):
+    table = workspace["tables"]["costs_table"].set_index("experiments")
+    totals = table[table["section"] == "Total"]
+    assert totals["total_cost_usd"].tolist() == pytest.approx(
+        [526.2, 275.2, 84.8749376114082, 31.4, 8.623529411764705]
+    )
+    assert (totals["total_cost_usd"].round() == totals["published_total_usd"]).all()
+    assert table.loc["baseline", "evaluation_device_hours"] == pytest.approx(6.0)
+    assert (table["eval_jobs_untimed"] == 0).all()
+
+
+def test_flops_table(workspace):
+    table = workspace["tables"]["flops_table"].set_index("experiment")
+    assert list(table.reset_index().columns) == results.FLOPS_COLUMNS
+    rs2 = table.loc["open_rs2"]
+    n, n_lora = 1_543_569_408, 36_929_536
+    completions = 850 * 48  # 8 prompts x G=6 per step
+    prompt, completion = completions * 100, completions * 1000
+    assert rs2["steps"] == 850 and rs2["completions"] == completions
+    assert (rs2["prompt_tokens"], rs2["completion_tokens"]) == (prompt, completion)
+    assert (rs2["n_params"], rs2["n_lora_params"]) == (n, n_lora)
+    assert rs2["rollout_flops"] == 2 * n * (prompt / 6 + completion)
+    assert rs2["lora_train_flops"] == (4 * n + 6 * n_lora) * (prompt + completion)
+    assert rs2["total_lora_flops"] == pytest.approx(
+        2 * n * (prompt / 6 + completion) + (6 * n + 6 * n_lora) * (prompt + completion)
+    )
+    assert rs2["selected_step"] == 450
+    assert rs2["best_average"] == pytest.approx(
+        100 * (13 / 30 + 8 / 30 + 31 / 40 + 435 / 500 + 72 / 198 + 89 / 272) / 6
+    )
+    # The log has rows at steps 50, 450, 850: everything up to 450 is 450/850 of the run.
+    assert rs2["total_lora_flops_to_selected"] == pytest.approx(rs2["total_lora_flops"] * 450 / 850)
+
+
+# ---- output --------------------------------------------------------------------------------------
+def test_every_table_has_a_markdown_twin(workspace):
+    for rule in workspace["inputs"]:
+        markdown = (workspace["root"] / "results" / "tables" / f"{rule}.md").read_text()
+        header, rule_line, *rows = markdown.splitlines()
+        assert header.startswith("| ") and rule_line.startswith("|---")
+        assert len(rows) == len(workspace["tables"][rule])
+    main = (workspace["root"] / "results" / "tables" / "main_table.md").read_text()
+    assert "| open_rs2 | tina | Tina-Open-RS2 | 450 | 51.43 | average | 50.60 |" in main
+
+
+def test_markdown_cells():
+    frame = pd.DataFrame({"a": [1.5, math.nan], "b": [True, pd.NA], "c": [2.5e17, 0.0]})
+    frame["b"] = frame["b"].astype("boolean")
+    assert results.to_markdown(frame).splitlines() == [
+        "| a | b | c |",
+        "|---|---|---|",
+        "| 1.50 | yes | 2.500e+17 |",
+        "|  |  | 0.00 |",
+    ]
+
+
+def test_unknown_rule_is_named():
+    with pytest.raises(ValueError, match="no table for rule 'tables'"):
+        results.make_table("tables", {}, "x.csv", paper_config())

@@ -1,0 +1,92 @@
+"""Checkpoint selection: the paper's rule (best six-benchmark average on the test benchmarks,
+earlier step on ties) and the held-out rule."""
+
+import logging
+
+import pandas as pd
+import pytest
+
+from tina_repro import selection
+
+BENCHMARKS = ["aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva"]
+
+
+def scores(run: str, table: dict[int, list[float]]) -> pd.DataFrame:
+    """Tidy scores of one run from {step: six accuracies in BENCHMARKS order}."""
+    return pd.DataFrame(
+        [
+            {"run": run, "step": step, "benchmark": b, "accuracy": a}
+            for step, values in table.items()
+            for b, a in zip(BENCHMARKS, values, strict=True)
+        ]
+    )
+
+
+# Step 450 has the best average (50.60 in the paper's Tina-Open-RS2 row); step 100 is best on
+# AIME24 + AIME25 + AMC23 only.
+OPEN_RS2 = {
+    100: [60.0, 40.0, 90.0, 70.0, 10.0, 10.0],  # average 46.67, first three 63.33
+    450: [43.33, 26.67, 77.5, 87.0, 36.36, 32.72],  # average 50.60, first three 49.17
+    850: [30.0, 20.0, 70.0, 85.0, 30.0, 30.0],  # average 44.17
+}
+
+
+def test_paper_rule_takes_the_best_six_benchmark_average():
+    picked = selection.select_checkpoints(scores("open_rs2", OPEN_RS2), BENCHMARKS)
+    assert picked["run"].tolist() == ["open_rs2"]
+    assert picked["step"].tolist() == [450]
+    assert picked["selection_score"].iloc[0] == pytest.approx(303.58 / 6)  # printed: 50.60
+
+
+def test_heldout_rule_selects_on_its_benchmarks_only():
+    picked = selection.select_checkpoints(
+        scores("open_rs2", OPEN_RS2), BENCHMARKS, "heldout", ["aime24", "aime25", "amc23"]
+    )
+    assert picked["step"].tolist() == [100]
+    assert picked["selection_score"].iloc[0] == pytest.approx(190 / 3)
+    chosen, reported = selection.split_benchmarks(BENCHMARKS, "heldout", ["amc23", "aime24"])
+    assert chosen == ["aime24", "amc23"]
+    assert reported == ["aime25", "math_500", "gpqa_diamond", "minerva"]
+    assert selection.rule_label("heldout", ["aime24", "amc23"]) == "heldout:aime24+amc23"
+
+
+def test_ties_go_to_the_earlier_step_even_through_float_noise():
+    values = [100 / 3, 200 / 3, 77.5, 84.6, 100 * 67 / 198, 100 * 73 / 272]
+    # Step 300 is ahead by float noise only (1e-12 points), far below any printed precision.
+    noisy = [values[0] + 6e-12, *values[1:]]
+    table = {300: noisy, 200: values, 100: [0.0] * 6}
+    averages = selection.step_averages(scores("limr", table), BENCHMARKS)["average"].tolist()
+    assert 0 < averages[2] - averages[1] < 1e-11
+    picked = selection.select_checkpoints(scores("limr", table), BENCHMARKS)
+    assert picked["step"].tolist() == [200]
+
+
+def test_runs_are_selected_independently():
+    frame = pd.concat(
+        [scores("a", {10: [50.0] * 6, 20: [40.0] * 6}), scores("b", {10: [1.0] * 6, 20: [2.0] * 6})]
+    )
+    picked = selection.select_checkpoints(frame, BENCHMARKS)
+    assert dict(zip(picked["run"], picked["step"], strict=True)) == {"a": 10, "b": 20}
+
+
+def test_incomplete_steps_are_skipped_and_counted(caplog):
+    frame = scores("run", {100: [50.0] * 6, 200: [90.0] * 6})
+    frame = frame[~((frame["step"] == 200) & (frame["benchmark"] == "minerva"))]
+    with caplog.at_level(logging.WARNING):
+        picked = selection.select_checkpoints(frame, BENCHMARKS)
+    assert picked["step"].tolist() == [100]
+    assert "run run: 1 step(s) lack some of" in caplog.text
+
+
+def test_bad_input_is_a_clear_error():
+    frame = scores("run", {100: [50.0] * 6})
+    with pytest.raises(ValueError, match="unknown selection rule 'best'"):
+        selection.select_checkpoints(frame, BENCHMARKS, "best")
+    with pytest.raises(ValueError, match="non-empty proper subset"):
+        selection.select_checkpoints(frame, BENCHMARKS, "heldout", [])
+    with pytest.raises(ValueError, match="not among"):
+        selection.split_benchmarks(BENCHMARKS, "heldout", ["aime26"])
+    with pytest.raises(ValueError, match="aime24 more than once"):
+        selection.select_checkpoints(pd.concat([frame, frame.head(1)]), BENCHMARKS)
+    with pytest.raises(ValueError, match=r"run\(s\) \['run'\] have no checkpoint"):
+        selection.select_checkpoints(frame[frame["benchmark"] != "aime24"], BENCHMARKS)

@@ -1,9 +1,10 @@
-"""Snakemake entry: train one experiment row with LoRA-GRPO (resumes from its last checkpoint)."""
+"""Snakemake entry: train one experiment row with LoRA-GRPO (resumes from its last checkpoint;
+leases distinct GPUs and launches multi-GPU rows with accelerate)."""
 
 from tina_repro import logs, training
 
 logs.setup(snakemake.log[0])
-training.train(
+training.run_leased(
     row=snakemake.params.row,
     config=snakemake.params.config,
     dataset_parquet=snakemake.input.dataset,

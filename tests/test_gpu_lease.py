@@ -82,3 +82,21 @@ def test_a_killed_holder_releases_its_gpu(monkeypatch, tmp_path):
     holder.join()
     with gpu_lease.lease(1, lock_dir=tmp_path, timeout_s=5, poll_s=0.05) as ids:
         assert ids == ["0"]
+
+
+def test_training_job_runs_on_its_leased_gpus(monkeypatch, tmp_path):
+    """The training rule's entry leases the row's GPUs and derives a distinct launch port."""
+    from tina_repro import training
+
+    monkeypatch.setenv("TINA_GPU_COUNT", "4")
+    monkeypatch.setenv("TINA_GPU_LOCK_DIR", str(tmp_path))
+    seen = {}
+
+    def fake_run_training(row, config, dataset, base, out, main_process_port=None):
+        seen.update(devices=os.environ["CUDA_VISIBLE_DEVICES"], port=main_process_port)
+        return {}
+
+    monkeypatch.setattr(training, "run_training", fake_run_training)
+    with gpu_lease.lease(1, lock_dir=tmp_path):  # another job holds GPU 0
+        training.run_leased({"gpus": 2}, {}, "d.parquet", "base", "out")
+    assert seen == {"devices": "1,2", "port": 29501}

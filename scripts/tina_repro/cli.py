@@ -75,7 +75,7 @@ def cmd_train(args) -> None:
 
     wc = _config(args)
     row = wc.training_row(args.experiment)
-    manifest = training.train(
+    manifest = training.run_leased(
         row=row,
         config=wc.config,
         dataset_parquet=args.dataset,

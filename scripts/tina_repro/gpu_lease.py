@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-DEFAULT_LOCK_DIR = Path(os.environ.get("TINA_GPU_LOCK_DIR", "/tmp/tina-repro-gpu-locks"))
+# One lock file per device; override with TINA_GPU_LOCK_DIR (all jobs of a machine must agree).
+DEFAULT_LOCK_DIR = "/tmp/tina-repro-gpu-locks"
 
 
 def visible_devices() -> list[str]:
@@ -49,7 +50,7 @@ def _try_lock(path: Path):
 
 @contextmanager
 def lease(
-    n: int, lock_dir: Path = DEFAULT_LOCK_DIR, timeout_s: float = 3600.0, poll_s: float = 2.0
+    n: int, lock_dir: Path | None = None, timeout_s: float = 3600.0, poll_s: float = 2.0
 ) -> Iterator[list[str]]:
     """Hold ``n`` distinct GPUs for the duration of the block and export CUDA_VISIBLE_DEVICES.
 
@@ -70,6 +71,7 @@ def lease(
             f"this job needs {n} GPU(s) but the machine shows {len(devices)}; run it on a GPU "
             "machine, or use the CPU demo config (config/demo/config.yaml)"
         )
+    lock_dir = Path(lock_dir or os.environ.get("TINA_GPU_LOCK_DIR", DEFAULT_LOCK_DIR))
     lock_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     held: list[tuple[str, object]] = []

@@ -811,6 +811,23 @@ def run_training(
     return json.loads((Path(out_dir) / MANIFEST).read_text())
 
 
+def run_leased(
+    row: dict, config: dict, dataset_parquet: str | Path, base_model_dir: str | Path, out_dir
+) -> dict:
+    """``run_training`` on GPUs leased for this job alone (none for a CPU row).
+
+    Concurrent runs on one machine get distinct devices (gpu_lease) and distinct rendezvous
+    ports for their multi-GPU launch, derived from their first device.
+    """
+    from tina_repro import gpu_lease
+
+    with gpu_lease.lease(row["gpus"]) as devices:
+        port = 29500 + int(devices[0]) if devices else None
+        return run_training(
+            row, config, dataset_parquet, base_model_dir, out_dir, main_process_port=port
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tina_repro.training",

@@ -18,7 +18,7 @@ def test_validate_fails_with_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(ROOT)
     bad = tmp_path / "bad.yaml"
     bad.write_text("evaluation:\n  temprature: 0.6\n")
-    args = ["validate", "--configfile", "config/config.yaml", "--configfile", str(bad)]
+    args = ["validate", "--configfile", str(bad)]
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
@@ -33,3 +33,42 @@ def test_build_tiny_model_command(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["seed"] == 3
     assert (tmp_path / "m" / "model.safetensors").is_file()
+
+
+def test_stages_by_hand_prepare_generate_score(monkeypatch, tmp_path, capsys):
+    """prepare-benchmark -> generate -> score on the tiny model, outside Snakemake."""
+    monkeypatch.chdir(ROOT)
+    fixture = ROOT / "tests" / "fixtures" / "hub" / "aime24.jsonl"
+    n = sum(1 for _ in fixture.open())
+    sheet = (ROOT / "config" / "benchmarks.tsv").read_text().splitlines()
+    sheet = [sheet[0], sheet[1].replace("HuggingFaceH4/aime_2024", f"local:{fixture}")]
+    sheet[1] = sheet[1].replace("\t30\t", f"\t{n}\t")
+    (tmp_path / "benchmarks.tsv").write_text("\n".join(sheet) + "\n")
+    override = tmp_path / "override.yaml"
+    override.write_text(
+        f"benchmarks: {tmp_path / 'benchmarks.tsv'}\n"
+        "evaluation: {backend: transformers, max_new_tokens: 8, samples_per_problem: 2}\n"
+    )
+    config = ["--configfile", str(override)]
+    assert cli.main(["build-tiny-model", str(tmp_path / "model")]) == 0
+    prepared = tmp_path / "bench"
+    assert cli.main(["prepare-benchmark", "aime24", "--out-dir", str(prepared), *config]) == 0
+    samples = tmp_path / "samples.jsonl"
+    parquet = str(prepared / "aime24.parquet")
+    args = [
+        "generate",
+        "aime24",
+        "--benchmark-parquet",
+        parquet,
+        "--model",
+        str(tmp_path / "model"),
+    ]
+    assert cli.main([*args, "--out", str(samples), *config]) == 0
+    assert len(samples.read_text().splitlines()) == 2 * n
+    capsys.readouterr()
+    scored = ["score", "--samples", str(samples), "--benchmark-parquet", parquet]
+    assert cli.main([*scored, "--out-dir", str(tmp_path / "scored")]) == 0
+    score = json.loads(capsys.readouterr().out)
+    assert score["n_problems"] == n
+    assert score["samples_per_problem"] == 2
+    assert (tmp_path / "scored" / "graded.jsonl").is_file()

@@ -18,7 +18,8 @@ DEFAULT_CONFIG = "config/config.yaml"
 
 
 def _config(args) -> WorkflowConfig:
-    return load_files(*(args.configfile or [DEFAULT_CONFIG]))
+    # As the workflow: config/config.yaml first, then each --configfile on top of it.
+    return load_files(DEFAULT_CONFIG, *(args.configfile or []))
 
 
 def cmd_validate(args) -> None:
@@ -85,6 +86,37 @@ def cmd_train(args) -> None:
     print(json.dumps(manifest, indent=2))
 
 
+def cmd_generate(args) -> None:
+    from tina_repro import generation
+
+    wc = _config(args)
+    settings = {k: v for k, v in wc.config["evaluation"].items() if k != "grading_processes"}
+    out = generation.generate_benchmark(
+        args.benchmark_parquet,
+        args.model,
+        args.adapter,
+        settings,
+        args.out,
+        gold_format=wc.benchmarks[args.benchmark]["gold_format"],
+    )
+    print(out)
+
+
+def cmd_score(args) -> None:
+    from tina_repro import evaluation
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    score = evaluation.grade_and_score(
+        args.samples,
+        args.benchmark_parquet,
+        out / "graded.jsonl",
+        out / "score.json",
+        processes=args.processes,
+    )
+    print(json.dumps(score, indent=2))
+
+
 def cmd_grade(args) -> None:
     from tina_repro import grading
 
@@ -110,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--configfile",
                 action="append",
-                help=f"config file (repeatable; default {DEFAULT_CONFIG})",
+                help=f"config file merged over {DEFAULT_CONFIG}, as Snakemake's (repeatable)",
             )
         return cmd
 
@@ -139,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--dataset", required=True, help="normalized training Parquet")
     cmd.add_argument("--base-model", required=True, help="base model folder")
     cmd.add_argument("--out-dir", required=True, help="run folder (resumes if it has checkpoints)")
+
+    cmd = add("generate", cmd_generate, "sample completions of one model on a benchmark", True)
+    cmd.add_argument("benchmark", help="a name from the benchmarks sheet (for its gold format)")
+    cmd.add_argument("--benchmark-parquet", required=True, help="prepared benchmark Parquet")
+    cmd.add_argument("--model", required=True, help="base model folder")
+    cmd.add_argument("--adapter", help="LoRA adapter folder (a checkpoint-N)")
+    cmd.add_argument("--out", required=True, help="samples.jsonl (resumes from .partial)")
+
+    cmd = add("score", cmd_score, "grade samples.jsonl and write graded.jsonl + score.json")
+    cmd.add_argument("--samples", required=True)
+    cmd.add_argument("--benchmark-parquet", required=True)
+    cmd.add_argument("--out-dir", required=True)
+    cmd.add_argument("--processes", type=int, default=1)
 
     cmd = add("grade", cmd_grade, "grade completions (JSONL in, JSONL out)")
     cmd.add_argument("--input", required=True)

@@ -11,7 +11,7 @@ rule make_demo_data:
         bench_l2="resources/demo/bench_l2.jsonl",
         bench_l3="resources/demo/bench_l3.jsonl",
     log:
-        "logs/demo/make_demo_data.log",
+        "logs/make_demo_data.log",
     conda:
         "../envs/analysis.yaml"
     script:
@@ -24,13 +24,13 @@ rule build_demo_model:
     output:
         directory("resources/demo/base_model"),
     log:
-        "logs/demo/build_demo_model.log",
+        "logs/build_demo_model.log",
     benchmark:
-        "benchmarks/demo/build_demo_model.tsv"
+        "benchmarks/build_demo_model/base_model.tsv"
     conda:
         "../envs/gpu.yaml"
-    # Snakemake sets OMP_NUM_THREADS to this: on 2 cores one thread is as fast for this tiny model
-    # and immune to oversubscription beside another job (0.26 s/step vs 4.6 s/step with two).
+    # Snakemake sets OMP_NUM_THREADS to this. One thread: 93 s on 2 idle cores (two: 81 s in the
+    # appendix), and no oversubscription beside another job (two threads there: 18x slower).
     threads: 1
     script:
         "../scripts/build_demo_model.py"

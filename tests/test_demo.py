@@ -215,6 +215,44 @@ def test_warm_start_smoke_lowers_the_loss_and_trains_only_the_completion(demo_fi
     assert mask[1].sum().item() == len(prompt) + 3
 
 
+def test_warm_start_grpo_and_evaluation_see_the_same_prompt(tmp_path):
+    """The warm start teaches completions after exactly the text GRPO rollouts and evaluation
+    feed the model under the demo config (its system prompt, template and prompt template)."""
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    from tina_repro.generation import render_prompt
+    from tina_repro.tiny_model import build_tiny_model
+    from tina_repro.training import prepare_prompts
+    from tina_repro.workflow_config import load_files
+
+    wc = load_files(ROOT / "config" / "config.yaml", DEMO_CONFIG)
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "model", size="test"))
+    assert wc.config["training_chat_template"] == ""  # GRPO keeps the model's own template
+    problem = demo.make_problem(random.Random(0), 3).question
+    [(prompt_ids, _)] = demo.encode_sft_examples(
+        tokenizer, [{"problem": problem, "completion": ""}]
+    )
+    warm_start_prompt = tokenizer.decode(prompt_ids)
+
+    row = wc.training_row(next(iter(wc.experiments)))
+    system_prompt = wc.config["system_prompts"][row["system_prompt"]]
+    dataset, _ = prepare_prompts(
+        pd.DataFrame({"problem": [problem], "solution": ["$1$"], "row_id": [0]}),
+        tokenizer,
+        system_prompt,
+        row["max_prompt_length"],
+    )
+    rollout_prompt = tokenizer.apply_chat_template(
+        dataset[0]["prompt"], tokenize=False, add_generation_prompt=True
+    )
+    evaluation_prompt = render_prompt(
+        tokenizer, wc.config["prompt_templates"]["math"].format(Question=problem)
+    )
+    assert warm_start_prompt == rollout_prompt == evaluation_prompt
+    assert warm_start_prompt.endswith(problem + GENERATION_PROMPT)
+
+
 def test_warm_start_refuses_too_few_traces(demo_files, tmp_path):
     _, _, rows = demo_files
     sft = tmp_path / "sft.jsonl"

@@ -121,9 +121,9 @@ def make_problem(rng: random.Random, level: int) -> Problem:
     return Problem(3, question, (product, *_column_steps(b * c, given, "-")), b * c - given)
 
 
-def benchmark_problems(level: int, n: int = BENCHMARK_SIZE, seed: int | None = None):
-    """``n`` distinct problems of one level (seed defaults to the level's benchmark seed)."""
-    rng = random.Random(BENCHMARK_SEEDS[level] if seed is None else seed)
+def benchmark_problems(level: int, n: int = BENCHMARK_SIZE) -> list[Problem]:
+    """``n`` distinct problems of one level, drawn with that level's benchmark seed."""
+    rng = random.Random(BENCHMARK_SEEDS[level])
     problems: dict[str, Problem] = {}
     for _ in range(1000 * n):
         problem = make_problem(rng, level)

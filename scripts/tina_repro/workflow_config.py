@@ -248,6 +248,15 @@ def _merge(base: dict, update: dict) -> None:
             base[key] = value
 
 
+def has_published_scores(paper_results: str | Path) -> bool:
+    """Whether the paper-results folder holds any published Tina score (the demo's has none)."""
+    path = Path(paper_results) / "tina_models.csv"
+    if not path.is_file():
+        return False
+    with path.open(newline="") as handle:
+        return any(row.get("avg", "").strip() for row in csv.DictReader(handle))
+
+
 def is_local(source: str) -> bool:
     """Sources written ``local:PATH`` are read from disk instead of the Hugging Face Hub."""
     return source.startswith("local:")

@@ -211,13 +211,7 @@ def table_targets():
 # ---- figures -----------------------------------------------------------------------------------
 def base_model_point():
     """The baseline row that evaluates the untrained base model, drawn as a reference line."""
-    base = W.config["base_model"]
-    for name, row in W.baselines.items():
-        if (row["model"], row["revision"]) == (base["source"], base["revision"]) and not row[
-            "adapter"
-        ]:
-            return name
-    return None
+    return W.base_model_point()
 
 
 def base_model_score_files():

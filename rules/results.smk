@@ -82,6 +82,8 @@ rule main_table:
 rule ablations_table:
     input:
         runs=run_tables(ABLATION_EXPERIMENTS),
+        # the base model's graded samples, for each run's paired gain over it
+        baselines="results/scores/baselines.csv",
         manifests=expand(
             "results/train/{experiment}/manifest.json", experiment=ABLATION_EXPERIMENTS
         ),

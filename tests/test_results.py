@@ -10,6 +10,7 @@ paper's values (as k/n fractions of the benchmark sizes), the others 10 points l
 """
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -304,6 +305,149 @@ def test_heldout_rule_reports_only_the_other_benchmarks(workspace):
     assert rs2["published"] == pytest.approx((87.00 + 36.36 + 32.72) / 3)
     assert rs2["reproduced"] == round(100 * (435 / 500 + 72 / 198 + 89 / 272) / 3, 2)
     assert rs2["step"] == 450
+
+
+# ---- what a gain is made of: format columns and the paired gain over the base model --------------
+def k_correct(value: float, benchmark: str) -> int:
+    """Correct problems behind a published value in the workspace (as write_point rounds)."""
+    return round(max(value, 0.0) * SIZES[benchmark] / 100)
+
+
+def test_main_table_gives_format_columns_and_the_paired_gain_over_base(workspace):
+    main = workspace["tables"]["main_table"]
+    paper = published_scores()
+    baselines = main[main["kind"] == "baseline"]
+    assert baselines[list(results.GAIN_COLUMNS)].isna().all().all()
+    # Every workspace sample is formatted: the conditional accuracy is the accuracy itself.
+    assert (main["format_rate"] == 100).all()
+    assert (main["accuracy_given_formatted"] == main["reproduced"]).all()
+    rs2 = main[main["model"] == "open_rs2"].set_index("benchmark")
+    gains = {
+        b: 100 * (k_correct(paper["open_rs2"][b], b) - k_correct(paper["base"][b], b)) / SIZES[b]
+        for b in BENCHMARKS
+    }
+    assert rs2.loc[BENCHMARKS, "gain_vs_base"].tolist() == [round(g, 2) for g in gains.values()]
+    assert rs2.loc["aime24", "gain_vs_base"] == 20.0  # 13/30 - 7/30
+    assert rs2.loc["average", "gain_vs_base"] == round(np.mean(list(gains.values())), 2) == 9.42
+    # The per-benchmark interval is scoring's paired bootstrap (N_BOOT replicates, seed 0).
+    root = workspace["root"] / "results" / "eval"
+    base_rows = results.read_graded(root / "baseline" / "base" / "aime24" / "graded.jsonl")
+    rows = results.read_graded(root / "open_rs2" / "step-450" / "aime24" / "graded.jsonl")
+    paired = scoring.paired_bootstrap_diff(base_rows, rows, results.N_BOOT, results.SEED)
+    expected = [round(bound, 2) for bound in paired["ci95"]]
+    assert rs2.loc["aime24", ["gain_ci_low", "gain_ci_high"]].tolist() == expected
+    assert (rs2["gain_ci_low"] <= rs2["gain_vs_base"]).all()
+    assert (rs2["gain_vs_base"] <= rs2["gain_ci_high"]).all()
+    # Pairing removes what the two models share (here: the same easy problems are solved):
+    # narrower than the interval of a difference of two independent averages.
+    widths = [
+        frame.loc["average", "ci_high"] - frame.loc["average", "ci_low"]
+        for frame in (rs2, main[main["model"] == "base"].set_index("benchmark"))
+    ]
+    width = rs2.loc["average", "gain_ci_high"] - rs2.loc["average", "gain_ci_low"]
+    assert width < 0.6 * np.hypot(*widths)
+    assert (rs2.loc["average", "gain_ci_low"], rs2.loc["average", "gain_ci_high"]) == (5.97, 13.0)
+    ablations = workspace["tables"]["ablations_table"]
+    assert ablations["gain_vs_base"].notna().all() and (ablations["format_rate"] == 100).all()
+    heldout = workspace["heldout"].set_index(["model", "benchmark"])
+    reported = ["math_500", "gpqa_diamond", "minerva"]
+    assert heldout.loc[("open_rs2", "average"), "gain_vs_base"] == round(
+        np.mean([gains[b] for b in reported]), 2
+    )
+
+
+def test_final_rule_reports_the_last_checkpoint(workspace, monkeypatch):
+    monkeypatch.chdir(workspace["root"])
+    config = paper_config(rule="final")
+    table = results.main_table(results.Tables(workspace["inputs"]["main_table"], config))
+    rs2 = table[table["model"] == "open_rs2"].set_index("benchmark")
+    assert (rs2["step"] == 850).all() and (table["selection_rule"] == "final").all()
+    # The last checkpoint scores 10 points under the published values: 10/30 against 7/30.
+    assert rs2.loc["aime24", ["reproduced", "gain_vs_base"]].tolist() == [33.33, 10.0]
+
+
+def write_graded(root: Path, run: str, point: str, benchmark: str, correct: dict) -> None:
+    """A graded.jsonl from {problem_id: correct samples out of 4}, in the dict's order."""
+    folder = root / "results" / "eval" / run / point / benchmark
+    folder.mkdir(parents=True)
+    rows = [
+        {"problem_id": pid, "sample_index": i, "correct": i < k}
+        for pid, k in correct.items()
+        for i in range(4)
+    ]
+    (folder / "graded.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_gain_is_paired_by_problem_and_stratified_by_benchmark(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # a: every problem gains 1 of 4 samples, so no resample can differ: 25 [25, 25].
+    write_graded(tmp_path, "baseline", "base", "a", {"a0": 1, "a1": 1, "a2": 1})
+    write_graded(tmp_path, "run", "step-5", "a", {"a0": 2, "a1": 2, "a2": 2})
+    # b: +100 on b0 and 0 on b1, written in the other order: pairing by position would give
+    # +50 on both and a zero-width interval. Resampling two problems gives 0, 50 or 100.
+    write_graded(tmp_path, "baseline", "base", "b", {"b0": 0, "b1": 2})
+    write_graded(tmp_path, "run", "step-5", "b", {"b1": 2, "b0": 4})
+    gains = results.gains_vs_base("run", "step-5", "base", ["a", "b"])
+    assert gains == {
+        "a": (25.0, 25.0, 25.0),
+        "b": (50.0, 0.0, 100.0),
+        "average": (37.5, 12.5, 62.5),
+    }
+
+
+def test_average_gain_of_one_benchmark_is_its_paired_bootstrap(tmp_path):
+    rng = np.random.default_rng(1)
+    base = [
+        {"problem_id": i, "sample_index": 0, "correct": bool(c)}
+        for i, c in enumerate(rng.integers(0, 2, 50))
+    ]
+    tuned = [
+        {**row, "correct": bool(c)} for row, c in zip(base, rng.integers(0, 2, 50), strict=True)
+    ]
+    paired = scoring.paired_bootstrap_diff(base, tuned, results.N_BOOT, results.SEED)
+    differences = np.array(
+        [float(t["correct"]) - float(b["correct"]) for b, t in zip(base, tuned, strict=True)]
+    )
+    assert results.average_ci([differences]) == tuple(paired["ci95"])
+
+
+def test_gain_without_grades_or_base_model_is_empty_and_logged(
+    workspace, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.chdir(tmp_path)
+    write_graded(tmp_path, "run", "step-5", "a", {"a0": 1})
+    with caplog.at_level(logging.WARNING):
+        assert results.gains_vs_base("run", "step-5", "base", ["a"]) == {}
+    assert "no gain over the base model for run/step-5" in caplog.text
+    write_graded(tmp_path, "baseline", "base", "a", {"a1": 1})
+    with pytest.raises(ValueError, match=r"graded.jsonl against .*problem sets differ"):
+        results.gains_vs_base("run", "step-5", "base", ["a"])
+    # A config whose base model no baseline evaluates: the table is built, its gains empty.
+    monkeypatch.chdir(workspace["root"])
+    config = paper_config()
+    config["base_model"]["revision"] = "0123abc"
+    tables = results.Tables(workspace["inputs"]["main_table"], config)
+    assert tables.base_point is None
+    assert results.Tables(workspace["inputs"]["main_table"], paper_config()).base_point == "base"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        table = results.main_table(tables)
+    assert table["gain_vs_base"].isna().all() and table["format_rate"].notna().all()
+    assert "open_rs2/step-450: no baseline evaluates the base model" in caplog.text
+
+
+def test_format_columns_average_needs_every_benchmark():
+    frame = pd.DataFrame(
+        {
+            "benchmark": ["a", "b"],
+            "format_rate": [80.0, 100.0],
+            "accuracy_given_formatted": [50.0, math.nan],  # nothing formatted on b
+        }
+    )
+    columns = results.format_columns(frame, ["a", "b"])
+    assert columns["average"]["format_rate"] == 90.0
+    assert math.isnan(columns["average"]["accuracy_given_formatted"])
+    assert results.format_columns(frame, ["a"])["average"] == columns["a"]
 
 
 # ---- checkpoints, costs, FLOPs -------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """Checkpoint selection: the paper's rule (best six-benchmark average on the test benchmarks,
-earlier step on ties) and the held-out rule."""
+earlier step on ties), the held-out rule and the final-checkpoint rule."""
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tina_repro import selection
+from tina_repro import selection, workflow_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BENCHMARKS = ["aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva"]
 
@@ -48,6 +51,31 @@ def test_heldout_rule_selects_on_its_benchmarks_only():
     assert chosen == ["aime24", "amc23"]
     assert reported == ["aime25", "math_500", "gpqa_diamond", "minerva"]
     assert selection.rule_label("heldout", ["aime24", "amc23"]) == "heldout:aime24+amc23"
+
+
+def test_final_rule_takes_the_last_complete_step_whatever_its_score(caplog):
+    frame = scores("open_rs2", OPEN_RS2)
+    picked = selection.select_checkpoints(frame, BENCHMARKS, "final")
+    assert picked["step"].tolist() == [850]  # the worst of the three averages
+    assert picked["selection_score"].iloc[0] == pytest.approx(265 / 6)
+    assert selection.split_benchmarks(BENCHMARKS, "final") == (BENCHMARKS, BENCHMARKS)
+    assert selection.rule_label("final", ["aime24"]) == "final"
+    # A last step still missing a benchmark is not ranked: the last complete one is reported.
+    partial = frame[~((frame["step"] == 850) & (frame["benchmark"] == "gpqa_diamond"))]
+    with caplog.at_level(logging.WARNING):
+        picked = selection.select_checkpoints(partial, BENCHMARKS, "final")
+    assert picked["step"].tolist() == [450]
+    assert "run open_rs2: 1 step(s) lack some of" in caplog.text
+
+
+def test_config_offers_every_rule_and_the_demo_reports_its_final_checkpoint():
+    schema = workflow_config.load_schema("config.schema.yaml")
+    assert schema["properties"]["selection"]["properties"]["rule"]["enum"] == list(selection.RULES)
+    demo = workflow_config.load_files(
+        ROOT / "config" / "config.yaml", ROOT / "config" / "demo" / "config.yaml"
+    )
+    assert demo.config["selection"] == {"rule": "final", "selection_benchmarks": []}
+    assert demo.base_model_point() == "base"
 
 
 def test_ties_go_to_the_earlier_step_even_through_float_noise():

@@ -10,7 +10,8 @@ Conventions of the main and ablation tables:
 
 - the reported checkpoint of a run comes from :mod:`tina_repro.selection` (``selection.rule`` of
   the config: ``paper`` selects on the six test benchmarks as the paper did, ``heldout`` on
-  ``selection.selection_benchmarks`` and reports the others);
+  ``selection.selection_benchmarks`` and reports the others, ``final`` takes the last evaluated
+  checkpoint);
 - ``reproduced``, ``ci_low`` and ``ci_high`` are rounded to the paper's two decimals, and
   ``difference`` = reproduced - published is taken between the printed values, so the same
   numbers give exactly 0;
@@ -25,7 +26,21 @@ Conventions of the main and ablation tables:
   Per-problem results come from ``graded.jsonl`` beside each ``score.json`` (both outputs of the
   same grading job); when one is missing the interval is left empty and a warning is logged;
 - ``within_ci``: the published value lies inside [ci_low, ci_high];
-- ``published_pct_epoch``: the paper's "Steps (% of 1 epoch)" beside our ``pct_epoch``.
+- ``published_pct_epoch``: the paper's "Steps (% of 1 epoch)" beside our ``pct_epoch``;
+- what a gain is made of: ``format_rate`` (% of samples whose answer could be extracted) and
+  ``accuracy_given_formatted`` (accuracy among those samples), from the collected scores. The
+  Tina paper explains LoRA-RL's gains as fast adaptation to the output format the reward asks
+  for, the base model's knowledge kept; that shows as a rising format rate under a flat
+  conditional accuracy. The average row is their unweighted mean over the reported benchmarks
+  (empty when a benchmark lacks the value);
+- ``gain_vs_base`` with ``gain_ci_low`` and ``gain_ci_high`` (Tina rows only): the reported
+  checkpoint minus the base model (the baseline that evaluates the untrained base model,
+  :meth:`~tina_repro.workflow_config.WorkflowConfig.base_model_point`) on the same problems, in
+  points, with a paired bootstrap over problems (:func:`tina_repro.scoring.paired_bootstrap_diff`;
+  for the average, stratified by benchmark as the average's own interval). Paired, because the
+  two models' errors on one problem are correlated: the interval of the difference is narrower
+  than the two separate intervals suggest. Empty, with a warning, when there is no base model
+  baseline or a graded.jsonl is missing.
 
 The costs table (:mod:`tina_repro.costs`) reads the Snakemake benchmark files of the generation
 jobs, and the FLOPs table (:mod:`tina_repro.flops`) the log_history.csv beside each training
@@ -43,7 +58,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tina_repro import costs, flops, selection, workflow_config
+from tina_repro import costs, flops, scoring, selection, workflow_config
 from tina_repro.training import LOG_HISTORY
 from tina_repro.workflow_config import BASELINE_RUN
 
@@ -90,6 +105,11 @@ MAIN_COLUMNS = [
     "within_ci",
     "selection_rule",
     "published_pct_epoch",
+    "format_rate",
+    "accuracy_given_formatted",
+    "gain_vs_base",
+    "gain_ci_low",
+    "gain_ci_high",
 ]
 ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS]
 FLOPS_COLUMNS = [
@@ -111,6 +131,8 @@ FLOPS_COLUMNS = [
     "full_ft_flops_to_selected",
 ]
 AVERAGE = "average"
+FORMAT_COLUMNS = ("format_rate", "accuracy_given_formatted")
+GAIN_COLUMNS = ("gain_vs_base", "gain_ci_low", "gain_ci_high")
 PAPER_DECIMALS = 2
 # The paper's six benchmark columns, and our benchmark names where they differ.
 PAPER_BENCHMARKS = ("aime24", "aime25", "amc23", "math500", "gpqa_diamond", "minerva")
@@ -216,9 +238,9 @@ def graded_path(run: str, point: str, benchmark: str, eval_dir: Path = EVAL_DIR)
     return Path(eval_dir) / run / point / benchmark / "graded.jsonl"
 
 
-def per_problem_accuracy(path: Path) -> np.ndarray:
-    """Fraction of correct samples of every problem in a graded.jsonl (first-seen order)."""
-    correct: dict = {}
+def read_graded(path: Path) -> list[dict]:
+    """The rows of a graded.jsonl, each checked to carry problem_id and correct."""
+    rows = []
     with open(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -226,17 +248,26 @@ def per_problem_accuracy(path: Path) -> np.ndarray:
             row = json.loads(line)
             if "problem_id" not in row or "correct" not in row:
                 raise ValueError(f"{path} line {number}: needs problem_id and correct")
-            correct.setdefault(row["problem_id"], []).append(bool(row["correct"]))
-    if not correct:
+            rows.append(row)
+    if not rows:
         raise ValueError(f"{path}: no graded rows")
-    return np.array([np.mean(values) for values in correct.values()])
+    return rows
+
+
+def per_problem_accuracy(rows: Sequence[dict]) -> dict:
+    """problem_id -> fraction of its samples graded correct (first-seen order)."""
+    correct: dict = {}
+    for row in rows:
+        correct.setdefault(row["problem_id"], []).append(bool(row["correct"]))
+    return {problem: float(np.mean(values)) for problem, values in correct.items()}
 
 
 def average_ci(
     per_problem: Sequence[np.ndarray], n_boot: int = N_BOOT, seed: int = SEED
 ) -> tuple[float, float]:
     """95% stratified-bootstrap interval (percent) of the unweighted mean over benchmarks of
-    per-problem accuracies (fractions): problems are resampled within each benchmark."""
+    per-problem accuracies (fractions): problems are resampled within each benchmark. Given
+    per-problem differences between two models, it is the paired interval of the average gain."""
     rng = np.random.default_rng(seed)
     replicates = np.zeros(n_boot)
     for accuracy in per_problem:
@@ -255,7 +286,50 @@ def _average_interval(run: str, point: str, benchmarks: Sequence[str]) -> tuple[
             "no per-problem grades %s: no CI for the average of %s/%s", missing, run, point
         )
         return math.nan, math.nan
-    return average_ci([per_problem_accuracy(p) for p in paths])
+    return average_ci(
+        [np.array(list(per_problem_accuracy(read_graded(p)).values())) for p in paths]
+    )
+
+
+def gains_vs_base(
+    run: str, point: str, base_point: str, benchmarks: Sequence[str]
+) -> dict[str, tuple[float, float, float]]:
+    """(gain, ci_low, ci_high) in points of ``run/point`` over the baseline ``base_point`` for
+    each of ``benchmarks`` and their ``average``, paired on problems (full precision). Empty, with
+    a warning, when a graded.jsonl is missing; different problem sets are an error."""
+    pairs = {
+        b: (graded_path(BASELINE_RUN, base_point, b), graded_path(run, point, b))
+        for b in benchmarks
+    }
+    missing = [str(path) for pair in pairs.values() for path in pair if not path.is_file()]
+    if missing:
+        logger.warning(
+            "no per-problem grades %s: no gain over the base model for %s/%s", missing, run, point
+        )
+        return {}
+    gains, differences = {}, []
+    for benchmark, (base_path, path) in pairs.items():
+        base_rows, rows = read_graded(base_path), read_graded(path)
+        try:
+            paired = scoring.paired_bootstrap_diff(base_rows, rows, N_BOOT, SEED)
+        except ValueError as error:
+            raise ValueError(f"{path} against {base_path}: {error}") from None
+        gains[benchmark] = (paired["diff"], *paired["ci95"])
+        base, tuned = per_problem_accuracy(base_rows), per_problem_accuracy(rows)
+        differences.append(np.array([tuned[problem] - base[problem] for problem in base]))
+    average = float(np.mean([gain for gain, _, _ in gains.values()]))
+    gains[AVERAGE] = (average, *average_ci(differences))
+    return gains
+
+
+def format_columns(scores: pd.DataFrame, benchmarks: Sequence[str]) -> dict[str, dict]:
+    """``format_rate`` and ``accuracy_given_formatted`` of one evaluated model (its rows of a
+    scores CSV) for each of ``benchmarks`` and, as their unweighted mean, ``average`` (NaN when
+    any benchmark lacks the value: an average over fewer benchmarks would not be comparable)."""
+    by_benchmark = scores.set_index("benchmark")
+    out = {b: {c: float(by_benchmark.loc[b, c]) for c in FORMAT_COLUMNS} for b in benchmarks}
+    out[AVERAGE] = {c: float(np.mean([out[b][c] for b in benchmarks])) for c in FORMAT_COLUMNS}
+    return out
 
 
 def published_values(paper_row: pd.Series | None, benchmarks: Sequence[str]) -> dict[str, float]:
@@ -285,8 +359,11 @@ def reproduced_rows(scores: pd.DataFrame, run: str, point: str, benchmarks: Sequ
     return [*rows, (AVERAGE, average, *_average_interval(run, point, benchmarks))]
 
 
-def compare(reproduced: list[tuple], published: dict[str, float]) -> list[dict]:
-    """Rows of the main/ablation tables: our values as printed, the paper's beside them."""
+def compare(
+    reproduced: list[tuple], published: dict[str, float], extra: dict[str, dict]
+) -> list[dict]:
+    """Rows of the main/ablation tables: our values as printed, the paper's beside them, then the
+    ``extra`` columns of each benchmark (format and gain columns, printed)."""
     out = []
     for benchmark, accuracy, low, high in reproduced:
         value, low, high = _printed(accuracy), _printed(low), _printed(high)
@@ -302,6 +379,7 @@ def compare(reproduced: list[tuple], published: dict[str, float]) -> list[dict]:
                 "within_ci": (
                     bool(low <= paper <= high) if pd.notna(paper) and pd.notna(low) else pd.NA
                 ),
+                **{column: _printed(v) for column, v in extra[benchmark].items()},
             }
         )
     return out
@@ -322,6 +400,7 @@ class Tables:
             self.benchmarks, self.rule, self.selection_benchmarks
         )
         self.rule_label = selection.rule_label(self.rule, self.selection_benchmarks)
+        self.base_point = self.W.base_model_point()
 
     def has(self, name: str) -> bool:
         return name in self.inputs
@@ -350,9 +429,34 @@ class Tables:
     def published(self, name: str, key: str) -> pd.DataFrame:
         return pd.read_csv(self.inputs[name], dtype={key: str})
 
-    def reproduced_at(self, scores: pd.DataFrame, run: str, step: int) -> list[tuple]:
+    def measure(
+        self, scores: pd.DataFrame, run: str, point: str
+    ) -> tuple[list[tuple], dict[str, dict]]:
+        """One evaluated model (``scores`` are its rows): its :func:`reproduced_rows` and, per
+        reported benchmark and average, its format columns and (Tina runs) its gain columns."""
+        reproduced = reproduced_rows(scores, run, point, self.reported)
+        extra = format_columns(scores, self.reported)
+        if run == BASELINE_RUN:
+            return reproduced, extra
+        gains = {}
+        if self.base_point is None:
+            logger.warning(
+                "%s/%s: no baseline evaluates the base model %s untrained: no gain over it",
+                run,
+                point,
+                self.config["base_model"]["source"],
+            )
+        else:
+            gains = gains_vs_base(run, point, self.base_point, self.reported)
+        for benchmark, columns in extra.items():
+            columns.update(zip(GAIN_COLUMNS, gains.get(benchmark, [math.nan] * 3), strict=True))
+        return reproduced, extra
+
+    def measure_at(
+        self, scores: pd.DataFrame, run: str, step: int
+    ) -> tuple[list[tuple], dict[str, dict]]:
         at_step = scores[(scores["run"] == run) & (scores["step"] == step)]
-        return reproduced_rows(at_step, run, f"{STEP_PREFIX}{step}", self.reported)
+        return self.measure(at_step, run, f"{STEP_PREFIX}{step}")
 
 
 # ---- tables --------------------------------------------------------------------------------------
@@ -390,10 +494,8 @@ def main_table(t: Tables) -> pd.DataFrame:
         raise ValueError(f"scores of baseline(s) {unknown} that baselines.tsv does not define")
     for name in [b for b in t.W.baselines if b in set(baselines["point"])]:
         paper_row = paper.loc[name] if name in paper.index else None
-        reproduced = reproduced_rows(
-            baselines[baselines["point"] == name], BASELINE_RUN, name, t.reported
-        )
-        for row in compare(reproduced, published_values(paper_row, t.reported)):
+        reproduced, extra = t.measure(baselines[baselines["point"] == name], BASELINE_RUN, name)
+        for row in compare(reproduced, published_values(paper_row, t.reported), extra):
             rows.append(
                 {
                     "model": name,
@@ -408,9 +510,8 @@ def main_table(t: Tables) -> pd.DataFrame:
     for run in t.runs_in_order(scores):
         step = int(steps[run])
         paper_row = paper.loc[run] if run in paper.index else None
-        for row in compare(
-            t.reproduced_at(scores, run, step), published_values(paper_row, t.reported)
-        ):
+        reproduced, extra = t.measure_at(scores, run, step)
+        for row in compare(reproduced, published_values(paper_row, t.reported), extra):
             rows.append(
                 {
                     "model": run,
@@ -433,7 +534,7 @@ def ablations_table(t: Tables) -> pd.DataFrame:
     steps = t.select(scores).set_index("run")["step"]
     paper = t.published("published", "experiment")
     runs = t.runs_in_order(scores)
-    reproduced = {run: t.reproduced_at(scores, run, int(steps[run])) for run in runs}
+    measured = {run: t.measure_at(scores, run, int(steps[run])) for run in runs}
     rows = []
     for ablation, column in ABLATION_SETTING.items():
         members = [r for r in runs if ablation in t.W.experiments[r]["tables"].split(";")]
@@ -443,7 +544,8 @@ def ablations_table(t: Tables) -> pd.DataFrame:
         for run in members:
             paper_row = published.loc[run] if run in published.index else None
             setting = t.W.experiments[run][column]
-            for row in compare(reproduced[run], published_values(paper_row, t.reported)):
+            reproduced, extra = measured[run]
+            for row in compare(reproduced, published_values(paper_row, t.reported), extra):
                 rows.append(
                     {
                         "ablation": ablation,

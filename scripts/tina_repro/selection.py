@@ -1,12 +1,14 @@
-"""Which checkpoint of a training run is reported: the paper's rule, or an honest held-out one.
+"""Which checkpoint of a training run is reported: the paper's rule, or an honest one.
 
 The paper evaluated every saved checkpoint on the six test benchmarks and reported the one with
 the best results on those same benchmarks (TINA.md §2.3; author in Tina issue #7). The exact
 criterion is unstated; we take the unweighted six-benchmark average, as the paper's "Avg." column,
 and break ties towards the earlier step (the cheaper checkpoint, and the first the paper would
-have seen). Selecting on the test set inflates the reported score, so ``rule="heldout"`` selects
-on ``selection_benchmarks`` only and reports the remaining benchmarks, which played no part in
-the choice.
+have seen). Selecting on the test set inflates the reported score, so two honest rules exist:
+``rule="heldout"`` selects on ``selection_benchmarks`` only and reports the remaining benchmarks,
+which played no part in the choice; ``rule="final"`` reports the last checkpoint evaluated on
+every benchmark, with no look at any score (FEASIBILITY.md's appendix recommends it for the CPU
+demo, whose intermediate checkpoints swing by several points).
 
 Scores are tidy frames with at least the columns ``run``, ``step``, ``benchmark`` and
 ``accuracy`` (percent), as ``results/scores/{experiment}.csv``.
@@ -21,7 +23,7 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-RULES = ("paper", "heldout")
+RULES = ("paper", "heldout", "final")
 # Averages that differ by less than this (in points) are ties: float sums of the same fractions
 # taken in a different order must not decide which checkpoint is reported.
 TIE_TOLERANCE = 1e-9
@@ -32,7 +34,7 @@ def split_benchmarks(
 ) -> tuple[list[str], list[str]]:
     """(benchmarks the checkpoint is selected on, benchmarks its scores are reported on)."""
     benchmarks = list(benchmarks)
-    if rule == "paper":
+    if rule in ("paper", "final"):
         return benchmarks, benchmarks
     if rule != "heldout":
         raise ValueError(f"unknown selection rule {rule!r}; valid: {', '.join(RULES)}")
@@ -50,8 +52,8 @@ def split_benchmarks(
 
 
 def rule_label(rule: str, selection_benchmarks: Sequence[str] = ()) -> str:
-    """How a table names the rule: ``paper`` or ``heldout:aime24+amc23``."""
-    return rule if rule == "paper" else f"heldout:{'+'.join(selection_benchmarks)}"
+    """How a table names the rule: ``paper``, ``final`` or ``heldout:aime24+amc23``."""
+    return f"heldout:{'+'.join(selection_benchmarks)}" if rule == "heldout" else rule
 
 
 def step_averages(scores: pd.DataFrame, benchmarks: Sequence[str]) -> pd.DataFrame:
@@ -93,11 +95,12 @@ def select_checkpoints(
 ) -> pd.DataFrame:
     """The selected step of every run in ``scores``.
 
-    Returns one row per run: ``run``, ``step`` (the checkpoint with the highest unweighted average
-    over the selection benchmarks; ties go to the earlier step) and ``selection_score`` (that
-    average, in percent). ``rule="paper"`` selects on all ``benchmarks`` (TINA.md §2.3);
-    ``"heldout"`` on ``selection_benchmarks`` only. A run none of whose steps has every selection
-    benchmark is an error.
+    Returns one row per run: ``run``, ``step`` and ``selection_score`` (the step's unweighted
+    average over the selection benchmarks, in percent). ``rule="paper"`` takes the step with the
+    highest average over all ``benchmarks`` (TINA.md §2.3), ``"heldout"`` over
+    ``selection_benchmarks`` only, ties going to the earlier step; ``"final"`` takes the last step
+    scored on all ``benchmarks``. A run none of whose steps has every selection benchmark is an
+    error.
     """
     chosen, _ = split_benchmarks(benchmarks, rule, selection_benchmarks)
     averages = step_averages(scores, chosen)
@@ -106,8 +109,11 @@ def select_checkpoints(
         raise ValueError(f"run(s) {missing} have no checkpoint scored on all of {chosen}")
     rows = []
     for run, group in averages.groupby("run", sort=False):
-        best = group["average"].max()
-        tied = group[group["average"] >= best - TIE_TOLERANCE]
-        pick = tied.loc[tied["step"].idxmin()]
+        if rule == "final":
+            pick = group.loc[group["step"].idxmax()]
+        else:
+            best = group["average"].max()
+            tied = group[group["average"] >= best - TIE_TOLERANCE]
+            pick = tied.loc[tied["step"].idxmin()]
         rows.append({"run": run, "step": int(pick["step"]), "selection_score": pick["average"]})
     return pd.DataFrame(rows, columns=["run", "step", "selection_score"])

@@ -158,6 +158,17 @@ class WorkflowConfig:
         row["system_prompt"] = self.datasets[row["dataset"]]["system_prompt"]
         return row
 
+    def base_model_point(self) -> str | None:
+        """The baseline that evaluates the untrained base model (the same source and revision, no
+        adapter): the reference line of the figures and the model every Tina gain is measured
+        against. None when baselines.tsv has no such row."""
+        base = self.config["base_model"]
+        for name, row in self.baselines.items():
+            same_model = (row["model"], row["revision"]) == (base["source"], base["revision"])
+            if same_model and not row["adapter"]:
+                return name
+        return None
+
 
 def _check_experiment(row: dict, wc: WorkflowConfig, where: str) -> None:
     from tina_repro import rewards

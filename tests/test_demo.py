@@ -274,12 +274,11 @@ def test_demo_config_validates_and_runs_every_table_on_cpu():
         assert len(wc.experiments_in(table)) == 2, table
     [main] = wc.experiments_in("main")
     row = wc.experiments[main]
-    assert row["stop_step"] // row["save_steps"] >= 4
     for name in wc.experiments_in("learning_rate", "lora_rank", "rl_algorithm"):
-        # Ablations stop at the main run's first checkpoint, under the same schedule.
+        # Every run saves at least 4 checkpoints; ablations share the main run's schedule.
         ablation = wc.experiments[name]
+        assert ablation["stop_step"] // ablation["save_steps"] >= 4
         assert ablation["max_steps"] == row["max_steps"]
-        assert ablation["stop_step"] == row["save_steps"] or name == main
     sources = [spec["source"] for spec in (*wc.datasets.values(), *wc.benchmarks.values())]
     assert all(source.startswith("local:resources/demo/") for source in sources)
 

@@ -4,11 +4,10 @@ import json
 import random
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from snakemake_runs import dry_run
 
 from tina_repro import demo
 from tina_repro.tiny_model import GENERATION_PROMPT
@@ -283,26 +282,9 @@ def test_demo_config_validates_and_runs_every_table_on_cpu():
     assert all(source.startswith("local:resources/demo/") for source in sources)
 
 
-def _dry_run(workdir: Path, *args: str) -> tuple[int, dict[str, int], str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--directory", str(workdir)]
-        + list(args),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = proc.stdout + proc.stderr
-    counts = {
-        m.group(1): int(m.group(2))
-        for m in re.finditer(r"^([a-z_]+)\s+(\d+)$", output, flags=re.MULTILINE)
-    }
-    return proc.returncode, counts, output
-
-
 def test_demo_dag_builds_its_inputs_first_and_the_paper_dag_never_does(tmp_path):
     shutil.copytree(ROOT / "config", tmp_path / "config")
-    code, counts, output = _dry_run(
+    code, counts, output = dry_run(
         tmp_path, "results/tables/main.csv", "--configfile", "config/demo/config.yaml"
     )
     assert code == 0, output
@@ -311,6 +293,6 @@ def test_demo_dag_builds_its_inputs_first_and_the_paper_dag_never_does(tmp_path)
     assert counts["train_grpo"] == 1
     assert counts["generate_samples"] == 3  # the base model on each level
     assert "download_model" not in counts
-    code, counts, output = _dry_run(tmp_path, "results/tables/main.csv")
+    code, counts, output = dry_run(tmp_path, "results/tables/main.csv")
     assert code == 0, output
     assert "make_demo_data" not in counts and "build_demo_model" not in counts

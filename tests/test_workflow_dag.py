@@ -1,32 +1,14 @@
 """The real Snakemake DAG of the paper config, planned offline (dry-runs, no jobs executed)."""
 
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from snakemake_runs import dry_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def dry_run(*args, cwd=ROOT):
-    """Run ``snakemake -n`` and return (exit code, {rule: job count}, output)."""
-    proc = subprocess.run(
-        [*SNAKEMAKE, "-n", "--quiet", "rules", "--directory", str(cwd), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    output = proc.stdout + proc.stderr
-    counts = {
-        m.group(1): int(m.group(2))
-        for m in re.finditer(r"^([a-z_]+)\s+(\d+)$", output, flags=re.MULTILINE)
-    }
-    return proc.returncode, counts, output
 
 
 @pytest.fixture
@@ -37,7 +19,7 @@ def workdir(tmp_path):
 
 
 def test_main_table_plans_downloads_main_runs_and_baselines(workdir):
-    code, counts, output = dry_run("results/tables/main.csv", cwd=workdir)
+    code, counts, output = dry_run(workdir, "results/tables/main.csv")
     assert code == 0, output
     assert counts["train_grpo"] == 5
     assert counts["prepare_dataset"] == 4  # still3, deepscaler, open_s1, open_rs
@@ -51,7 +33,7 @@ def test_main_table_plans_downloads_main_runs_and_baselines(workdir):
 
 
 def test_ablation_table_plans_all_fifteen_runs(workdir):
-    code, counts, output = dry_run("results/tables/ablations.csv", cwd=workdir)
+    code, counts, output = dry_run(workdir, "results/tables/ablations.csv")
     assert code == 0, output
     assert counts["train_grpo"] == 15
     assert counts["prepare_dataset"] == 7
@@ -62,7 +44,7 @@ def test_unknown_key_stops_the_dry_run(workdir):
     header, *rows = sheet.read_text().splitlines()
     rows = [r + ("\tfalse" if r.startswith("open_rs3_drgrpo\t") else "\t") for r in rows]
     sheet.write_text("\n".join([header + "\tscale_reward", *rows]) + "\n")
-    code, counts, output = dry_run("results/tables/main.csv", cwd=workdir)
+    code, counts, output = dry_run(workdir, "results/tables/main.csv")
     assert code != 0
     assert not counts
     assert "line 16 (name=open_rs3_drgrpo): unknown key 'scale_reward'" in output

@@ -121,7 +121,8 @@ def test_every_teacher_step_is_right_and_the_boxed_answer_is_the_gold(level):
         if level > 1:  # the product comes first and is an operand of the final line
             assert lines[0][0] is None
             assert lines[0][2] in map(int, re.split(r"[-+]", lines[-1][1]))
-        assert demo.teacher_completion(problem, answered=False) == reasoning + demo.THINK_END
+        unanswered = "\n".join(reasoning.split("\n")[:-1]) + "\n"
+        assert demo.teacher_completion(problem, answered=False) == unanswered
 
 
 def test_make_problem_rejects_an_unknown_level():
@@ -134,7 +135,7 @@ def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
     unanswered = [row for row in rows["sft"] if not row["answered"]]
     assert len(unanswered) == counts["sft_unanswered"]
     assert len(unanswered) == round(demo.UNANSWERED_FRACTION * len(rows["sft"]))
-    assert all(row["completion"].endswith(demo.THINK_END) for row in unanswered)
+    assert all("</think>" not in row["completion"] for row in unanswered)
     assert all("\\boxed" not in row["completion"] for row in unanswered)
     answered = [row for row in rows["sft"] if row["answered"]]
     assert all(row["completion"].endswith("$.") for row in answered)
@@ -142,7 +143,8 @@ def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
 
 def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     """Answered traces earn the accuracy reward and pass the paper's grader on every gold form;
-    unanswered ones get neither, which is the headroom GRPO can close."""
+    unanswered ones (no </think>, no answer) get no reward at all, which is the headroom GRPO can
+    close."""
     from tina_repro.grading import grade
     from tina_repro.rewards import build
 
@@ -152,7 +154,7 @@ def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     answered, unanswered = (demo.teacher_completion(problem, flag) for flag in (True, False))
     gold = f"${problem.answer}$"  # the training gold once the sheet's wrap_solution applied
     assert accuracy([answered, unanswered], [gold, gold]) == [1.0, 0.0]
-    assert fmt([answered, unanswered]) == [1.0, 1.0]
+    assert fmt([answered, unanswered]) == [1.0, 0.0]
     assert all(
         row["solution"].endswith(f"$\\boxed{{{row['answer']}}}$.") for row in rows["bench_l3"]
     )
@@ -163,6 +165,7 @@ def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
         assert grade(answered, gold, "math", gold_format).correct
         assert grade(answered, gold, "math", gold_format).formatted
         assert not grade(unanswered, gold, "math", gold_format).correct
+        assert not grade(unanswered, gold, "math", gold_format).formatted
 
 
 def test_local_files_go_through_the_normal_data_stage(demo_files, tmp_path):

@@ -1,17 +1,23 @@
-"""Helpers of run_slurm_test.sh: set up a fixture working directory, compare two runs' outputs.
+"""Helpers of run_slurm_test.sh: set up a fixture working directory, compare two runs' outputs,
+say which jobs went through sbatch.
 
     python tests/slurm/slurm_check.py prepare-data WORKDIR
-    python tests/slurm/slurm_check.py compare LOCAL_WORKDIR SLURM_WORKDIR
+    python tests/slurm/slurm_check.py compare [--each] LOCAL_WORKDIR SLURM_WORKDIR
+    python tests/slurm/slurm_check.py jobs SNAKEMAKE_LOG
 
-`compare` checks that both runs produced the same outputs in kind and completeness (same files,
-non-empty, same Parquet row counts and columns, same report counts); byte-identical files are only
-counted, since later stages (training, sampling) need not be bit-reproducible across executors.
+`compare` checks that both runs produced the same outputs in kind and completeness: the same files
+(hence the same checkpoint-N folders), none empty (rule logs may be), the same Parquet/CSV row
+counts and columns, the same JSONL line counts (samples, grades), the same JSON keys (scores,
+manifests) and the same values for the keys that count rows or checkpoints. Byte-identical files
+are only counted: training and sampling need not be bit-reproducible across executors.
 """
 
 import argparse
 import json
+import re
 import shutil
 import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +31,9 @@ from test_data_workflow import HUB, local_sheet  # noqa: E402
 NOT_OUTPUTS = ("config", ".snakemake")
 # Rule logs may legitimately be empty; every other output must have content.
 MAY_BE_EMPTY = ("logs",)
-# Report keys that say how complete an output is.
-COUNT_KEYS = ("rows_read", "rows_kept")
+# JSON keys whose values say how complete an output is: data reports, training manifests.
+COUNT_KEYS = ("rows_read", "rows_kept", "checkpoint_steps")
+CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)$")
 
 
 def prepare_data(workdir: Path) -> None:
@@ -54,42 +61,81 @@ def output_files(workdir: Path) -> set[Path]:
     }
 
 
+def checkpoints(workdir: Path) -> dict[str, list[int]]:
+    """Saved checkpoint steps per training run folder (results/train/RUN/checkpoint-N)."""
+    found = defaultdict(list)
+    for path in (workdir / "results" / "train").glob("*/checkpoint-*"):
+        match = CHECKPOINT_DIR.match(path.name)
+        if path.is_dir() and match:
+            found[path.parent.name].append(int(match.group(1)))
+    return {run: sorted(steps) for run, steps in sorted(found.items())}
+
+
+def _pair(rel: Path, what: str, a, b) -> tuple[list[str], str]:
+    """A local/slurm detail, and a problem when the two differ."""
+    problems = [f"{rel}: {what} {a} locally, {b} on SLURM"] if a != b else []
+    return problems, f"{a}/{b} {what}"
+
+
+def _table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _lines(path: Path) -> int:
+    with open(path, "rb") as lines:
+        return sum(1 for _ in lines)
+
+
+def content_checks(rel: Path, a: Path, b: Path) -> tuple[list[str], list[str]]:
+    """Kind and completeness by file type: rows and columns, lines, JSON keys and counts."""
+    if rel.suffix in (".parquet", ".csv"):
+        frames = _table(a), _table(b)
+        problems, detail = _pair(rel, "rows", len(frames[0]), len(frames[1]))
+        columns = [list(frame.columns) for frame in frames]
+        if columns[0] != columns[1]:
+            problems.append(f"{rel}: columns differ ({columns[0]} vs {columns[1]})")
+        return problems, [detail]
+    if rel.suffix == ".jsonl":
+        problems, detail = _pair(rel, "lines", _lines(a), _lines(b))
+        return problems, [detail]
+    problems, details = [], [f"{a.stat().st_size}/{b.stat().st_size} bytes"]
+    if rel.suffix == ".json":
+        reports = [json.loads(path.read_text()) for path in (a, b)]
+        if all(isinstance(report, dict) for report in reports):
+            keys = [sorted(report) for report in reports]
+            if keys[0] != keys[1]:
+                problems.append(f"{rel}: keys differ ({keys[0]} vs {keys[1]})")
+            for key in COUNT_KEYS:
+                if key in reports[0] or key in reports[1]:
+                    found, detail = _pair(rel, key, reports[0].get(key), reports[1].get(key))
+                    problems += found
+                    details.append(detail)
+    return problems, details
+
+
 def compare_file(rel: Path, local: Path, slurm: Path) -> tuple[list[str], str]:
     """Problems found in one output present in both runs, and a short local/slurm description."""
-    problems = []
     a, b = local / rel, slurm / rel
-    if rel.parts[0] not in MAY_BE_EMPTY:
-        for run, path in (("local", a), ("slurm", b)):
-            if path.stat().st_size == 0:
-                problems.append(f"{rel}: empty in the {run} run")
-    detail = f"{a.stat().st_size}/{b.stat().st_size} bytes"
-    if rel.suffix == ".parquet":
-        frames = pd.read_parquet(a), pd.read_parquet(b)
-        detail = f"{len(frames[0])}/{len(frames[1])} rows"
-        if len(frames[0]) != len(frames[1]):
-            problems.append(f"{rel}: {len(frames[0])} rows locally, {len(frames[1])} on SLURM")
-        if list(frames[0].columns) != list(frames[1].columns):
-            problems.append(
-                f"{rel}: columns differ ({list(frames[0].columns)} vs {list(frames[1].columns)})"
-            )
-    elif rel.suffix == ".json" and not problems:
-        reports = [json.loads(path.read_text()) for path in (a, b)]
-        reports = [report if isinstance(report, dict) else {} for report in reports]
-        counts = [
-            (key, reports[0].get(key), reports[1].get(key))
-            for key in COUNT_KEYS
-            if key in reports[0] or key in reports[1]
-        ]
-        if counts:
-            detail = ", ".join(f"{key} {x}/{y}" for key, x, y in counts)
-        problems += [f"{rel}: {key} {x} locally, {y} on SLURM" for key, x, y in counts if x != y]
+    problems = [
+        f"{rel}: empty in the {run} run"
+        for run, path in (("local", a), ("slurm", b))
+        if rel.parts[0] not in MAY_BE_EMPTY and path.stat().st_size == 0
+    ]
+    if problems:
+        return problems, f"{a.stat().st_size}/{b.stat().st_size} bytes"
+    problems, details = content_checks(rel, a, b)
     if a.read_bytes() == b.read_bytes():
-        detail += ", byte-identical"
-    return problems, detail
+        details.append("byte-identical")
+    return problems, ", ".join(details)
 
 
-def compare(local: Path, slurm: Path) -> list[str]:
-    """Print one line per output (local/slurm values) and return the problems found."""
+def group_of(rel: Path) -> str:
+    """Where an output is summarised: its first two folders (results/eval, logs/train_grpo)."""
+    return "/".join(rel.parts[: min(2, len(rel.parts) - 1)]) or "."
+
+
+def compare(local: Path, slurm: Path, each: bool = False) -> list[str]:
+    """Print a line per output folder (and per file with `each` or a problem); return problems."""
     files = {"local": output_files(local), "slurm": output_files(slurm)}
     problems = [
         f"{rel}: only in the {run} run"
@@ -97,14 +143,64 @@ def compare(local: Path, slurm: Path) -> list[str]:
         for rel in sorted(files[run] - files[other])
     ]
     shared = sorted(files["local"] & files["slurm"])
-    identical = 0
+    groups = defaultdict(Counter)
     for rel in shared:
         found, detail = compare_file(rel, local, slurm)
-        identical += detail.endswith("byte-identical")
-        print(f"  {'FAIL' if found else 'ok  '} {rel}  ({detail})")
+        group = groups[group_of(rel)]
+        group["files"] += 1
+        group["byte-identical"] += detail.endswith("byte-identical")
+        group["problems"] += bool(found)
+        if each or found:
+            print(f"  {'FAIL' if found else 'ok  '} {rel}  ({detail})")
         problems += found
+    for name, group in sorted(groups.items()):
+        status = "FAIL" if group["problems"] else "ok  "
+        print(
+            f"  {status} {name}/: {group['files']} files, {group['byte-identical']} byte-identical"
+        )
+    saved = checkpoints(local), checkpoints(slurm)
+    for run in sorted(set(saved[0]) | set(saved[1])):
+        steps = saved[0].get(run), saved[1].get(run)
+        same = steps[0] == steps[1]
+        print(f"  {'ok  ' if same else 'FAIL'} {run}: checkpoint-N folders {steps[0]}/{steps[1]}")
+        if not same:
+            problems.append(f"results/train/{run}: checkpoints {steps[0]} vs {steps[1]}")
+    identical = sum(group["byte-identical"] for group in groups.values())
     print(f"  {len(shared)} outputs in both runs, {identical} byte-identical")
     return problems
+
+
+# Snakemake's job headers ("rule NAME:", "localrule NAME:", "checkpoint NAME:", ...), the job id
+# line under them, and the SLURM plugin's submission line.
+JOB_HEADER = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):$")
+JOB_ID = re.compile(r"^\s+jobid: (\d+)$")
+SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+)")
+
+
+def jobs(log: Path) -> list[str]:
+    """Print which rules went through sbatch and which ran on the host; return problems
+    (a job that should have been submitted but was not)."""
+    rules, local_ids, submitted = {}, set(), set()
+    header = None
+    for line in log.read_text().splitlines():
+        if match := JOB_HEADER.match(line):
+            header = bool(match.group(1)), match.group(2)
+        elif header and (match := JOB_ID.match(line)):
+            rules[match.group(1)] = header[1]
+            if header[0]:
+                local_ids.add(match.group(1))
+            header = None
+        elif match := SUBMITTED.match(line):
+            submitted.add(match.group(1))
+
+    def counts(ids):
+        tally = Counter(rules.get(i, "?") for i in ids)
+        return ", ".join(f"{rule} x{n}" for rule, n in sorted(tally.items())) or "none"
+
+    print(f"  through sbatch: {counts(submitted)}")
+    print(f"  on the host (localrule): {counts(local_ids)}")
+    missing = set(rules) - local_ids - submitted
+    return [f"job {i} ({rules[i]}) was neither submitted nor local" for i in sorted(missing)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,13 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("prepare-data").add_argument("workdir", type=Path)
     pair = sub.add_parser("compare")
+    pair.add_argument("--each", action="store_true", help="a line per file, not only per folder")
     pair.add_argument("local", type=Path)
     pair.add_argument("slurm", type=Path)
+    sub.add_parser("jobs").add_argument("log", type=Path)
     args = parser.parse_args(argv)
     if args.command == "prepare-data":
         prepare_data(args.workdir)
         return 0
-    problems = compare(args.local, args.slurm)
+    if args.command == "jobs":
+        problems = jobs(args.log)
+    else:
+        problems = compare(args.local, args.slurm, args.each)
     for problem in problems:
         print(f"  problem: {problem}")
     return 1 if problems else 0

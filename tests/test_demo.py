@@ -121,8 +121,7 @@ def test_every_teacher_step_is_right_and_the_boxed_answer_is_the_gold(level):
         if level > 1:  # the product comes first and is an operand of the final line
             assert lines[0][0] is None
             assert lines[0][2] in map(int, re.split(r"[-+]", lines[-1][1]))
-        unanswered = "\n".join(reasoning.split("\n")[:-1]) + "\n"
-        assert demo.teacher_completion(problem, answered=False) == unanswered
+        assert demo.teacher_completion(problem, answered=False) == reasoning + "\n</think>"
 
 
 def test_make_problem_rejects_an_unknown_level():
@@ -135,7 +134,7 @@ def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
     unanswered = [row for row in rows["sft"] if not row["answered"]]
     assert len(unanswered) == counts["sft_unanswered"]
     assert len(unanswered) == round(demo.UNANSWERED_FRACTION * len(rows["sft"]))
-    assert all("</think>" not in row["completion"] for row in unanswered)
+    assert all(row["completion"].endswith("\n</think>") for row in unanswered)
     assert all("\\boxed" not in row["completion"] for row in unanswered)
     answered = [row for row in rows["sft"] if row["answered"]]
     assert all(row["completion"].endswith("$.") for row in answered)
@@ -143,7 +142,7 @@ def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
 
 def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     """Answered traces earn the accuracy reward and pass the paper's grader on every gold form;
-    unanswered ones (no </think>, no answer) get no reward at all, which is the headroom GRPO can
+    unanswered ones (</think> then nothing) get no reward at all, which is the headroom GRPO can
     close."""
     from tina_repro.grading import grade
     from tina_repro.rewards import build

@@ -12,13 +12,13 @@ on two CPU cores was measured in FEASIBILITY.md's appendix (recipe F) and is rep
   fact (``units: 12-8=4``, ``tens: 6-1-3=2``, ``62-38=24``; products as ``7*3=21``), then
   ``\\n</think>\\nThe answer is $\\boxed{N}$.``. Column steps are what lets a 0.84 M-parameter
   model learn 2-digit arithmetic in 80 s (10.6% vs 67.4% with one-line sums).
-- **An imperfect teacher.** 30% of the teacher's traces trail off before their concluding step:
-  they never close the thinking with ``</think>`` and never state the answer, as a distilled model
-  sometimes does. The warm-started model inherits that habit (about 1 sampled completion in 5),
-  which both of the paper's rewards penalise (the format reward wants one ``\n</think>\n``, the
+- **An imperfect teacher.** 30% of the teacher's traces reason in full, close the thinking with
+  ``</think>`` and stop there without stating the answer, as a distilled model sometimes does.
+  The warm-started model inherits that habit (about 1 sampled completion in 5), which both of the
+  paper's rewards penalise (the format reward wants ``\n</think>\n`` followed by text, the
   accuracy reward a parsed answer) and the paper's grader counts as wrong. This is the headroom
-  GRPO can close in 2-3 minutes, visible as a rising format reward; the arithmetic itself does not
-  improve in that time (appendix).
+  GRPO can close in 2-3 minutes, visible as a rising format reward; the arithmetic itself does
+  not improve in that time (appendix).
   The appendix dropped the box (``The answer is 85.``) instead, but the paper's lighteval grader
   (:mod:`tina_repro.grading`) also extracts bare numbers, so an unboxed answer scores as correct
   and would leave no gain to measure; a missing answer fails under both reward and grader.
@@ -157,11 +157,11 @@ def training_problems(n: int, seed: int, exclude: set[str], distinct: bool) -> l
 
 def teacher_completion(problem: Problem, answered: bool = True) -> str:
     """The teacher's R1-style completion (the text after the ``<think>\\n`` generation prompt)."""
-    if not answered:
-        # Trails off before the concluding step: no result line (which the paper's grader would
-        # read as the answer), no </think>, no answer.
-        return "\n".join(problem.steps[:-1]) + "\n"
     reasoning = "\n".join(problem.steps)
+    if not answered:
+        # Closes the thinking and stops: no answer after </think> (where the paper's grader reads
+        # it) and no "\n</think>\n" (what the paper's format reward counts).
+        return reasoning + "\n</think>"
     return reasoning + THINK_END + f"The answer is $\\boxed{{{problem.answer}}}$."
 
 

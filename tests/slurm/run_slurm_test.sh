@@ -58,8 +58,9 @@ die() { say "FAIL: $*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "run as root: it installs packages and starts munged/slurmctld/slurmd"
 [[ -x $PYTHON ]] || die "no Python at $PYTHON (set PYTHON=...)"
 unset SNAKEMAKE_PROFILE SLURM_CONF
-# Models load from local folders only, in both runs (SLURM jobs inherit the environment).
-export HF_HUB_OFFLINE=1
+# Both runs (SLURM jobs inherit the environment): models load from local folders only, and one
+# hash seed, since PEFT writes adapter_config.json's target_modules in set order.
+export HF_HUB_OFFLINE=1 PYTHONHASHSEED=0
 
 # --- 1. Packages -----------------------------------------------------------------------------
 missing=()

@@ -27,8 +27,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_data_workflow import HUB, local_sheet  # noqa: E402
 
-# Not outputs: the copied config and Snakemake's own state (SLURM logs live in .snakemake/).
+# Not outputs: the copied config and Snakemake's own state (SLURM logs live in .snakemake/), and
+# the empty marker Snakemake leaves in each directory() output.
 NOT_OUTPUTS = ("config", ".snakemake")
+MARKERS = (".snakemake_timestamp",)
 # Rule logs may legitimately be empty; every other output must have content.
 MAY_BE_EMPTY = ("logs",)
 # JSON keys whose values say how complete an output is: data reports, training manifests.
@@ -57,7 +59,9 @@ def output_files(workdir: Path) -> set[Path]:
     return {
         path.relative_to(workdir)
         for path in workdir.rglob("*")
-        if path.is_file() and path.relative_to(workdir).parts[0] not in NOT_OUTPUTS
+        if path.is_file()
+        and path.relative_to(workdir).parts[0] not in NOT_OUTPUTS
+        and path.name not in MARKERS
     }
 
 
@@ -170,37 +174,38 @@ def compare(local: Path, slurm: Path, each: bool = False) -> list[str]:
     return problems
 
 
-# Snakemake's job headers ("rule NAME:", "localrule NAME:", "checkpoint NAME:", ...), the job id
-# line under them, and the SLURM plugin's submission line.
-JOB_HEADER = re.compile(r"^(local)?(?:rule|checkpoint) (\w+):$")
+# Lines of the Snakemake log with the SLURM executor: a header above each job run on the host,
+# the job id under it, the plugin's submission line and the end of every job.
+LOCAL_JOB = re.compile(r"^local(?:rule|checkpoint) \w+:$")
 JOB_ID = re.compile(r"^\s+jobid: (\d+)$")
-SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+)")
+SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid \d+")
+FINISHED = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)")
 
 
 def jobs(log: Path) -> list[str]:
     """Print which rules went through sbatch and which ran on the host; return problems
-    (a job that should have been submitted but was not)."""
+    (a finished job that was neither submitted nor a local rule)."""
     rules, local_ids, submitted = {}, set(), set()
-    header = None
+    in_local_header = False
     for line in log.read_text().splitlines():
-        if match := JOB_HEADER.match(line):
-            header = bool(match.group(1)), match.group(2)
-        elif header and (match := JOB_ID.match(line)):
-            rules[match.group(1)] = header[1]
-            if header[0]:
-                local_ids.add(match.group(1))
-            header = None
+        if LOCAL_JOB.match(line):
+            in_local_header = True
+        elif in_local_header and (match := JOB_ID.match(line)):
+            local_ids.add(match.group(1))
+            in_local_header = False
         elif match := SUBMITTED.match(line):
             submitted.add(match.group(1))
+        elif match := FINISHED.match(line):
+            rules[match.group(1)] = match.group(2)
 
     def counts(ids):
-        tally = Counter(rules.get(i, "?") for i in ids)
+        tally = Counter(rules.get(i, "unfinished") for i in ids)
         return ", ".join(f"{rule} x{n}" for rule, n in sorted(tally.items())) or "none"
 
     print(f"  through sbatch: {counts(submitted)}")
     print(f"  on the host (localrule): {counts(local_ids)}")
-    missing = set(rules) - local_ids - submitted
-    return [f"job {i} ({rules[i]}) was neither submitted nor local" for i in sorted(missing)]
+    missing = sorted(set(rules) - local_ids - submitted, key=int)
+    return [f"job {i} ({rules[i]}) was neither submitted nor local" for i in missing]
 
 
 def main(argv: list[str] | None = None) -> int:

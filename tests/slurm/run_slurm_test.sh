@@ -3,10 +3,10 @@
 # (snakemake --executor slurm) and locally (--cores 2), then checks that both runs produced the
 # same outputs in kind and completeness. Needs root (apt-get, daemons); see tests/slurm/README.md.
 #
-# Everything it writes lives in one temp dir (munge key and socket, daemon state and logs, both
-# working directories), removed on success (kept on failure, or with KEEP_TMP=1), except
-# /etc/slurm/{slurm,cgroup}.conf, removed on exit. The one lasting change is installing Debian's
-# slurmctld, slurmd, slurm-client and munge.
+# Everything it writes lives in one temp dir (munge key and socket, daemon state and logs, a copy
+# of the workflow, both working directories), removed on success (kept on failure, or with
+# KEEP_TMP=1), except /etc/slurm/{slurm,cgroup}.conf, removed on exit. The one lasting change is
+# installing Debian's slurmctld, slurmd, slurm-client and munge.
 set -euo pipefail
 
 # --- What to run: SLURM_TEST=demo (default) or data -----------------------------------------
@@ -20,17 +20,17 @@ demo)
     # Relative to the working directory (snakemake runs there); `=`: --configfile takes several.
     CONFIG_ARGS=(--configfile=config/demo/config.yaml)
     # The demo builds its own data and model by rules: the config is all it needs.
-    prepare_workdir() { cp -r "$ROOT/config" "$1/"; }
+    prepare_workdir() { cp -r "$WORKFLOW/config" "$1/"; }
     ;;
 data)
-    # The data rules on the test fixtures (about 80 s).
+    # The data rules on the test fixtures (about 1 min).
     TARGETS=(
         resources/datasets/limr.parquet
         resources/benchmarks/aime24.parquet
         resources/benchmarks/gpqa_diamond.parquet
     )
     CONFIG_ARGS=()
-    prepare_workdir() { "$PYTHON" "$HERE/slurm_check.py" prepare-data "$1"; }
+    prepare_workdir() { "$PYTHON" "$HERE/slurm_check.py" prepare-data "$WORKFLOW/config" "$1"; }
     ;;
 *)
     echo "SLURM_TEST must be demo or data, not '$SLURM_TEST'" >&2
@@ -201,7 +201,7 @@ snakemake_in() {
     t0=$(date +%s)
     # In the working directory: relative --configfile paths resolve there.
     (cd "$workdir" && timeout --foreground "$RUN_TIMEOUT_S" "$PYTHON" -m snakemake \
-        --snakefile "$ROOT/Snakefile" --directory "$workdir" "${CONFIG_ARGS[@]}" "$@" \
+        --snakefile "$WORKFLOW/Snakefile" --directory "$workdir" "${CONFIG_ARGS[@]}" "$@" \
         "${TARGETS[@]}") >"$TMP/$label.log" 2>&1 || rc=$?
     progress=$(grep -Eo '[0-9]+ of [0-9]+ steps \([0-9]+%\) done' "$TMP/$label.log" | tail -1) || true
     say "$label run: exit $rc after $(($(date +%s) - t0))s, ${progress:-no step done}"
@@ -210,6 +210,14 @@ snakemake_in() {
         return 1
     fi
 }
+
+# Both runs use one copy of the workflow, taken now: the tree may change during a 15-minute test.
+WORKFLOW=$TMP/workflow
+mkdir "$WORKFLOW"
+for part in Snakefile config envs profiles report rules scripts; do
+    cp -r "$ROOT/$part" "$WORKFLOW/"
+done
+find "$WORKFLOW" -name __pycache__ -prune -exec rm -rf {} +
 
 failures=()
 for label in slurm local; do

@@ -1,7 +1,7 @@
 """Helpers of run_slurm_test.sh: set up a fixture working directory, compare two runs' outputs,
 say which jobs went through sbatch.
 
-    python tests/slurm/slurm_check.py prepare-data WORKDIR
+    python tests/slurm/slurm_check.py prepare-data CONFIG_DIR WORKDIR
     python tests/slurm/slurm_check.py compare [--each] LOCAL_WORKDIR SLURM_WORKDIR
     python tests/slurm/slurm_check.py jobs SNAKEMAKE_LOG
 
@@ -38,9 +38,10 @@ COUNT_KEYS = ("rows_read", "rows_kept", "checkpoint_steps")
 CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)$")
 
 
-def prepare_data(workdir: Path) -> None:
-    """Point the sheets at local fixtures, as tests/test_data_workflow.py does (no network)."""
-    shutil.copytree(ROOT / "config", workdir / "config")
+def prepare_data(config_dir: Path, workdir: Path) -> None:
+    """Copy the config and point its sheets at local fixtures, as tests/test_data_workflow.py
+    does (no network)."""
+    shutil.copytree(config_dir, workdir / "config")
     local_sheet(
         workdir,
         "datasets.tsv",
@@ -211,7 +212,9 @@ def jobs(log: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("prepare-data").add_argument("workdir", type=Path)
+    prepare = sub.add_parser("prepare-data")
+    prepare.add_argument("config_dir", type=Path)
+    prepare.add_argument("workdir", type=Path)
     pair = sub.add_parser("compare")
     pair.add_argument("--each", action="store_true", help="a line per file, not only per folder")
     pair.add_argument("local", type=Path)
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("jobs").add_argument("log", type=Path)
     args = parser.parse_args(argv)
     if args.command == "prepare-data":
-        prepare_data(args.workdir)
+        prepare_data(args.config_dir, args.workdir)
         return 0
     if args.command == "jobs":
         problems = jobs(args.log)

@@ -12,13 +12,14 @@ on two CPU cores was measured in FEASIBILITY.md's appendix (recipe F) and is rep
   fact (``units: 12-8=4``, ``tens: 6-1-3=2``, ``62-38=24``; products as ``7*3=21``), then
   ``\\n</think>\\nThe answer is $\\boxed{N}$.``. Column steps are what lets a 0.84 M-parameter
   model learn 2-digit arithmetic in 80 s (10.6% vs 67.4% with one-line sums).
-- **An imperfect teacher.** 30% of the teacher's traces reason in full, close the thinking with
+- **An imperfect teacher.** 40% of the teacher's traces reason in full, close the thinking with
   ``</think>`` and stop there without stating the answer, as a distilled model sometimes does.
-  The warm-started model inherits that habit (about 1 sampled completion in 5), which both of the
-  paper's rewards penalise (the format reward wants ``\n</think>\n`` followed by text, the
-  accuracy reward a parsed answer) and the paper's grader counts as wrong. This is the headroom
-  GRPO can close in 2-3 minutes, visible as a rising format reward; the arithmetic itself does
-  not improve in that time (appendix).
+  The warm-started model inherits that habit (34% of its sampled completions; 15% with a 30%
+  share, which left too little headroom), which both of the paper's rewards penalise (the format
+  reward wants ``\n</think>\n`` followed by text, the accuracy reward a parsed answer) and the
+  paper's grader counts as wrong. This is the headroom GRPO closes in about 50 steps, visible as
+  a rising format reward; the arithmetic itself barely changes (accuracy among answered samples
+  77.4% -> 78.4% in the measured demo; the appendix saw the same).
   The appendix dropped the box (``The answer is 85.``) instead, but the paper's lighteval grader
   (:mod:`tina_repro.grading`) also extracts bare numbers, so an unboxed answer scores as correct
   and would leave no gain to measure; a missing answer fails under both reward and grader.
@@ -26,8 +27,11 @@ on two CPU cores was measured in FEASIBILITY.md's appendix (recipe F) and is rep
   training draw (warm start and RL) excludes every benchmark problem string.
 - **Warm start.** Plain-torch SFT of :func:`tina_repro.tiny_model.build_tiny_model` (size
   ``"demo"``): AdamW lr 3e-3, betas (0.9, 0.98), 5% warmup then cosine to 10%, batch 32, loss on
-  the completion only, gradient clipping 1.0, 380 steps (81 s on 2 idle cores in the appendix;
-  one thread is as fast and is what the rule uses).
+  the completion only, gradient clipping 1.0, 500 steps (the appendix's 504-step row: about
+  2 minutes on one thread, what the rule uses). Accuracy climbs steeply between 270 and 500 steps
+  (appendix: 8.5%, 39.7%, 67.4% at 270, 380, 504), so at 380 steps small changes to the traces
+  swung the base's accuracy among answered samples between 20% and 33%; at 500 it is past the
+  climb (measured 77%), so the gain from closing the format gap is large and stable.
 
 The local files are written in the schemas of the Hub sets they imitate (DeepScaleR-like training
 rows, AIME-like and MATH-500-like benchmarks), so they go through the normal ``prepare_dataset`` /
@@ -56,7 +60,7 @@ TRAIN_SEED = 0
 TRAIN_SIZE = 2000
 SFT_SEED = 1
 # The imperfect teacher: this share of its traces ends without a final answer (see module doc).
-UNANSWERED_FRACTION = 0.3
+UNANSWERED_FRACTION = 0.4
 THINK_END = "\n</think>\n"
 
 _COLUMNS = ("units:", "tens:")
@@ -76,7 +80,7 @@ class Problem:
 class WarmStartSettings:
     """The appendix's warm-start recipe (``sft.py``); ``steps * batch_size`` teacher traces."""
 
-    steps: int = 380
+    steps: int = 500
     batch_size: int = 32
     learning_rate: float = 3e-3
     betas: tuple[float, float] = (0.9, 0.98)

@@ -1,6 +1,8 @@
 """The tina-repro command runs stages by hand, with the workflow's own validation."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from tina_repro import cli
@@ -72,3 +74,25 @@ def test_stages_by_hand_prepare_generate_score(monkeypatch, tmp_path, capsys):
     assert score["n_problems"] == n
     assert score["samples_per_problem"] == 2
     assert (tmp_path / "scored" / "graded.jsonl").is_file()
+
+
+def test_job_log_takes_prints_and_log_records(tmp_path):
+    """A rule's job writes everything to its log: the Trainer prints its per-step metrics."""
+    log = tmp_path / "job.log"
+    code = (
+        "import logging; from tina_repro import logs; "
+        f"logs.setup({str(log)!r}); print({{'loss': 0.25}}); "
+        "logging.getLogger('tina_repro.training').info('step 1 done')"
+    )
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(scripts)},
+    )
+    assert proc.stdout == proc.stderr == ""
+    text = log.read_text()
+    assert "{'loss': 0.25}" in text
+    assert "INFO tina_repro.training: step 1 done" in text

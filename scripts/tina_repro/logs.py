@@ -5,9 +5,12 @@ import sys
 
 
 def setup(log_path: str | None = None) -> logging.Logger:
-    """Send this process's stderr and log records to ``log_path`` (the rule's log), else stderr."""
+    """Send this process's stdout, stderr and log records to ``log_path`` (the rule's log), else
+    stderr. Stdout too: libraries print progress there (the Trainer's per-step metrics), which
+    would otherwise flood Snakemake's console instead of landing in the job's log."""
     if log_path:
         sys.stderr = open(log_path, "w", buffering=1)  # noqa: SIM115 - lives as long as the job
+        sys.stdout = sys.stderr
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,

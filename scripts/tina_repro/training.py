@@ -807,7 +807,8 @@ def run_training(
     # the package may be importable only through pytest's or Snakemake's path, not installed
     paths = [str(REPO_ROOT / "scripts"), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-    subprocess.run(argv, check=True, env=env)
+    # The workers write where this process does: the rule's log under Snakemake.
+    subprocess.run(argv, check=True, env=env, stdout=sys.stdout, stderr=sys.stderr)
     return json.loads((Path(out_dir) / MANIFEST).read_text())
 
 

@@ -41,7 +41,8 @@ esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-PYTHON=${PYTHON:-/tmp/venvtest/v/bin/python}
+# The README install: python3 -m venv .venv && .venv/bin/pip install -e ".[test]"
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 PARTITION=tina # must match default-resources.slurm_partition in the profile
 # Resources and executor: this folder's profile, or a site profile adapted to this cluster.
 PROFILE=${PROFILE:-$HERE/profile}

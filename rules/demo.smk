@@ -29,9 +29,9 @@ rule build_demo_model:
         "benchmarks/build_demo_model/base_model.tsv"
     conda:
         "../envs/gpu.yaml"
-    # Snakemake sets OMP_NUM_THREADS to this. One thread is as fast as two on 2 idle cores (93 s
-    # vs 81 s in the appendix for 380 steps), and no oversubscription beside another job (two
-    # threads there: 18x slower).
+    # Snakemake sets OMP_NUM_THREADS to this. One thread is nearly as fast as two on 2 idle cores
+    # (93 s vs 81 s in the appendix for 380 steps), and no oversubscription beside another job
+    # (two threads there: 18x slower).
     threads: 1
     script:
         "../scripts/build_demo_model.py"

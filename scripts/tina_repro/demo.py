@@ -27,8 +27,8 @@ on two CPU cores was measured in FEASIBILITY.md's appendix (recipe F) and is rep
   training draw (warm start and RL) excludes every benchmark problem string.
 - **Warm start.** Plain-torch SFT of :func:`tina_repro.tiny_model.build_tiny_model` (size
   ``"demo"``): AdamW lr 3e-3, betas (0.9, 0.98), 5% warmup then cosine to 10%, batch 32, loss on
-  the completion only, gradient clipping 1.0, 500 steps (the appendix's 504-step row: about
-  2 minutes on one thread, what the rule uses). Accuracy climbs steeply between 270 and 500 steps
+  the completion only, gradient clipping 1.0, 500 steps (the appendix's 504-step row; 146 s
+  measured on one thread, what the rule uses). Accuracy climbs steeply between 270 and 500 steps
   (appendix: 8.5%, 39.7%, 67.4% at 270, 380, 504), so at 380 steps small changes to the traces
   swung the base's accuracy among answered samples between 20% and 33%; at 500 it is past the
   climb (measured 77%), so the gain from closing the format gap is large and stable.

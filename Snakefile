@@ -32,7 +32,7 @@ rule all:
     default_target: True
     input:
         table_targets(),
-        figure_targets(),
+        figure_targets(W),
 
 
 rule tables:
@@ -42,4 +42,4 @@ rule tables:
 
 rule figures:
     input:
-        figure_targets(),
+        figure_targets(W),

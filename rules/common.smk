@@ -1,5 +1,6 @@
 # Configuration loading, validation, wildcard constraints and input functions.
-# The logic lives in the tina_repro package (scripts/tina_repro), importable here and in scripts.
+# The logic lives in the tina_repro package (scripts/tina_repro), importable here and in scripts;
+# every artifact path comes from tina_repro.paths, which the package uses too.
 import json
 import os
 import sys
@@ -8,13 +9,12 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
 from snakemake.exceptions import WorkflowError
-from tina_repro import workflow_config
-from tina_repro.workflow_config import (
-    BASELINE_RUN,
-    is_local,
-    model_slug,
-    wildcard_pattern,
-)
+from tina_repro import config as workflow_config
+from tina_repro import paths
+from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
+from tina_repro.config.rows import ABLATION_TABLES, as_params
+from tina_repro.config.targets import figure_targets, table_targets
+from tina_repro.train.context import TrainingContext
 
 try:
     W = workflow_config.load(config)
@@ -24,17 +24,18 @@ except workflow_config.ConfigError as error:
 EXPERIMENTS = list(W.experiments)
 BENCHMARKS = list(W.benchmarks)
 BASELINES = list(W.baselines)
-ABLATION_TABLES = ["datasets", "learning_rate", "lora_rank", "rl_algorithm"]
 MAIN_EXPERIMENTS = W.experiments_in("main")
 ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
+# Every job that loads the configuration reads these files: they are its declared inputs.
+SHEETS = [config[sheet] for sheet in ("experiments", "datasets", "benchmarks", "baselines")]
 
 
 # Every Hub repository the workflow downloads: the base model, baseline models and adapters.
 HUB_MODELS = {}
 for _source, _revision in [
     (W.config["base_model"]["source"], W.config["base_model"]["revision"]),
-    *[(row["model"], row["revision"]) for row in W.baselines.values()],
-    *[(row["adapter"], row["adapter_revision"]) for row in W.baselines.values() if row["adapter"]],
+    *[(row.model, row.revision) for row in W.baselines.values()],
+    *[(row.adapter, row.adapter_revision) for row in W.baselines.values() if row.adapter],
 ]:
     if not is_local(_source):
         HUB_MODELS[model_slug(_source, _revision)] = {
@@ -57,14 +58,14 @@ def model_dir(source, revision):
     """Where a model (or adapter) lives on disk once available."""
     if is_local(source):
         return source.removeprefix("local:")
-    return f"resources/models/{model_slug(source, revision)}"
+    return paths.MODEL_DIR.format(model=model_slug(source, revision))
 
 
 def model_input(source, revision):
     """The file that proves a model is available: a download manifest, or the local folder."""
     if is_local(source):
         return source.removeprefix("local:")
-    return f"resources/models/{model_slug(source, revision)}/manifest.json"
+    return paths.MODEL_MANIFEST.format(model=model_slug(source, revision))
 
 
 def base_model_input():
@@ -80,21 +81,21 @@ def base_model_dir():
 def model_dir_of(wildcards, input):
     """The base model folder behind the training job's model input (manifest or local folder)."""
     path = input.base_model
-    return os.path.dirname(path) if path.endswith("manifest.json") else path
+    return os.path.dirname(path) if path.endswith(paths.MANIFEST) else path
 
 
 # ---- data --------------------------------------------------------------------------------------
 def dataset_spec(wildcards):
-    return W.datasets[wildcards.dataset]
+    return as_params(W.datasets[wildcards.dataset])
 
 
 def benchmark_spec(wildcards):
-    return W.benchmarks[wildcards.benchmark]
+    return as_params(W.benchmarks[wildcards.benchmark])
 
 
-def local_source_input(spec):
+def local_source_input(row):
     """Local data files are inputs, so a rule that makes them (the demo) runs first."""
-    return [spec["source"].removeprefix("local:")] if is_local(spec["source"]) else []
+    return [row.source.removeprefix("local:")] if is_local(row.source) else []
 
 
 def dataset_source(wildcards):
@@ -102,7 +103,7 @@ def dataset_source(wildcards):
 
 
 def benchmark_gold_format(wildcards):
-    return W.benchmarks[wildcards.benchmark]["gold_format"]
+    return W.benchmarks[wildcards.benchmark].gold_format
 
 
 def benchmark_source(wildcards):
@@ -116,17 +117,22 @@ def hub_model_spec(wildcards):
 # ---- training ----------------------------------------------------------------------------------
 def training_row(wildcards):
     """The experiment row as the trainer takes it; the free-text comment never triggers a rerun."""
-    row = W.training_row(wildcards.experiment)
-    row.pop("comment")
+    row = as_params(W.experiments[wildcards.experiment])
+    row["comment"] = None
     return row
 
 
+def training_context(wildcards):
+    """The config settings a run depends on besides its row (base model, prompt, template)."""
+    return as_params(TrainingContext.of(W, wildcards.experiment))
+
+
 def training_dataset(wildcards):
-    return f"resources/datasets/{W.experiments[wildcards.experiment]['dataset']}.parquet"
+    return paths.DATASET_PARQUET.format(dataset=W.experiments[wildcards.experiment].dataset)
 
 
 def training_gpus(wildcards):
-    return W.experiments[wildcards.experiment]["gpus"]
+    return W.experiments[wildcards.experiment].gpus
 
 
 # ---- evaluation --------------------------------------------------------------------------------
@@ -136,15 +142,15 @@ def evaluated_model(wildcards):
     ancient(): a re-downloaded model or a resumed training run (which rewrites its manifest)
     must not re-evaluate checkpoints that were already evaluated.
     """
-    inputs = {"benchmark": f"resources/benchmarks/{wildcards.benchmark}.parquet"}
+    inputs = {"benchmark": paths.BENCHMARK_PARQUET.format(benchmark=wildcards.benchmark)}
     if wildcards.run == BASELINE_RUN:
         row = W.baselines[wildcards.point]
-        inputs["model"] = ancient(model_input(row["model"], row["revision"]))
-        if row["adapter"]:
-            inputs["adapter"] = ancient(model_input(row["adapter"], row["adapter_revision"]))
+        inputs["model"] = ancient(model_input(row.model, row.revision))
+        if row.adapter:
+            inputs["adapter"] = ancient(model_input(row.adapter, row.adapter_revision))
     else:
         inputs["model"] = ancient(base_model_input())
-        inputs["training"] = ancient(f"results/train/{wildcards.run}/manifest.json")
+        inputs["training"] = ancient(paths.RUN_MANIFEST.format(experiment=wildcards.run))
     return inputs
 
 
@@ -153,15 +159,16 @@ def evaluated_model_params(wildcards):
     if wildcards.run == BASELINE_RUN:
         row = W.baselines[wildcards.point]
         adapter = None
-        if row["adapter"]:
-            adapter = model_dir(row["adapter"], row["adapter_revision"])
-            if row["adapter_subfolder"]:
-                adapter = f"{adapter}/{row['adapter_subfolder']}"
-        return {"model": model_dir(row["model"], row["revision"]), "adapter": adapter}
-    step = wildcards.point.removeprefix("step-")
+        if row.adapter:
+            adapter = model_dir(row.adapter, row.adapter_revision)
+            if row.adapter_subfolder:
+                adapter = f"{adapter}/{row.adapter_subfolder}"
+        return {"model": model_dir(row.model, row.revision), "adapter": adapter}
     return {
         "model": base_model_dir(),
-        "adapter": f"results/train/{wildcards.run}/checkpoint-{step}",
+        "adapter": paths.RUN_CHECKPOINT.format(
+            experiment=wildcards.run, step=paths.point_step(wildcards.point)
+        ),
     }
 
 
@@ -176,72 +183,69 @@ def saved_steps(experiment):
     return json.loads(Path(manifest).read_text())["checkpoint_steps"]
 
 
-def run_score_files(wildcards):
-    return expand(
-        "results/eval/{run}/step-{step}/{benchmark}/score.json",
-        run=wildcards.experiment,
-        step=saved_steps(wildcards.experiment),
-        benchmark=BENCHMARKS,
-    )
-
-
-def baseline_score_files():
-    return expand(
-        "results/eval/{run}/{point}/{benchmark}/score.json",
-        run=BASELINE_RUN,
-        point=BASELINES,
-        benchmark=BENCHMARKS,
-    )
-
-
-def run_tables(experiments):
-    return expand("results/scores/{experiment}.csv", experiment=experiments)
-
-
-def table_targets():
+def run_eval_files(pattern, experiments):
+    """``pattern`` (a results/eval file) for every saved checkpoint of ``experiments``."""
     return [
-        "results/tables/main.csv",
-        "results/tables/ablations.csv",
-        "results/tables/checkpoints.csv",
-        "results/tables/costs.csv",
-        "results/tables/flops.csv",
+        pattern.format(run=experiment, point=paths.step_point(step), benchmark=benchmark)
+        for experiment in experiments
+        for step in saved_steps(experiment)
+        for benchmark in BENCHMARKS
     ]
 
 
-# ---- figures -----------------------------------------------------------------------------------
-def base_model_point():
-    """The baseline row that evaluates the untrained base model, drawn as a reference line."""
-    return W.base_model_point()
+def run_score_files(wildcards):
+    return run_eval_files(paths.SCORE, [wildcards.experiment])
 
 
-def base_model_score_files():
-    point = base_model_point()
-    if point is None:
-        return []
+def baseline_eval_files(pattern, points=None):
+    """``pattern`` for every baseline (or the given ones) and benchmark."""
     return expand(
-        "results/eval/{run}/{point}/{benchmark}/score.json",
+        pattern,
         run=BASELINE_RUN,
-        point=point,
+        point=BASELINES if points is None else points,
         benchmark=BENCHMARKS,
     )
+
+
+def graded_files(experiments):
+    """graded.jsonl of every checkpoint of ``experiments`` and of every baseline: the per-problem
+    results behind the average intervals and the paired gains of a table."""
+
+    def files(wildcards):
+        return [*run_eval_files(paths.GRADED, experiments), *baseline_eval_files(paths.GRADED)]
+
+    return files
+
+
+def generation_timing_files(wildcards):
+    """The Snakemake benchmark file of every generation job: the evaluation cost."""
+    return [
+        *run_eval_files(paths.GENERATION_TIMING, EXPERIMENTS),
+        *baseline_eval_files(paths.GENERATION_TIMING),
+    ]
+
+
+def run_tables(experiments):
+    return expand(paths.RUN_SCORES, experiment=experiments)
+
+
+def run_manifests(experiments):
+    return expand(paths.RUN_MANIFEST, experiment=experiments)
+
+
+def paper_results(name):
+    return os.path.join(config["paper_results"], name)
+
+
+# ---- figures -----------------------------------------------------------------------------------
+def base_model_score_files():
+    """score.json files of the baseline that evaluates the untrained base model, drawn as a
+    reference line (none when the baselines sheet has no such row)."""
+    point = W.base_model_point()
+    return [] if point is None else baseline_eval_files(paths.SCORE, [point])
 
 
 def run_title(wildcards):
     """A run's figure title: the paper's name with ours, or ours where the paper has none."""
-    paper_name = W.experiments[wildcards.experiment]["paper_name"]
+    paper_name = W.experiments[wildcards.experiment].paper_name
     return f"{paper_name} ({wildcards.experiment})" if paper_name else wildcards.experiment
-
-
-def figure_targets():
-    """Every figure of the config as PDF and PNG: the paper-level ones and two per run."""
-    names = ["flops_vs_performance"]
-    if MAIN_EXPERIMENTS:
-        names += ["overall_comparison", "cost_vs_performance"]
-        if workflow_config.has_published_scores(config["paper_results"]):
-            names.append("reproduced_vs_published")
-    if ABLATION_EXPERIMENTS:
-        names.append("ablations")
-    names += [
-        f"{kind}/{e}" for kind in ("training_dynamics", "checkpoint_curves") for e in EXPERIMENTS
-    ]
-    return expand("results/figures/{name}.{ext}", name=names, ext=["pdf", "png"])

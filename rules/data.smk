@@ -5,8 +5,8 @@ rule prepare_dataset:
     input:
         dataset_source,
     output:
-        parquet="resources/datasets/{dataset}.parquet",
-        report="resources/datasets/{dataset}.report.json",
+        parquet=paths.DATASET_PARQUET,
+        report=paths.DATASET_REPORT,
     log:
         "logs/prepare_dataset/{dataset}.log",
     conda:
@@ -21,8 +21,8 @@ rule prepare_benchmark:
     input:
         benchmark_source,
     output:
-        parquet="resources/benchmarks/{benchmark}.parquet",
-        report="resources/benchmarks/{benchmark}.report.json",
+        parquet=paths.BENCHMARK_PARQUET,
+        report=paths.BENCHMARK_REPORT,
     log:
         "logs/prepare_benchmark/{benchmark}.log",
     conda:
@@ -37,7 +37,7 @@ rule prepare_benchmark:
 
 rule download_model:
     output:
-        manifest="resources/models/{model}/manifest.json",
+        manifest=paths.MODEL_MANIFEST,
     log:
         "logs/download_model/{model}.log",
     conda:

@@ -5,11 +5,11 @@
 
 rule make_demo_data:
     output:
-        train="resources/demo/train.jsonl",
-        sft="resources/demo/sft.jsonl",
-        bench_l1="resources/demo/bench_l1.jsonl",
-        bench_l2="resources/demo/bench_l2.jsonl",
-        bench_l3="resources/demo/bench_l3.jsonl",
+        train=paths.DEMO_TRAIN,
+        sft=paths.DEMO_SFT,
+        bench_l1=paths.DEMO_BENCHMARK.format(level=1),
+        bench_l2=paths.DEMO_BENCHMARK.format(level=2),
+        bench_l3=paths.DEMO_BENCHMARK.format(level=3),
     log:
         "logs/make_demo_data.log",
     conda:
@@ -22,16 +22,15 @@ rule build_demo_model:
     input:
         sft=rules.make_demo_data.output.sft,
     output:
-        directory("resources/demo/base_model"),
+        directory(paths.DEMO_BASE_MODEL),
     log:
         "logs/build_demo_model.log",
     benchmark:
         "benchmarks/build_demo_model/base_model.tsv"
     conda:
         "../envs/gpu.yaml"
-    # Snakemake sets OMP_NUM_THREADS to this. One thread is nearly as fast as two on 2 idle cores
-    # (93 s vs 81 s in the appendix for 380 steps), and no oversubscription beside another job
-    # (two threads there: 18x slower).
+    # Snakemake sets OMP_NUM_THREADS to this: one thread is nearly as fast as two on 2 idle cores,
+    # and a second thread beside another job oversubscribes them (far slower; README).
     threads: 1
     script:
         "../scripts/build_demo_model.py"

@@ -6,11 +6,11 @@ rule generate_samples:
     input:
         unpack(evaluated_model),
     output:
-        samples="results/eval/{run}/{point}/{benchmark}/samples.jsonl",
+        samples=paths.SAMPLES,
     log:
         "logs/generate_samples/{run}/{point}/{benchmark}.log",
     benchmark:
-        "benchmarks/generate_samples/{run}/{point}/{benchmark}.tsv"
+        paths.GENERATION_TIMING
     conda:
         "../envs/gpu.yaml"
     resources:
@@ -27,10 +27,10 @@ rule generate_samples:
 rule grade_samples:
     input:
         samples=rules.generate_samples.output.samples,
-        benchmark="resources/benchmarks/{benchmark}.parquet",
+        benchmark=paths.BENCHMARK_PARQUET,
     output:
-        graded="results/eval/{run}/{point}/{benchmark}/graded.jsonl",
-        score="results/eval/{run}/{point}/{benchmark}/score.json",
+        graded=paths.GRADED,
+        score=paths.SCORE,
     log:
         "logs/grade_samples/{run}/{point}/{benchmark}.log",
     localrule: True

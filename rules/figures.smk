@@ -1,21 +1,21 @@
-# The paper's figures (TINA.md §4.2), one rule per figure kind, each written as PDF and PNG (the PNG
+# The paper's figures (docs/paper.md#figures), one rule per figure kind, each written as PDF and PNG (the PNG
 # goes into the report). A figure depends only on the tables or run files it plots, so
 # `snakemake results/figures/NAME.pdf` (re)builds that figure and what it needs, nothing else.
 
 
 rule figure_overall_comparison:
     input:
-        paper=f"{config['paper_results']}/figure1_overall_comparison.csv",
-        main="results/tables/main.csv",
-        costs="results/tables/costs.csv",
+        paper=paper_results("figure1_overall_comparison.csv"),
+        main=paths.table("main"),
+        costs=paths.table("costs"),
         datasets=expand(
-            "resources/datasets/{dataset}.report.json",
-            dataset=sorted({W.experiments[e]["dataset"] for e in MAIN_EXPERIMENTS}),
+            paths.DATASET_REPORT,
+            dataset=sorted({W.experiments[e].dataset for e in MAIN_EXPERIMENTS}),
         ),
     output:
-        pdf="results/figures/overall_comparison.pdf",
+        pdf=paths.figure("overall_comparison", "pdf"),
         png=report(
-            "results/figures/overall_comparison.png",
+            paths.figure("overall_comparison", "png"),
             caption="../report/overall_comparison.rst",
             category="Figures",
             subcategory="Paper comparison",
@@ -28,7 +28,7 @@ rule figure_overall_comparison:
         "../envs/analysis.yaml"
     params:
         experiments={
-            e: {k: W.experiments[e][k] for k in ("dataset", "num_generations")}
+            e: {k: getattr(W.experiments[e], k) for k in ("dataset", "num_generations")}
             for e in MAIN_EXPERIMENTS
         },
     script:
@@ -37,13 +37,13 @@ rule figure_overall_comparison:
 
 rule figure_cost_vs_performance:
     input:
-        paper=f"{config['paper_results']}/figure1_overall_comparison.csv",
-        main="results/tables/main.csv",
-        costs="results/tables/costs.csv",
+        paper=paper_results("figure1_overall_comparison.csv"),
+        main=paths.table("main"),
+        costs=paths.table("costs"),
     output:
-        pdf="results/figures/cost_vs_performance.pdf",
+        pdf=paths.figure("cost_vs_performance", "pdf"),
         png=report(
-            "results/figures/cost_vs_performance.png",
+            paths.figure("cost_vs_performance", "png"),
             caption="../report/cost_vs_performance.rst",
             category="Figures",
             subcategory="Paper comparison",
@@ -61,11 +61,11 @@ rule figure_cost_vs_performance:
 rule figure_flops_vs_performance:
     input:
         # Carries each run's selected checkpoint, its average and the FLOPs up to it.
-        flops="results/tables/flops.csv",
+        flops=paths.table("flops"),
     output:
-        pdf="results/figures/flops_vs_performance.pdf",
+        pdf=paths.figure("flops_vs_performance", "pdf"),
         png=report(
-            "results/figures/flops_vs_performance.png",
+            paths.figure("flops_vs_performance", "png"),
             caption="../report/flops_vs_performance.rst",
             category="Figures",
             subcategory="Paper comparison",
@@ -82,11 +82,11 @@ rule figure_flops_vs_performance:
 
 rule figure_ablations:
     input:
-        ablations="results/tables/ablations.csv",
+        ablations=paths.table("ablations"),
     output:
-        pdf="results/figures/ablations.pdf",
+        pdf=paths.figure("ablations", "pdf"),
         png=report(
-            "results/figures/ablations.png",
+            paths.figure("ablations", "png"),
             caption="../report/ablations.rst",
             category="Figures",
             subcategory="Paper comparison",
@@ -103,11 +103,11 @@ rule figure_ablations:
 
 rule figure_reproduced_vs_published:
     input:
-        main="results/tables/main.csv",
+        main=paths.table("main"),
     output:
-        pdf="results/figures/reproduced_vs_published.pdf",
+        pdf=paths.figure("reproduced_vs_published", "pdf"),
         png=report(
-            "results/figures/reproduced_vs_published.png",
+            paths.figure("reproduced_vs_published", "png"),
             caption="../report/reproduced_vs_published.rst",
             category="Figures",
             subcategory="Paper comparison",
@@ -124,13 +124,13 @@ rule figure_reproduced_vs_published:
 
 rule figure_training_dynamics:
     input:
-        # log_history.csv is written next to the manifest, which the trainer writes last.
-        manifest="results/train/{experiment}/manifest.json",
-        scores="results/scores/{experiment}.csv",
+        manifest=paths.RUN_MANIFEST,
+        log_history=paths.RUN_LOG_HISTORY,
+        scores=paths.RUN_SCORES,
     output:
-        pdf="results/figures/training_dynamics/{experiment}.pdf",
+        pdf=paths.figure("training_dynamics/{experiment}", "pdf"),
         png=report(
-            "results/figures/training_dynamics/{experiment}.png",
+            paths.figure("training_dynamics/{experiment}", "png"),
             caption="../report/training_dynamics.rst",
             category="Training runs",
             subcategory="{experiment}",
@@ -150,13 +150,13 @@ rule figure_training_dynamics:
 
 rule figure_checkpoint_curves:
     input:
-        manifest="results/train/{experiment}/manifest.json",
-        scores="results/scores/{experiment}.csv",
+        manifest=paths.RUN_MANIFEST,
+        scores=paths.RUN_SCORES,
         base=base_model_score_files(),
     output:
-        pdf="results/figures/checkpoint_curves/{experiment}.pdf",
+        pdf=paths.figure("checkpoint_curves/{experiment}", "pdf"),
         png=report(
-            "results/figures/checkpoint_curves/{experiment}.png",
+            paths.figure("checkpoint_curves/{experiment}", "png"),
             caption="../report/checkpoint_curves.rst",
             category="Training runs",
             subcategory="{experiment}",

@@ -1,17 +1,16 @@
-# Tables (and later figures) built from scores and training logs, next to the paper's numbers.
-# Each table depends only on the runs it shows, so a dry-run says which experiments it waits for.
-# All are local rules: cheap pandas work on the host that drives the workflow, never a cluster job.
-# Files written beside a declared output by the same job are read by convention, not declared:
-# graded.jsonl beside each score.json (average CIs), log_history.csv beside each training manifest
-# (FLOPs), and the Snakemake benchmark files of generate_samples (evaluation device-hours).
+# Tables built from scores and training logs, next to the paper's numbers. Each table depends only
+# on the runs it shows, so a dry-run says which experiments it waits for. Every file a table job
+# reads is a declared input (the sheets, the published numbers, graded.jsonl for intervals and
+# gains, log_history.csv for FLOPs, generation timings for cost), so tables rebuild when they
+# change. All are local rules: cheap pandas work on the host that drives the workflow.
 
 
 rule collect_run_scores:
     input:
-        manifest="results/train/{experiment}/manifest.json",
+        manifest=paths.RUN_MANIFEST,
         scores=run_score_files,
     output:
-        "results/scores/{experiment}.csv",
+        paths.RUN_SCORES,
     log:
         "logs/collect_run_scores/{experiment}.log",
     localrule: True
@@ -23,9 +22,9 @@ rule collect_run_scores:
 
 rule collect_baseline_scores:
     input:
-        scores=baseline_score_files(),
+        scores=baseline_eval_files(paths.SCORE),
     output:
-        "results/scores/baselines.csv",
+        paths.BASELINE_SCORES,
     log:
         "logs/collect_baseline_scores.log",
     localrule: True
@@ -38,11 +37,12 @@ rule collect_baseline_scores:
 rule checkpoints_table:
     input:
         runs=run_tables(EXPERIMENTS),
-        baselines="results/scores/baselines.csv",
-        manifests=expand("results/train/{experiment}/manifest.json", experiment=EXPERIMENTS),
+        baselines=paths.BASELINE_SCORES,
+        manifests=run_manifests(EXPERIMENTS),
+        sheets=SHEETS,
     output:
         report(
-            "results/tables/checkpoints.csv",
+            paths.table("checkpoints"),
             caption="../report/checkpoints_table.rst",
             category="Tables",
             labels={"table": "every checkpoint"},
@@ -59,13 +59,15 @@ rule checkpoints_table:
 rule main_table:
     input:
         runs=run_tables(MAIN_EXPERIMENTS),
-        baselines="results/scores/baselines.csv",
-        manifests=expand("results/train/{experiment}/manifest.json", experiment=MAIN_EXPERIMENTS),
-        published=os.path.join(config["paper_results"], "tina_models.csv"),
-        published_baselines=os.path.join(config["paper_results"], "baselines.csv"),
+        baselines=paths.BASELINE_SCORES,
+        manifests=run_manifests(MAIN_EXPERIMENTS),
+        graded=graded_files(MAIN_EXPERIMENTS),
+        published=paper_results("tina_models.csv"),
+        published_baselines=paper_results("baselines.csv"),
+        sheets=SHEETS,
     output:
         report(
-            "results/tables/main.csv",
+            paths.table("main"),
             caption="../report/main_table.rst",
             category="Tables",
             labels={"table": "main (Tables 2-3)"},
@@ -82,15 +84,15 @@ rule main_table:
 rule ablations_table:
     input:
         runs=run_tables(ABLATION_EXPERIMENTS),
-        # the base model's graded samples, for each run's paired gain over it
-        baselines="results/scores/baselines.csv",
-        manifests=expand(
-            "results/train/{experiment}/manifest.json", experiment=ABLATION_EXPERIMENTS
-        ),
-        published=os.path.join(config["paper_results"], "ablations.csv"),
+        baselines=paths.BASELINE_SCORES,
+        manifests=run_manifests(ABLATION_EXPERIMENTS),
+        # every checkpoint's and the base model's grades, for intervals and paired gains
+        graded=graded_files(ABLATION_EXPERIMENTS),
+        published=paper_results("ablations.csv"),
+        sheets=SHEETS,
     output:
         report(
-            "results/tables/ablations.csv",
+            paths.table("ablations"),
             caption="../report/ablations_table.rst",
             category="Tables",
             labels={"table": "ablations (Table 4)"},
@@ -107,12 +109,14 @@ rule ablations_table:
 rule costs_table:
     input:
         runs=run_tables(EXPERIMENTS),
-        baselines="results/scores/baselines.csv",
-        manifests=expand("results/train/{experiment}/manifest.json", experiment=EXPERIMENTS),
-        published=os.path.join(config["paper_results"], "costs.csv"),
+        baselines=paths.BASELINE_SCORES,
+        manifests=run_manifests(EXPERIMENTS),
+        timings=generation_timing_files,
+        published=paper_results("costs.csv"),
+        sheets=SHEETS,
     output:
         report(
-            "results/tables/costs.csv",
+            paths.table("costs"),
             caption="../report/costs_table.rst",
             category="Tables",
             labels={"table": "cost (Table 1)"},
@@ -128,12 +132,14 @@ rule costs_table:
 
 rule flops_table:
     input:
-        manifests=expand("results/train/{experiment}/manifest.json", experiment=EXPERIMENTS),
+        manifests=run_manifests(EXPERIMENTS),
+        log_history=expand(paths.RUN_LOG_HISTORY, experiment=EXPERIMENTS),
         runs=run_tables(EXPERIMENTS),
         base_model=ancient(base_model_input()),
+        sheets=SHEETS,
     output:
         report(
-            "results/tables/flops.csv",
+            paths.table("flops"),
             caption="../report/flops_table.rst",
             category="Tables",
             labels={"table": "training FLOPs"},

@@ -1,5 +1,6 @@
-# LoRA-GRPO training, one job per experiment row. The declared output is a small manifest written
-# last; checkpoint-N/ folders are not outputs, so Snakemake never deletes them and a rerun resumes.
+# LoRA-GRPO training, one job per experiment row. The declared outputs are a small manifest written
+# last and the per-step log; checkpoint-N/ folders are not outputs, so Snakemake never deletes them
+# and a rerun resumes. Params are the row and the config settings that shape training, nothing else.
 
 
 checkpoint train_grpo:
@@ -7,7 +8,8 @@ checkpoint train_grpo:
         dataset=training_dataset,
         base_model=ancient(base_model_input()),
     output:
-        manifest="results/train/{experiment}/manifest.json",
+        manifest=paths.RUN_MANIFEST,
+        log_history=paths.RUN_LOG_HISTORY,
     log:
         "logs/train_grpo/{experiment}.log",
     benchmark:
@@ -18,7 +20,7 @@ checkpoint train_grpo:
         gpu=training_gpus,
     params:
         row=training_row,
-        config=config,
+        context=training_context,
         base_model_dir=model_dir_of,
         out_dir=subpath(output.manifest, parent=True),
     script:

@@ -4,7 +4,8 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tina_repro import demo, logs
+from tina_repro import logs
+from tina_repro.demo.warm_start import build_demo_base_model
 
 logs.setup(snakemake.log[0])
-demo.build_demo_base_model(snakemake.input.sft, snakemake.output[0])
+build_demo_base_model(snakemake.input.sft, snakemake.output[0])

@@ -1,7 +1,8 @@
 """Snakemake entry: snapshot one Hub model or adapter repository at its pinned revision."""
 
-from tina_repro import data, logs
+from tina_repro import logs
+from tina_repro.data.models import download_model
 
 logs.setup(snakemake.log[0])
 spec = snakemake.params.spec
-data.download_model(spec["source"], spec["revision"], snakemake.params.out_dir)
+download_model(spec["source"], spec["revision"], snakemake.params.out_dir)

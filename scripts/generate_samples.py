@@ -4,11 +4,12 @@ Under a main guard because vLLM may start its engine in a spawned process, which
 file.
 """
 
-from tina_repro import generation, logs
+from tina_repro import logs
+from tina_repro.eval.generate import generate_benchmark
 
 if __name__ == "__main__":
     logs.setup(snakemake.log[0])
-    generation.generate_benchmark(
+    generate_benchmark(
         benchmark_parquet=snakemake.input.benchmark,
         model_dir=snakemake.params.model["model"],
         adapter_dir=snakemake.params.model["adapter"],

@@ -1,9 +1,10 @@
 """Snakemake entry: grade generated samples and score them (pass@k, bootstrap CI)."""
 
-from tina_repro import evaluation, logs
+from tina_repro import logs
+from tina_repro.eval.score import grade_and_score
 
 logs.setup(snakemake.log[0])
-evaluation.grade_and_score(
+grade_and_score(
     samples_path=snakemake.input.samples,
     benchmark_parquet=snakemake.input.benchmark,
     graded_path=snakemake.output.graded,

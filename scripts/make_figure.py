@@ -1,9 +1,10 @@
 """Snakemake entry: draw one of the paper's figures (named by the rule) as PDF and PNG."""
 
-from tina_repro import logs, plotting
+from tina_repro import logs
+from tina_repro.figures.make import make_figure
 
 logs.setup(snakemake.log[0])
-plotting.make_figure(
+make_figure(
     snakemake.rule,
     dict(snakemake.input.items()),
     dict(snakemake.output.items()),

@@ -1,8 +1,7 @@
 """Snakemake entry: build one of the paper's tables (named by the rule) from collected scores."""
 
-from tina_repro import logs, results
+from tina_repro import logs
+from tina_repro.results.make import make_table
 
 logs.setup(snakemake.log[0])
-results.make_table(
-    snakemake.rule, dict(snakemake.input.items()), snakemake.output[0], snakemake.config
-)
+make_table(snakemake.rule, dict(snakemake.input.items()), snakemake.output[0], snakemake.config)

@@ -1,8 +1,11 @@
 """Snakemake entry: load one training set, map it onto problem/solution, check it, write Parquet."""
 
-from tina_repro import data, logs
+from tina_repro import logs
+from tina_repro.config import Dataset
+from tina_repro.config.rows import from_params
+from tina_repro.data.prepare import prepare_training_dataset
 
 logs.setup(snakemake.log[0])
-data.prepare_training_dataset(
-    snakemake.params.spec, snakemake.output.parquet, snakemake.output.report
+prepare_training_dataset(
+    from_params(Dataset, snakemake.params.spec), snakemake.output.parquet, snakemake.output.report
 )

@@ -1,9 +1,19 @@
 """Check a finished CPU demo run (CI runs this after `snakemake --profile profiles/demo all`).
 
-Asserts what the demo claims, from the files a user sees: every table has its rows, every figure
-is a non-empty PNG and PDF, the report exists, and the main run's final checkpoint beats the base
-model by at least 5 points of mean accuracy (mean over 4 samples per problem, averaged over the
-demo benchmarks) with the paired-bootstrap 95% CI of the gain above zero.
+Asserts what the demo claims, from the files a user sees:
+
+- every table and figure the workflow declares for the demo config exists (the exact target
+  names, from the same function as the Snakefile's ``all``), tables with their Markdown twin and
+  figures non-empty, plus the report;
+- every table has the rows it should (main: each model x benchmark; ablations: every run;
+  checkpoints: at least 4 per run);
+- the main run learned the answer format: its training format reward over the last 10 steps is
+  above that over the first 10, and its evaluated format rate is above the base model's;
+- the main run's final checkpoint beats the base model by at least 5 points of mean accuracy
+  (mean over 4 samples per problem, averaged over the demo benchmarks) with the paired-bootstrap
+  95% CI of the gain above zero.
+
+A missing or malformed file is reported as a failure, never raised.
 
     python tests/check_demo.py [WORKDIR]
 """
@@ -16,59 +26,102 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from tina_repro.workflow_config import load_files  # noqa: E402
+from tina_repro import paths  # noqa: E402
+from tina_repro.config import load_files  # noqa: E402
+from tina_repro.config.targets import figure_targets, table_targets  # noqa: E402
 
 MIN_GAIN = 5.0
+WINDOW = 10  # training steps averaged at each end of the format-reward curve
+FORMAT_REWARD = "rewards/format/mean"
 
 
-def check(workdir: Path) -> list[str]:
-    wc = load_files(ROOT / "config" / "config.yaml", ROOT / "config" / "demo" / "config.yaml")
-    benchmarks = list(wc.benchmarks)
-    main_runs = wc.experiments_in("main")
-    problems = []
-    tables = workdir / "results" / "tables"
-
-    def table(name: str) -> pd.DataFrame:
-        path = tables / f"{name}.csv"
-        if not path.is_file() or not (tables / f"{name}.md").is_file():
-            problems.append(f"missing table {path} (or its .md)")
-            return pd.DataFrame()
+def _read(path: Path, problems: list[str], what: str) -> pd.DataFrame | None:
+    if not path.is_file():
+        problems.append(f"missing {what} {path}")
+        return None
+    try:
         return pd.read_csv(path)
+    except (ValueError, OSError) as error:
+        problems.append(f"unreadable {what} {path}: {error}")
+        return None
 
-    main = table("main")
-    expected = {(m, b) for m in [*wc.baselines, *main_runs] for b in [*benchmarks, "average"]}
-    if not main.empty and set(zip(main["model"], main["benchmark"], strict=True)) != expected:
-        problems.append(f"main.csv rows differ from {sorted(expected)}")
-    ablations = table("ablations")
-    if not ablations.empty:
+
+def _average_row(table: pd.DataFrame | None, model: str, problems: list[str]) -> pd.Series | None:
+    if table is None:
+        return None
+    needed = {"model", "benchmark"}
+    if not needed <= set(table.columns):
+        problems.append(f"main.csv lacks columns {sorted(needed - set(table.columns))}")
+        return None
+    rows = table[(table["model"] == model) & (table["benchmark"] == "average")]
+    if rows.empty:
+        problems.append(f"no average row of {model} in main.csv")
+        return None
+    return rows.iloc[0]
+
+
+def check_targets(workdir: Path, wc) -> list[str]:
+    problems = []
+    for target in table_targets():
+        for path in (workdir / target, (workdir / target).with_suffix(".md")):
+            if not path.is_file() or path.stat().st_size == 0:
+                problems.append(f"missing or empty table {path}")
+    for target in figure_targets(wc):
+        path = workdir / target
+        if not path.is_file() or path.stat().st_size == 0:
+            problems.append(f"missing or empty figure {path}")
+    report = workdir / "results" / "report.html"
+    if not report.is_file() or report.stat().st_size == 0:
+        problems.append(f"missing report {report}")
+    return problems
+
+
+def check_rows(workdir: Path, wc) -> tuple[list[str], pd.DataFrame | None]:
+    problems = []
+    main_runs = wc.experiments_in("main")
+    main = _read(workdir / paths.table("main"), problems, "table")
+    if main is not None and {"model", "benchmark"} <= set(main.columns):
+        expected = {
+            (m, b) for m in [*wc.baselines, *main_runs] for b in [*wc.benchmarks, "average"]
+        }
+        if set(zip(main["model"], main["benchmark"], strict=True)) != expected:
+            problems.append(f"main.csv rows differ from {sorted(expected)}")
+    ablations = _read(workdir / paths.table("ablations"), problems, "table")
+    if ablations is not None and "model" in ablations:
         missing = set(wc.experiments) - set(ablations["model"])
         if missing:
             problems.append(f"ablations.csv lacks runs {sorted(missing)}")
-    checkpoints = table("checkpoints")
-    if not checkpoints.empty:
+    checkpoints = _read(workdir / paths.table("checkpoints"), problems, "table")
+    if checkpoints is not None and {"run", "step"} <= set(checkpoints.columns):
         for name in wc.experiments:
             steps = checkpoints.loc[checkpoints["run"] == name, "step"].nunique()
             if steps < 4:
                 problems.append(f"checkpoints.csv has {steps} checkpoints of {name}, expected >= 4")
     for name in ("costs", "flops"):
-        if table(name).empty:
+        table = _read(workdir / paths.table(name), problems, "table")
+        if table is not None and table.empty:
             problems.append(f"{name}.csv is empty")
+    return problems, main
 
-    figures = sorted((workdir / "results" / "figures").rglob("*.p*"))
-    if len(figures) < 2 * (4 + 2 * len(wc.experiments)):
-        problems.append(f"only {len(figures)} figure files")
-    problems += [f"empty figure {f}" for f in figures if f.stat().st_size == 0]
-    report = workdir / "results" / "report.html"
-    if not report.is_file() or report.stat().st_size == 0:
-        problems.append(f"missing report {report}")
 
-    for run in main_runs:
-        final = wc.experiments[run]["stop_step"]
-        row = main[(main["model"] == run) & (main["benchmark"] == "average")]
-        if row.empty:
-            problems.append(f"no average row of {run} in main.csv")
+def check_learning(workdir: Path, wc, main: pd.DataFrame | None) -> list[str]:
+    problems = []
+    base = _average_row(main, wc.base_model_point() or "base", problems)
+    for run in wc.experiments_in("main"):
+        log = _read(workdir / paths.RUN_LOG_HISTORY.format(experiment=run), problems, "log")
+        if log is not None and FORMAT_REWARD in log and len(log) >= 2 * WINDOW:
+            first = log[FORMAT_REWARD].head(WINDOW).mean()
+            last = log[FORMAT_REWARD].tail(WINDOW).mean()
+            print(
+                f"{run} training format reward: first {WINDOW} steps {first:.3f}, last {last:.3f}"
+            )
+            if not last > first:
+                problems.append(f"{run}: format reward did not rise ({first:.3f} -> {last:.3f})")
+        elif log is not None:
+            problems.append(f"{run}: log_history lacks {WINDOW * 2} steps of {FORMAT_REWARD}")
+        row = _average_row(main, run, problems)
+        if row is None:
             continue
-        row = row.iloc[0]
         print(
             f"{run} step {row['step']:.0f} vs base: average {row['reproduced']:.2f} "
             f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}], gain {row['gain_vs_base']:+.2f} "
@@ -76,14 +129,27 @@ def check(workdir: Path) -> list[str]:
             f"{row['format_rate']:.1f}%, "
             f"accuracy among formatted {row['accuracy_given_formatted']:.2f}"
         )
+        final = wc.experiments[run].stop_step
         if row["step"] != final:
             problems.append(f"{run}: reported step {row['step']} is not the final step {final}")
+        if base is not None and not row["format_rate"] > base["format_rate"]:
+            problems.append(
+                f"{run}: format rate {row['format_rate']:.1f}% is not above the base model's "
+                f"{base['format_rate']:.1f}%"
+            )
         if not (row["gain_vs_base"] >= MIN_GAIN and row["gain_ci_low"] > 0):
             problems.append(
                 f"{run}: gain {row['gain_vs_base']:.2f} with CI low {row['gain_ci_low']:.2f} "
                 f"(need >= {MIN_GAIN} and > 0)"
             )
     return problems
+
+
+def check(workdir: Path) -> list[str]:
+    wc = load_files(ROOT / "config" / "demo" / "config.yaml", root=ROOT)
+    problems = check_targets(workdir, wc)
+    row_problems, main = check_rows(workdir, wc)
+    return problems + row_problems + check_learning(workdir, wc, main)
 
 
 def main() -> None:

@@ -10,17 +10,22 @@ from tina_repro import cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_validate_reports_the_paper_config(monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)
-    assert cli.main(["validate"]) == 0
+def test_validate_reports_the_paper_config(capsys):
+    assert cli.main(["validate", "--directory", str(ROOT)]) == 0
     assert "15 experiments, 7 datasets, 6 benchmarks, 6 baselines" in capsys.readouterr().out
 
 
-def test_validate_fails_with_one_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.chdir(ROOT)
+def test_validate_from_another_directory_finds_the_workflow(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    demo = ROOT / "config" / "demo" / "config.yaml"
+    assert cli.main(["validate", "--configfile", str(demo)]) == 0
+    assert "4 experiments, 1 datasets, 3 benchmarks, 1 baselines" in capsys.readouterr().out
+
+
+def test_validate_fails_with_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("evaluation:\n  temprature: 0.6\n")
-    args = ["validate", "--configfile", str(bad)]
+    args = ["validate", "--configfile", str(bad), "--directory", str(ROOT)]
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
@@ -37,9 +42,8 @@ def test_build_tiny_model_command(tmp_path, capsys):
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
-def test_stages_by_hand_prepare_generate_score(monkeypatch, tmp_path, capsys):
+def test_stages_by_hand_prepare_generate_score(tmp_path, capsys):
     """prepare-benchmark -> generate -> score on the tiny model, outside Snakemake."""
-    monkeypatch.chdir(ROOT)
     fixture = ROOT / "tests" / "fixtures" / "hub" / "aime24.jsonl"
     n = sum(1 for _ in fixture.open())
     sheet = (ROOT / "config" / "benchmarks.tsv").read_text().splitlines()
@@ -51,7 +55,7 @@ def test_stages_by_hand_prepare_generate_score(monkeypatch, tmp_path, capsys):
         f"benchmarks: {tmp_path / 'benchmarks.tsv'}\n"
         "evaluation: {backend: transformers, max_new_tokens: 8, samples_per_problem: 2}\n"
     )
-    config = ["--configfile", str(override)]
+    config = ["--configfile", str(override), "--directory", str(ROOT)]
     assert cli.main(["build-tiny-model", str(tmp_path / "model")]) == 0
     prepared = tmp_path / "bench"
     assert cli.main(["prepare-benchmark", "aime24", "--out-dir", str(prepared), *config]) == 0
@@ -82,7 +86,7 @@ def test_job_log_takes_prints_and_log_records(tmp_path):
     code = (
         "import logging; from tina_repro import logs; "
         f"logs.setup({str(log)!r}); print({{'loss': 0.25}}); "
-        "logging.getLogger('tina_repro.training').info('step 1 done')"
+        "logging.getLogger('tina_repro.train').info('step 1 done')"
     )
     scripts = Path(__file__).resolve().parents[1] / "scripts"
     proc = subprocess.run(
@@ -95,4 +99,4 @@ def test_job_log_takes_prints_and_log_records(tmp_path):
     assert proc.stdout == proc.stderr == ""
     text = log.read_text()
     assert "{'loss': 0.25}" in text
-    assert "INFO tina_repro.training: step 1 done" in text
+    assert "INFO tina_repro.train: step 1 done" in text

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tina_repro import costs
+from tina_repro.results import costs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
@@ -180,11 +180,15 @@ def test_untimed_jobs_are_counted(tmp_path, caplog):
     timing.mkdir(parents=True)
     for benchmark in ["aime24", "aime25"]:
         (timing / f"{benchmark}.tsv").write_text("s\th:m:s\tmax_rss\n1800.0\t0:30:00\t10\n")
+    timings = {
+        (r.run, r.point, r.benchmark): tmp_path / r.run / r.point / f"{r.benchmark}.tsv"
+        for r in jobs.itertuples(index=False)
+    }
     with caplog.at_level(logging.WARNING):
-        timed = costs.evaluation_jobs(jobs, timing_dir=tmp_path)
+        timed = costs.evaluation_jobs(jobs, timings)
     assert timed["device_hours"].sum() == pytest.approx(1.0)
     assert timed["device_hours"].isna().sum() == 16
     assert "16 of 18 generation jobs have no timing file" in caplog.text
     (timing / "amc23.tsv").write_text("h:m:s\n0:30:00\n")
     with pytest.raises(ValueError, match="not a Snakemake benchmark file"):
-        costs.evaluation_jobs(jobs, timing_dir=tmp_path)
+        costs.evaluation_jobs(jobs, timings)

@@ -7,6 +7,7 @@ sheets' column mappings are what is tested. No test touches the network.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -18,17 +19,19 @@ import pytest
 import yaml
 from huggingface_hub.errors import GatedRepoError
 
-from tina_repro import data
-from tina_repro.workflow_config import load_schema, read_sheet
+from tina_repro.config import Benchmark, Dataset
+from tina_repro.config.rows import from_sheet
+from tina_repro.config.sheets import load_schema, read_sheet
+from tina_repro.data import models, normalize, prepare, sources
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB = Path(__file__).resolve().parent / "fixtures" / "hub"
 DATASETS = {
-    r["name"]: r
+    r["name"]: from_sheet(Dataset, r)
     for r in read_sheet(ROOT / "config/datasets.tsv", load_schema("datasets.schema.yaml"))
 }
 BENCHMARKS = {
-    r["name"]: r
+    r["name"]: from_sheet(Benchmark, r)
     for r in read_sheet(ROOT / "config/benchmarks.tsv", load_schema("benchmarks.schema.yaml"))
 }
 TEMPLATES = yaml.safe_load((ROOT / "config/config.yaml").read_text())["prompt_templates"]
@@ -64,10 +67,10 @@ FIXTURE_OF = {
 }
 
 
-def local(spec: dict, path: Path | str | None = None, **overrides) -> dict:
+def local(spec, path: Path | str | None = None, **overrides):
     """The sheet row with its source pointed at a local fixture."""
-    path = path or HUB / FIXTURE_OF[spec["name"]]
-    return {**spec, "source": f"local:{path}", **overrides}
+    path = path or HUB / FIXTURE_OF[spec.name]
+    return dataclasses.replace(spec, source=f"local:{path}", **overrides)
 
 
 def sha256(path: Path) -> str:
@@ -141,18 +144,18 @@ def grpo_py_columns(df: pd.DataFrame, is_deepscaler: bool) -> pd.DataFrame:
 @pytest.mark.parametrize("name", sorted(EXPECTED_TRAINING))
 def test_training_sets_map_exactly_like_grpo_py(name):
     spec = local(DATASETS[name])
-    out, report = data.normalize_training(data.load_source(spec), spec)
+    out, report = normalize.normalize_training(sources.load_source(spec), spec)
     expected = [(p, s, i) for i, (p, s) in enumerate(EXPECTED_TRAINING[name])]
     assert list(out.columns) == ["problem", "solution", "row_id"]
     assert list(out.itertuples(index=False, name=None)) == expected
-    oracle = grpo_py_columns(data.load_source(spec), is_deepscaler=name == "deepscaler")
+    oracle = grpo_py_columns(sources.load_source(spec), is_deepscaler=name == "deepscaler")
     assert list(oracle.itertuples(index=False, name=None)) == [(p, s) for p, s, _ in expected]
     assert report["rows_read"] == report["rows_kept"] == len(expected)
     assert report["drops"] == {}
     assert report["columns"] == {
-        "problem": spec["problem_column"],
-        "solution": spec["solution_column"],
-        "wrap_solution": spec["wrap_solution"],
+        "problem": spec.problem_column,
+        "solution": spec.solution_column,
+        "wrap_solution": spec.wrap_solution,
     }
 
 
@@ -210,7 +213,7 @@ EXPECTED_MATH = {
 def test_math_benchmarks_render_tina_prompt(name):
     expected = EXPECTED_MATH[name]
     spec = local(BENCHMARKS[name], expected_size=len(expected))
-    out, report = data.normalize_benchmark(data.load_source(spec), spec, TEMPLATES, SEED)
+    out, report = normalize.normalize_benchmark(sources.load_source(spec), spec, TEMPLATES, SEED)
     assert list(out.columns) == ["id", "problem", "answer", "prompt", "choices", "correct_letter"]
     assert list(out.itertuples(index=False, name=None)) == expected
     assert report["rows_kept"] == report["expected_size"] == len(expected)
@@ -250,7 +253,7 @@ def lighteval_gold_indices(seed: int, n: int) -> list[int]:
 @pytest.mark.parametrize("seed", [SEED, 0, 7])
 def test_gpqa_shuffles_like_lighteval(seed):
     spec = local(BENCHMARKS["gpqa_diamond"], expected_size=len(GPQA_ROWS))
-    out, report = data.normalize_benchmark(data.load_source(spec), spec, TEMPLATES, seed)
+    out, report = normalize.normalize_benchmark(sources.load_source(spec), spec, TEMPLATES, seed)
     indices = lighteval_gold_indices(seed, len(GPQA_ROWS))
     for row, (question, correct, incorrect), gold in zip(
         out.itertuples(index=False), GPQA_ROWS, indices, strict=True
@@ -269,7 +272,7 @@ def test_gpqa_shuffles_like_lighteval(seed):
 def test_gpqa_seed_1234_pinned():
     """The paper's seed puts the first correct answer last, the next four first."""
     spec = local(BENCHMARKS["gpqa_diamond"], expected_size=len(GPQA_ROWS))
-    out, _ = data.normalize_benchmark(data.load_source(spec), spec, TEMPLATES, 1234)
+    out, _ = normalize.normalize_benchmark(sources.load_source(spec), spec, TEMPLATES, 1234)
     assert list(out["correct_letter"]) == ["D", "A", "A", "A", "A"]
     assert out.loc[0, "prompt"] == (
         GPQA_PREFIX + "Which particle mediates the electromagnetic force?\n\n"
@@ -279,7 +282,7 @@ def test_gpqa_seed_1234_pinned():
 
 def test_prepare_writes_parquet_and_report(tmp_path):
     spec = local(DATASETS["deepscaler"])
-    report = data.prepare_training_dataset(spec, tmp_path / "d.parquet", tmp_path / "d.json")
+    report = prepare.prepare_training_dataset(spec, tmp_path / "d.parquet", tmp_path / "d.json")
     written = pd.read_parquet(tmp_path / "d.parquet")
     assert list(written.itertuples(index=False, name=None)) == [
         (p, s, i) for i, (p, s) in enumerate(EXPECTED_TRAINING["deepscaler"])
@@ -295,9 +298,9 @@ def test_prepare_writes_parquet_and_report(tmp_path):
 
 def test_prepare_benchmark_parquet_round_trip(tmp_path):
     spec = local(BENCHMARKS["gpqa_diamond"], expected_size=5)
-    data.prepare_benchmark(spec, TEMPLATES, SEED, tmp_path / "g.parquet", tmp_path / "g.json")
+    prepare.prepare_benchmark(spec, TEMPLATES, SEED, tmp_path / "g.parquet", tmp_path / "g.json")
     spec = local(BENCHMARKS["aime25"], expected_size=2)
-    data.prepare_benchmark(spec, TEMPLATES, SEED, tmp_path / "a.parquet", tmp_path / "a.json")
+    prepare.prepare_benchmark(spec, TEMPLATES, SEED, tmp_path / "a.parquet", tmp_path / "a.json")
     gpqa, aime = pd.read_parquet(tmp_path / "g.parquet"), pd.read_parquet(tmp_path / "a.parquet")
     assert list(gpqa.loc[0, "choices"]) == ["Gluon", "W boson", "Higgs boson", "Photon"]
     assert aime["choices"].isna().all() and aime["correct_letter"].isna().all()
@@ -306,8 +309,8 @@ def test_prepare_benchmark_parquet_round_trip(tmp_path):
 
 def test_malformed_set_fails_with_counts_in_report(tmp_path):
     spec = local(DATASETS["still3"], HUB / "still3_malformed.jsonl")
-    with pytest.raises(data.DataError, match=r"4 of 10 rows dropped \(40\.00% > 1%\)"):
-        data.prepare_training_dataset(spec, tmp_path / "s.parquet", tmp_path / "s.json")
+    with pytest.raises(sources.DataError, match=r"4 of 10 rows dropped \(40\.00% > 1%\)"):
+        prepare.prepare_training_dataset(spec, tmp_path / "s.parquet", tmp_path / "s.json")
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["status"] == "failed" and "40.00%" in report["error"]
     assert (report["rows_read"], report["rows_kept"]) == (10, 6)
@@ -331,7 +334,7 @@ def test_few_drops_are_counted_and_kept_going(tmp_path):
     rows.insert(50, {"question": "Box?", "answer": "\\boxed{}"})
     path = tmp_path / "still.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = data.prepare_training_dataset(
+    report = prepare.prepare_training_dataset(
         local(DATASETS["still3"], path), tmp_path / "s.parquet", tmp_path / "s.json"
     )
     assert report["drops"] == {"solution_unparseable": 1}
@@ -343,8 +346,10 @@ def test_few_drops_are_counted_and_kept_going(tmp_path):
 
 def test_benchmark_size_mismatch_fails(tmp_path):
     spec = local(BENCHMARKS["aime24"])  # the sheet's expected_size: 30
-    with pytest.raises(data.DataError, match="3 rows kept .* expected_size is 30"):
-        data.prepare_benchmark(spec, TEMPLATES, SEED, tmp_path / "a.parquet", tmp_path / "a.json")
+    with pytest.raises(sources.DataError, match="3 rows kept .* expected_size is 30"):
+        prepare.prepare_benchmark(
+            spec, TEMPLATES, SEED, tmp_path / "a.parquet", tmp_path / "a.json"
+        )
     report = json.loads((tmp_path / "a.json").read_text())
     assert report["status"] == "failed" and report["rows_kept"] == 3
     assert not (tmp_path / "a.parquet").exists()
@@ -353,12 +358,12 @@ def test_benchmark_size_mismatch_fails(tmp_path):
 def test_empty_source_and_missing_column(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("question,answer\n")
-    with pytest.raises(data.DataError, match="the source has no rows"):
+    with pytest.raises(sources.DataError, match="the source has no rows"):
         spec = local(DATASETS["still3"], empty)
-        data.normalize_training(data.load_source(spec), spec)
+        normalize.normalize_training(sources.load_source(spec), spec)
     spec = local(DATASETS["still3"], problem_column="problem")
-    with pytest.raises(data.DataError, match=r"no column\(s\) \['problem'\]; its columns are"):
-        data.normalize_training(data.load_source(spec), spec)
+    with pytest.raises(sources.DataError, match=r"no column\(s\) \['problem'\]; its columns are"):
+        normalize.normalize_training(sources.load_source(spec), spec)
 
 
 def test_local_csv_jsonl_parquet_give_the_same_rows(tmp_path):
@@ -368,20 +373,20 @@ def test_local_csv_jsonl_parquet_give_the_same_rows(tmp_path):
     results = []
     for path in (HUB / "math_500.jsonl", tmp_path / "m.parquet", tmp_path / "m.csv"):
         spec = local(BENCHMARKS["math_500"], path, expected_size=2)
-        out, _ = data.normalize_benchmark(data.load_source(spec), spec, TEMPLATES, SEED)
+        out, _ = normalize.normalize_benchmark(sources.load_source(spec), spec, TEMPLATES, SEED)
         results.append(list(out.itertuples(index=False, name=None)))
     assert results[0] == results[1] == results[2] == EXPECTED_MATH["math_500"]
 
 
 def test_local_source_errors(tmp_path):
-    with pytest.raises(data.DataError, match="does not exist"):
-        data.load_source(local(DATASETS["still3"], tmp_path / "missing.jsonl"))
+    with pytest.raises(sources.DataError, match="does not exist"):
+        sources.load_source(local(DATASETS["still3"], tmp_path / "missing.jsonl"))
     (tmp_path / "x.txt").write_text("hello")
-    with pytest.raises(data.DataError, match="unsupported extension"):
-        data.load_source(local(DATASETS["still3"], tmp_path / "x.txt"))
+    with pytest.raises(sources.DataError, match="unsupported extension"):
+        sources.load_source(local(DATASETS["still3"], tmp_path / "x.txt"))
     (tmp_path / "bad.jsonl").write_text("{not json\n")
-    with pytest.raises(data.DataError, match="cannot read local source"):
-        data.load_source(local(DATASETS["still3"], tmp_path / "bad.jsonl"))
+    with pytest.raises(sources.DataError, match="cannot read local source"):
+        sources.load_source(local(DATASETS["still3"], tmp_path / "bad.jsonl"))
 
 
 # --- Hugging Face Hub (never a network call) ----------------------------------------------------
@@ -400,7 +405,7 @@ def test_hub_source_is_loaded_with_the_sheet_arguments(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     monkeypatch.setenv("HF_TOKEN", "hf_x")
     spec = DATASETS["open_r1_math"]
-    df = data.load_source(spec)
+    df = sources.load_source(spec)
     assert calls == [
         (
             "open-r1/OpenR1-Math-220k",
@@ -408,7 +413,7 @@ def test_hub_source_is_loaded_with_the_sheet_arguments(monkeypatch):
         )
     ]
     assert list(df.columns) == ["problem", "solution"]  # only the mapped columns are loaded
-    out, _ = data.normalize_training(df, spec)
+    out, _ = normalize.normalize_training(df, spec)
     assert list(out.itertuples(index=False, name=None)) == [
         (p, s, i) for i, (p, s) in enumerate(EXPECTED_TRAINING["open_r1_math"])
     ]
@@ -420,8 +425,8 @@ def test_hub_offline_without_cache_says_how_to_proceed(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets"))
-    with pytest.raises(data.DataError) as err:
-        data.load_source(BENCHMARKS["aime24"])
+    with pytest.raises(sources.DataError) as err:
+        sources.load_source(BENCHMARKS["aime24"])
     message = str(err.value)
     assert message.startswith("aime24: cannot reach 'HuggingFaceH4/aime_2024' on the Hugging Face")
     assert "local:PATH" in message and "HF_HUB_OFFLINE=1 HF_HOME=" in message
@@ -434,8 +439,8 @@ def test_hub_unreachable_is_reported_with_the_dataset_name(tmp_path, monkeypatch
         raise ConnectionError("Couldn't reach 'agentica-org/DeepScaleR-Preview-Dataset' on the Hub")
 
     monkeypatch.setattr(datasets, "load_dataset", unreachable)
-    with pytest.raises(data.DataError, match="deepscaler: cannot reach") as err:
-        data.prepare_training_dataset(
+    with pytest.raises(sources.DataError, match="deepscaler: cannot reach") as err:
+        prepare.prepare_training_dataset(
             DATASETS["deepscaler"], tmp_path / "d.parquet", tmp_path / "d.json"
         )
     report = json.loads((tmp_path / "d.json").read_text())
@@ -459,8 +464,8 @@ def test_gated_gpqa_without_token_asks_for_hf_token(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", gated)
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    with pytest.raises(data.DataError) as err:
-        data.prepare_benchmark(
+    with pytest.raises(sources.DataError) as err:
+        prepare.prepare_benchmark(
             BENCHMARKS["gpqa_diamond"], TEMPLATES, SEED, tmp_path / "g.parquet", tmp_path / "g.json"
         )
     message = str(err.value)
@@ -481,8 +486,8 @@ def test_refused_token_is_never_echoed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", gated)
     monkeypatch.setenv("HF_TOKEN", secret)
-    with pytest.raises(data.DataError, match="HF_TOKEN is set but was not accepted") as err:
-        data.prepare_benchmark(
+    with pytest.raises(sources.DataError, match="HF_TOKEN is set but was not accepted") as err:
+        prepare.prepare_benchmark(
             BENCHMARKS["gpqa_diamond"], TEMPLATES, SEED, tmp_path / "g.parquet", tmp_path / "g.json"
         )
     # ...and appears in neither the message nor the report.
@@ -496,9 +501,9 @@ def test_commit_is_read_from_the_datasets_cache_path():
             {"filename": "/c/huggingface_h4___aime_2024/default/0.0.0/" + "ab12" * 10 + "/x.arrow"}
         ]
 
-    assert data._commit_of(Cached()) == "ab12" * 10
+    assert sources._commit_of(Cached()) == "ab12" * 10
     Cached.cache_files = [{"filename": "/c/json/default-1a2b/0.0.0/abc/x.arrow"}]
-    assert data._commit_of(Cached()) is None
+    assert sources._commit_of(Cached()) is None
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -509,7 +514,7 @@ def test_download_model_local_folder_is_linked(tmp_path):
     (source / "sub").mkdir(parents=True)
     (source / "config.json").write_text("{}")
     (source / "sub" / "weights.bin").write_bytes(b"1234")
-    manifest = data.download_model(f"local:{source}", None, tmp_path / "out")
+    manifest = models.download_model(f"local:{source}", None, tmp_path / "out")
     assert manifest == {
         "source": f"local:{source}",
         "revision_requested": None,
@@ -530,11 +535,11 @@ def test_download_model_offline_from_prefilled_cache(tmp_path, monkeypatch):
     (repo / "snapshots" / commit).mkdir(parents=True)
     (repo / "snapshots" / commit / "config.json").write_text('{"a": 1}')
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    manifest = data.download_model("org/tiny", "main", tmp_path / "out")
+    manifest = models.download_model("org/tiny", "main", tmp_path / "out")
     assert manifest["revision_resolved"] == commit
     assert manifest["files"] == [{"path": "config.json", "size": 8}]
-    with pytest.raises(data.DataError, match="org/absent: cannot reach 'org/absent'.*HF_HOME"):
-        data.download_model("org/absent", "main", tmp_path / "out2")
+    with pytest.raises(sources.DataError, match="org/absent: cannot reach 'org/absent'.*HF_HOME"):
+        models.download_model("org/absent", "main", tmp_path / "out2")
     assert not (tmp_path / "out2" / "manifest.json").exists()
 
 
@@ -549,5 +554,5 @@ def test_download_gated_model_asks_for_token(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "is_offline_mode", lambda: False)
     monkeypatch.setattr(HfApi, "model_info", gated)
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    with pytest.raises(data.DataError, match="gated for 'org/gated'.*HF_TOKEN is not set"):
-        data.download_model("org/gated", "main", tmp_path / "out")
+    with pytest.raises(sources.DataError, match="gated for 'org/gated'.*HF_TOKEN is not set"):
+        models.download_model("org/gated", "main", tmp_path / "out")

@@ -3,13 +3,10 @@
 import csv
 import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
+from helpers import ROOT, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
 HUB = ROOT / "tests" / "fixtures" / "hub"
 
 
@@ -25,26 +22,6 @@ def local_sheet(workdir, sheet, sources, sizes=None):
     out = workdir / "config" / sheet
     with open(out, "w", newline="") as handle:
         csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
-
-
-def snakemake(workdir, *targets):
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--cores",
-            "1",
-            "--directory",
-            str(workdir),
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            *targets,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_prepare_rules_on_local_sources(tmp_path):
@@ -63,6 +40,8 @@ def test_prepare_rules_on_local_sources(tmp_path):
     )
     proc = snakemake(
         tmp_path,
+        "--cores",
+        "1",
         "resources/datasets/limr.parquet",
         "resources/benchmarks/aime24.parquet",
         "resources/benchmarks/gpqa_diamond.parquet",
@@ -78,7 +57,7 @@ def test_prepare_rules_on_local_sources(tmp_path):
     assert gpqa["answer"].isin(list("ABCD")).all()
 
     # A malformed training set fails its job; the counts reach the rule's log.
-    failed = snakemake(tmp_path, "resources/datasets/still3.parquet")
+    failed = snakemake(tmp_path, "--cores", "1", "resources/datasets/still3.parquet")
     assert failed.returncode != 0
     log = (tmp_path / "logs/prepare_dataset/still3.log").read_text()
     assert "dropped" in log

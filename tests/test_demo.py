@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from snakemake_runs import dry_run
+from helpers import demo_config, dry_run
 
-from tina_repro import demo
-from tina_repro.tiny_model import GENERATION_PROMPT
+from tina_repro.demo import demo_data, task, warm_start
+from tina_repro.demo.tiny_model import GENERATION_PROMPT
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = ROOT / "config" / "demo" / "config.yaml"
 LINE = re.compile(r"^(?:(units|tens): )?(\d+(?:[-+*]\d+)+)=(\d+)$")
 
 
@@ -25,7 +24,7 @@ def _value(expression: str) -> int:
     return sum(int(term) for term in re.findall(r"[-+]?\d+", expression))
 
 
-def _question_value(problem: demo.Problem) -> int:
+def _question_value(problem: task.Problem) -> int:
     """The answer recomputed from the question text alone, independently of the teacher."""
     if problem.level == 3:
         boxes, each, given = map(int, re.findall(r"\d+", problem.question))
@@ -60,10 +59,10 @@ def demo_files(tmp_path_factory):
     paths = {
         "train": folder / "train.jsonl",
         "sft": folder / "sft.jsonl",
-        **{f"bench_l{level}": folder / f"bench_l{level}.jsonl" for level in demo.LEVELS},
+        **{f"bench_l{level}": folder / f"bench_l{level}.jsonl" for level in task.LEVELS},
     }
-    counts = demo.write_demo_data(
-        paths["train"], paths["sft"], {level: paths[f"bench_l{level}"] for level in demo.LEVELS}
+    counts = demo_data.write_demo_data(
+        paths["train"], paths["sft"], {level: paths[f"bench_l{level}"] for level in task.LEVELS}
     )
     rows = {key: [json.loads(line) for line in path.open()] for key, path in paths.items()}
     return paths, counts, rows
@@ -72,8 +71,8 @@ def demo_files(tmp_path_factory):
 def test_generator_is_deterministic(demo_files, tmp_path):
     paths, _, _ = demo_files
     again = {key: tmp_path / path.name for key, path in paths.items()}
-    demo.write_demo_data(
-        again["train"], again["sft"], {level: again[f"bench_l{level}"] for level in demo.LEVELS}
+    demo_data.write_demo_data(
+        again["train"], again["sft"], {level: again[f"bench_l{level}"] for level in task.LEVELS}
     )
     for key, path in paths.items():
         assert again[key].read_bytes() == path.read_bytes(), key
@@ -82,31 +81,31 @@ def test_generator_is_deterministic(demo_files, tmp_path):
 def test_benchmarks_are_distinct_per_level_and_excluded_from_all_training(demo_files):
     _, counts, rows = demo_files
     benchmark = set()
-    for level in demo.LEVELS:
+    for level in task.LEVELS:
         questions = [row["problem"] for row in rows[f"bench_l{level}"]]
-        assert len(questions) == len(set(questions)) == demo.BENCHMARK_SIZE
+        assert len(questions) == len(set(questions)) == task.BENCHMARK_SIZE
         benchmark.update(questions)
-    assert len(benchmark) == 3 * demo.BENCHMARK_SIZE
+    assert len(benchmark) == 3 * task.BENCHMARK_SIZE
     train = [row["problem"] for row in rows["train"]]
-    assert len(train) == len(set(train)) == demo.TRAIN_SIZE == counts["train"]
+    assert len(train) == len(set(train)) == demo_data.TRAIN_SIZE == counts["train"]
     sft = [row["problem"] for row in rows["sft"]]
-    assert len(sft) == demo.WarmStartSettings().n_examples == counts["sft"]
+    assert len(sft) == warm_start.WarmStartSettings().n_examples == counts["sft"]
     assert not benchmark & set(train)
     assert not benchmark & set(sft)
     # All three levels are trained on, in about equal shares.
-    shares = [sum(row["level"] == level for row in rows["sft"]) / len(sft) for level in demo.LEVELS]
+    shares = [sum(row["level"] == level for row in rows["sft"]) / len(sft) for level in task.LEVELS]
     assert all(0.3 < share < 0.37 for share in shares), shares
 
 
-@pytest.mark.parametrize("level", demo.LEVELS)
+@pytest.mark.parametrize("level", task.LEVELS)
 def test_every_teacher_step_is_right_and_the_boxed_answer_is_the_gold(level):
     rng = random.Random(level)
     for _ in range(1000):
-        problem = demo.make_problem(rng, level)
+        problem = task.make_problem(rng, level)
         assert problem.level == level
         assert problem.answer == _question_value(problem) >= 0
-        completion = demo.teacher_completion(problem)
-        reasoning, answer_line = completion.split(demo.THINK_END)
+        completion = task.teacher_completion(problem)
+        reasoning, answer_line = completion.split(task.THINK_END)
         assert answer_line == f"The answer is $\\boxed{{{problem.answer}}}$."
         lines = []
         for text in reasoning.split("\n"):
@@ -121,19 +120,19 @@ def test_every_teacher_step_is_right_and_the_boxed_answer_is_the_gold(level):
         if level > 1:  # the product comes first and is an operand of the final line
             assert lines[0][0] is None
             assert lines[0][2] in map(int, re.split(r"[-+]", lines[-1][1]))
-        assert demo.teacher_completion(problem, answered=False) == reasoning + "\n</think>"
+        assert task.teacher_completion(problem, answered=False) == reasoning + "\n</think>"
 
 
 def test_make_problem_rejects_an_unknown_level():
     with pytest.raises(ValueError, match="unknown level 4"):
-        demo.make_problem(random.Random(0), 4)
+        task.make_problem(random.Random(0), 4)
 
 
 def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
     _, counts, rows = demo_files
     unanswered = [row for row in rows["sft"] if not row["answered"]]
     assert len(unanswered) == counts["sft_unanswered"]
-    assert len(unanswered) == round(demo.UNANSWERED_FRACTION * len(rows["sft"]))
+    assert len(unanswered) == round(demo_data.UNANSWERED_FRACTION * len(rows["sft"]))
     assert all(row["completion"].endswith("\n</think>") for row in unanswered)
     assert all("\\boxed" not in row["completion"] for row in unanswered)
     answered = [row for row in rows["sft"] if row["answered"]]
@@ -144,13 +143,13 @@ def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     """Answered traces earn the accuracy reward and pass the paper's grader on every gold form;
     unanswered ones (</think> then nothing) get no reward at all, which is the headroom GRPO can
     close."""
-    from tina_repro.grading import grade
-    from tina_repro.rewards import build
+    from tina_repro.eval.grading import grade
+    from tina_repro.train.rewards import build
 
     _, _, rows = demo_files
     accuracy, fmt = build("accuracy"), build("format")
-    problem = demo.make_problem(random.Random(0), 2)
-    answered, unanswered = (demo.teacher_completion(problem, flag) for flag in (True, False))
+    problem = task.make_problem(random.Random(0), 2)
+    answered, unanswered = (task.teacher_completion(problem, flag) for flag in (True, False))
     gold = f"${problem.answer}$"  # the training gold once the sheet's wrap_solution applied
     assert accuracy([answered, unanswered], [gold, gold]) == [1.0, 0.0]
     assert fmt([answered, unanswered]) == [1.0, 0.0]
@@ -159,7 +158,7 @@ def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     )
     for gold, gold_format in (
         (str(problem.answer), "expr"),
-        (demo.worked_solution(problem), "latex"),
+        (task.worked_solution(problem), "latex"),
     ):
         assert grade(answered, gold, "math", gold_format).correct
         assert grade(answered, gold, "math", gold_format).formatted
@@ -169,24 +168,25 @@ def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
 
 def test_local_files_go_through_the_normal_data_stage(demo_files, tmp_path):
     """Every demo row passes the paper's checks: nothing dropped, sizes as the demo sheets say."""
-    from tina_repro import data
-    from tina_repro.workflow_config import load_files
+    import dataclasses
+
+    from tina_repro.data import prepare
 
     paths, _, _ = demo_files
-    wc = load_files(ROOT / "config" / "config.yaml", DEMO_CONFIG)
+    wc = demo_config()
     templates, seed = wc.config["prompt_templates"], wc.config["evaluation"]["seed"]
     for name, spec in wc.benchmarks.items():
-        local = dict(spec, source=f"local:{paths[Path(spec['source']).stem]}")
-        report = data.prepare_benchmark(
+        local = dataclasses.replace(spec, source=f"local:{paths[Path(spec.source).stem]}")
+        report = prepare.prepare_benchmark(
             local, templates, seed, tmp_path / f"{name}.parquet", tmp_path / f"{name}.json"
         )
-        assert report["rows_kept"] == report["rows_read"] == demo.BENCHMARK_SIZE
+        assert report["rows_kept"] == report["rows_read"] == task.BENCHMARK_SIZE
     for name, spec in wc.datasets.items():
-        local = dict(spec, source=f"local:{paths['train']}")
-        report = data.prepare_training_dataset(
+        local = dataclasses.replace(spec, source=f"local:{paths['train']}")
+        report = prepare.prepare_training_dataset(
             local, tmp_path / f"{name}.parquet", tmp_path / f"{name}.json"
         )
-        assert report["rows_kept"] == demo.TRAIN_SIZE
+        assert report["rows_kept"] == demo_data.TRAIN_SIZE
 
 
 def test_warm_start_smoke_lowers_the_loss_and_trains_only_the_completion(demo_files, tmp_path):
@@ -194,21 +194,21 @@ def test_warm_start_smoke_lowers_the_loss_and_trains_only_the_completion(demo_fi
 
     _, _, rows = demo_files
     sft = tmp_path / "sft.jsonl"
-    settings = demo.WarmStartSettings(steps=20, batch_size=8)
+    settings = warm_start.WarmStartSettings(steps=20, batch_size=8)
     sft.write_text("".join(json.dumps(row) + "\n" for row in rows["sft"][: settings.n_examples]))
     out = tmp_path / "model"
-    report = demo.build_demo_base_model(sft, out, size="test", settings=settings)
+    report = warm_start.build_demo_base_model(sft, out, size="test", settings=settings)
     assert report["loss_last"] < 0.8 * report["loss_first"]
     assert report["n_examples"] == 160
     assert json.loads((out / "warm_start.json").read_text())["loss_last"] == report["loss_last"]
 
     tokenizer = AutoTokenizer.from_pretrained(out)
     AutoModelForCausalLM.from_pretrained(out)  # reloads
-    [(prompt, completion)] = demo.encode_sft_examples(tokenizer, rows["sft"][:1])
+    [(prompt, completion)] = warm_start.encode_sft_examples(tokenizer, rows["sft"][:1])
     assert tokenizer.decode(prompt).endswith(rows["sft"][0]["problem"] + GENERATION_PROMPT)
     assert completion[-1] == tokenizer.eos_token_id
     assert tokenizer.decode(completion[:-1]) == rows["sft"][0]["completion"]
-    ids, mask, labels = demo._batch([(prompt, completion), (prompt, completion[:3])], 0)
+    ids, mask, labels = warm_start._batch([(prompt, completion), (prompt, completion[:3])], 0)
     assert labels[0].tolist() == [-100] * len(prompt) + completion
     assert labels[1].tolist() == [-100] * len(prompt) + completion[:3] + [-100] * (
         len(completion) - 3
@@ -222,27 +222,25 @@ def test_warm_start_grpo_and_evaluation_see_the_same_prompt(tmp_path):
     import pandas as pd
     from transformers import AutoTokenizer
 
-    from tina_repro.generation import render_prompt
-    from tina_repro.tiny_model import build_tiny_model
-    from tina_repro.training import prepare_prompts
-    from tina_repro.workflow_config import load_files
+    from tina_repro.demo.tiny_model import build_tiny_model
+    from tina_repro.eval.requests import render_prompt
+    from tina_repro.train.prompts import prepare_prompts
 
-    wc = load_files(ROOT / "config" / "config.yaml", DEMO_CONFIG)
+    wc = demo_config()
     tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "model", size="test"))
     assert wc.config["training_chat_template"] == ""  # GRPO keeps the model's own template
-    problem = demo.make_problem(random.Random(0), 3).question
-    [(prompt_ids, _)] = demo.encode_sft_examples(
+    problem = task.make_problem(random.Random(0), 3).question
+    [(prompt_ids, _)] = warm_start.encode_sft_examples(
         tokenizer, [{"problem": problem, "completion": ""}]
     )
     warm_start_prompt = tokenizer.decode(prompt_ids)
 
-    row = wc.training_row(next(iter(wc.experiments)))
-    system_prompt = wc.config["system_prompts"][row["system_prompt"]]
+    name = next(iter(wc.experiments))
     dataset, _ = prepare_prompts(
         pd.DataFrame({"problem": [problem], "solution": ["$1$"], "row_id": [0]}),
         tokenizer,
-        system_prompt,
-        row["max_prompt_length"],
+        wc.system_prompt(name),
+        wc.experiments[name].max_prompt_length,
     )
     rollout_prompt = tokenizer.apply_chat_template(
         dataset[0]["prompt"], tokenize=False, add_generation_prompt=True
@@ -259,16 +257,14 @@ def test_warm_start_refuses_too_few_traces(demo_files, tmp_path):
     sft = tmp_path / "sft.jsonl"
     sft.write_text(json.dumps(rows["sft"][0]) + "\n")
     with pytest.raises(ValueError, match="needs 2 steps x 4 = 8"):
-        demo.warm_start(tmp_path, sft, demo.WarmStartSettings(steps=2, batch_size=4))
+        warm_start.warm_start(tmp_path, sft, warm_start.WarmStartSettings(steps=2, batch_size=4))
 
 
 def test_demo_config_validates_and_runs_every_table_on_cpu():
-    from tina_repro.workflow_config import load_files
-
-    wc = load_files(ROOT / "config" / "config.yaml", DEMO_CONFIG)
+    wc = demo_config()
     assert wc.config["base_model"]["source"] == "local:resources/demo/base_model"
     assert wc.config["evaluation"]["backend"] == "transformers"
-    assert all(row["gpus"] == 0 and not row["use_vllm"] for row in wc.experiments.values())
+    assert all(row.gpus == 0 and not row.use_vllm for row in wc.experiments.values())
     for table in ("main", "datasets", "learning_rate", "lora_rank", "rl_algorithm"):
         assert wc.experiments_in(table), table
     for table in ("learning_rate", "lora_rank", "rl_algorithm"):
@@ -278,9 +274,9 @@ def test_demo_config_validates_and_runs_every_table_on_cpu():
     for name in wc.experiments_in("learning_rate", "lora_rank", "rl_algorithm"):
         # Every run saves at least 4 checkpoints; ablations share the main run's schedule.
         ablation = wc.experiments[name]
-        assert ablation["stop_step"] // ablation["save_steps"] >= 4
-        assert ablation["max_steps"] == row["max_steps"]
-    sources = [spec["source"] for spec in (*wc.datasets.values(), *wc.benchmarks.values())]
+        assert ablation.stop_step // ablation.save_steps >= 4
+        assert ablation.max_steps == row.max_steps
+    sources = [spec.source for spec in (*wc.datasets.values(), *wc.benchmarks.values())]
     assert all(source.startswith("local:resources/demo/") for source in sources)
 
 

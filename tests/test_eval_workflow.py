@@ -4,16 +4,14 @@ two local benchmarks, tiny model, transformers backend."""
 import csv
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, snakemake
 
-from tina_repro.tiny_model import build_tiny_model
+from tina_repro.demo.tiny_model import build_tiny_model
 
-ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "tiny_run"
 STEPS = (5, 10)
 BENCHMARKS = ("tiny_math", "tiny_gpqa")
@@ -127,6 +125,7 @@ def workdir(tmp_path):
     for step in STEPS:
         save_adapter(model_dir, run_dir / f"checkpoint-{step}", seed=step)
     (run_dir / "manifest.json").write_text(json.dumps({"checkpoint_steps": list(STEPS)}))
+    (run_dir / "log_history.csv").write_text("step\n" + "".join(f"{s}\n" for s in STEPS))
     return tmp_path
 
 
@@ -137,25 +136,8 @@ def test_checkpoints_are_generated_graded_and_scored(workdir):
         for step in STEPS
         for benchmark in BENCHMARKS
     ]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            *targets,
-            "--cores",
-            "2",
-            "--directory",
-            str(workdir),
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--configfile",
-            str(workdir / "override.yaml"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = snakemake(
+        workdir, *targets, "--cores", "2", "--configfile", str(workdir / "override.yaml")
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     assert "train_grpo" not in proc.stdout + proc.stderr  # training was complete already

@@ -1,12 +1,14 @@
 """Parameter counts and training FLOPs from logged tokens, checked against hand arithmetic and
 against real transformers/PEFT models."""
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import tiny_row
 
-from tina_repro import flops
+from tina_repro.results import flops
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 BASE = FIXTURES / "deepseek_r1_distill_qwen_1.5b"
@@ -73,13 +75,8 @@ def test_step_tokens():
 
 
 def test_flops_of_a_token_log():
-    row = {
-        "lora_r": 32,
-        "lora_target_modules": ",".join(TINA_TARGETS),
-        "num_generations": 4,
-        "beta": 0.04,
-        "use_vllm": True,
-    }
+    row = tiny_row(lora_r=32, lora_target_modules=tuple(TINA_TARGETS), num_generations=4, gpus=1)
+    row = dataclasses.replace(row, beta=0.04, use_vllm=True)
     result = flops.run_flops(token_log(), flops.ModelShape.from_file(BASE), row, 32)
     total = result["flops"].drop(columns="step").sum()
     seen = 48_000 + 6_400
@@ -91,7 +88,7 @@ def test_flops_of_a_token_log():
     assert total["full_ft_flops"] == 99_200 * N + 2 * N * seen + 6 * N * seen
     assert total["total_lora_flops"] == 668_996_940_595_200  # 6.69e14
     # Without vLLM every completion prefills its prompt; beta 0 drops the reference pass.
-    row.update(use_vllm=False, beta=0.0)
+    row = dataclasses.replace(row, use_vllm=False, beta=0.0)
     total = flops.run_flops(token_log(), flops.ModelShape.from_file(BASE), row, 32)["flops"]
     assert total["rollout_flops"].sum() == 2 * N * seen
     assert total["logprob_flops"].sum() == 0

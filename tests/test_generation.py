@@ -11,9 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tina_repro import evaluation, generation
-from tina_repro.generation import TransformersBackend, sample_seed
-from tina_repro.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
+from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
+from tina_repro.eval.backends import TransformersBackend, vllm_lora_rank
+from tina_repro.eval.generate import generate_benchmark
+from tina_repro.eval.requests import render_prompt, sample_seed
+from tina_repro.eval.score import grade_and_score
 
 PROBLEMS = ["What is $2+3$?", "Compute $4\\times 5-6$.", "What is $17-9$?"]
 GOLDS = ["5", "14", "8"]
@@ -83,7 +85,7 @@ def benchmark_parquet(tmp_path_factory):
 
 
 def run(benchmark_parquet, tiny_dir, out, adapter=None, **overrides):
-    generation.generate_benchmark(
+    generate_benchmark(
         benchmark_parquet, tiny_dir, adapter, {**SETTINGS, **overrides}, out, gold_format="expr"
     )
     return [json.loads(line) for line in Path(out).read_text().splitlines()]
@@ -228,6 +230,7 @@ def fake_vllm(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm.lora", lora)
     monkeypatch.setitem(sys.modules, "vllm.lora.request", request)
     monkeypatch.setenv("TINA_GPU_COUNT", "1")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     return calls
 
 
@@ -254,9 +257,9 @@ def test_vllm_serves_the_adapter_with_per_sample_seeds(
     assert lora_request.path == str(adapter_dir.resolve())
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     expected_ids = [
-        tokenizer(
-            generation.render_prompt(tokenizer, f"Solve this.\n\n{p}"), add_special_tokens=False
-        )["input_ids"]
+        tokenizer(render_prompt(tokenizer, f"Solve this.\n\n{p}"), add_special_tokens=False)[
+            "input_ids"
+        ]
         for p in PROBLEMS
         for _ in range(2)
     ]
@@ -293,7 +296,7 @@ def test_vllm_without_adapter_runs_the_plain_model(
 )
 def test_vllm_lora_rank_rounds_up(tmp_path, config, expected):
     (tmp_path / "adapter_config.json").write_text(json.dumps(config))
-    assert generation.vllm_lora_rank(tmp_path) == expected
+    assert vllm_lora_rank(tmp_path) == expected
 
 
 # ---- grading and scoring -----------------------------------------------------------------------
@@ -335,7 +338,7 @@ def samples_path(tmp_path):
 def test_grade_and_score_exact_numbers(samples_path, benchmark_parquet, tmp_path):
     graded_path, score_path = tmp_path / "graded.jsonl", tmp_path / "score.json"
     identity = {"run": "still", "point": "step-5", "benchmark": "tiny_math"}
-    evaluation.grade_and_score(
+    grade_and_score(
         samples_path, benchmark_parquet, graded_path, score_path, processes=2, identity=identity
     )
     graded = [json.loads(line) for line in graded_path.read_text().splitlines()]
@@ -358,9 +361,9 @@ def test_grading_refuses_samples_of_another_benchmark(samples_path, tmp_path):
     changed = tmp_path / "changed.parquet"
     pd.DataFrame({"id": [0, 1, 2], "answer": ["5", "15", "8"]}).to_parquet(changed)
     with pytest.raises(ValueError, match="problem 1 has gold '14' but the benchmark says '15'"):
-        evaluation.grade_and_score(samples_path, changed, tmp_path / "g", tmp_path / "s", 1)
+        grade_and_score(samples_path, changed, tmp_path / "g", tmp_path / "s", 1)
     larger = tmp_path / "larger.parquet"
     pd.DataFrame({"id": [0, 1, 2, 3], "answer": [*GOLDS, "1"]}).to_parquet(larger)
     with pytest.raises(ValueError, match=r"1 benchmark problem\(s\) have no samples"):
-        evaluation.grade_and_score(samples_path, larger, tmp_path / "g", tmp_path / "s", 1)
+        grade_and_score(samples_path, larger, tmp_path / "g", tmp_path / "s", 1)
     assert not (tmp_path / "s").exists()

@@ -1,5 +1,6 @@
 """GPU leases: concurrent jobs on one machine get distinct device ids (fake device count)."""
 
+import fcntl
 import multiprocessing
 import os
 import time
@@ -9,10 +10,17 @@ import pytest
 from tina_repro import gpu_lease
 
 
+@pytest.fixture(autouse=True)
+def no_scheduler(monkeypatch):
+    """Tests fake the machine themselves: nothing from the environment they run in."""
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("TINA_GPU_LOCK_DIR", raising=False)
+
+
 @pytest.fixture
 def fake_gpus(monkeypatch, tmp_path):
     monkeypatch.setenv("TINA_GPU_COUNT", "4")
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     return tmp_path / "locks"
 
 
@@ -28,25 +36,120 @@ def test_nested_leases_never_share_a_device(fake_gpus):
         with gpu_lease.lease(2, lock_dir=fake_gpus) as second:
             assert not set(first) & set(second)
             assert len(set(first) | set(second)) == 3
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == ",".join(first)
 
 
 def test_cpu_job_hides_cuda(fake_gpus):
     with gpu_lease.lease(0, lock_dir=fake_gpus) as ids:
         assert ids == []
         assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
 
 
 def test_too_many_gpus_names_the_demo(fake_gpus):
-    with pytest.raises(RuntimeError, match="config/demo/config.yaml"):
+    with pytest.raises(gpu_lease.GpuLeaseError, match="config/demo/config.yaml") as caught:
         with gpu_lease.lease(5, lock_dir=fake_gpus):
             pass
+    assert isinstance(caught.value, RuntimeError)
+    assert "\n" not in str(caught.value)
 
 
-def test_waits_then_times_out_when_all_devices_are_held(fake_gpus):
+def test_waits_then_times_out_with_one_line(fake_gpus):
     with gpu_lease.lease(4, lock_dir=fake_gpus):
-        with pytest.raises(TimeoutError):
+        started = time.monotonic()
+        with pytest.raises(gpu_lease.GpuLeaseTimeout) as caught:
             with gpu_lease.lease(1, lock_dir=fake_gpus, timeout_s=0.2, poll_s=0.05):
                 pass
+        assert 0.2 <= time.monotonic() - started < 2
+    message = str(caught.value)
+    assert isinstance(caught.value, TimeoutError)
+    assert "\n" not in message
+    assert "1 free GPU(s) among devices 0,1,2,3" in message
+    assert "--resources gpu=N" in message and str(fake_gpus) in message
+
+
+# ---- several processes (fork: cheap, and the fake machine's environment is inherited) ----------
+
+FORK = multiprocessing.get_context("fork")
+
+
+def _hold(lock_dir, n, ready, release, timeout_s=30.0):
+    with gpu_lease.lease(n, lock_dir=lock_dir, timeout_s=timeout_s, poll_s=0.05) as ids:
+        ready.put(ids)
+        release.wait(timeout=30)
+
+
+def _lockable(path):
+    """Whether another process could lock ``path`` now (a few quick tries, then released)."""
+    for _ in range(5):
+        with path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                time.sleep(0.002)
+    return False
+
+
+def test_a_waiting_job_holds_no_device(monkeypatch, tmp_path):
+    """3 GPUs, 2 held: a 2-GPU job waits holding none of them, then gets 2 on release."""
+    monkeypatch.setenv("TINA_GPU_COUNT", "3")
+    ready, release = FORK.Queue(), FORK.Event()
+    holder = FORK.Process(target=_hold, args=(tmp_path, 2, ready, release))
+    holder.start()
+    assert ready.get(timeout=10) == ["0", "1"]
+    waiter_ready = FORK.Queue()
+    waiter = FORK.Process(target=_hold, args=(tmp_path, 2, waiter_ready, FORK.Event(), 10.0))
+    waiter.start()
+    try:
+        time.sleep(0.2)  # the waiter is polling now
+        for _ in range(10):
+            assert _lockable(tmp_path / "gpu-2.lock"), "the waiting job kept GPU 2 locked"
+            assert waiter_ready.empty()
+            time.sleep(0.03)
+        release.set()
+        got = waiter_ready.get(timeout=10)
+        assert len(set(got)) == 2 and set(got) <= {"0", "1", "2"}
+    finally:
+        for process in (holder, waiter):
+            process.kill()
+            process.join(timeout=10)
+
+
+def _take_two(lock_dir, results, barrier):
+    barrier.wait(timeout=10)  # all ask at once: the worst case for partial holds
+    with gpu_lease.lease(2, lock_dir=lock_dir, timeout_s=20, poll_s=0.02) as ids:
+        start = time.monotonic()
+        time.sleep(0.05)
+        results.put((ids, start, time.monotonic()))
+
+
+def test_many_two_gpu_jobs_all_finish_without_sharing(monkeypatch, tmp_path):
+    """Eight 2-GPU jobs on 4 GPUs: no deadlock, and no device in two jobs at once."""
+    monkeypatch.setenv("TINA_GPU_COUNT", "4")
+    try_lock = gpu_lease._try_lock
+
+    def slow_try_lock(path):  # widens the race: jobs interleave their lock attempts
+        handle = try_lock(path)
+        time.sleep(0.01)
+        return handle
+
+    monkeypatch.setattr(gpu_lease, "_try_lock", slow_try_lock)  # inherited by the forks
+    results, barrier = FORK.Queue(), FORK.Barrier(8)
+    workers = [FORK.Process(target=_take_two, args=(tmp_path, results, barrier)) for _ in range(8)]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    holds = [results.get(timeout=20) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=10)
+    assert time.monotonic() - started < 20
+    assert [worker.exitcode for worker in workers] == [0] * 8
+    for i, (ids, start, end) in enumerate(holds):
+        assert len(set(ids)) == 2
+        for other, other_start, other_end in holds[i + 1 :]:
+            if set(ids) & set(other):
+                assert end <= other_start or other_end <= start
 
 
 def _hold_one(lock_dir, queue, hold_s):
@@ -58,7 +161,6 @@ def _hold_one(lock_dir, queue, hold_s):
 def test_eight_concurrent_processes_get_eight_distinct_gpus(monkeypatch, tmp_path):
     """Like `snakemake --resources gpu=8` running eight one-GPU evaluations at once."""
     monkeypatch.setenv("TINA_GPU_COUNT", "8")
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     workers = [context.Process(target=_hold_one, args=(tmp_path, queue, 1.5)) for _ in range(8)]
@@ -84,19 +186,72 @@ def test_a_killed_holder_releases_its_gpu(monkeypatch, tmp_path):
         assert ids == ["0"]
 
 
+# ---- devices assigned by a scheduler -----------------------------------------------------------
+
+
+def test_scheduler_devices_are_used_as_given_without_locks(monkeypatch, tmp_path):
+    monkeypatch.setenv("TINA_GPU_COUNT", "8")  # the scheduler's assignment wins
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    assert gpu_lease.visible_devices() == ["5", "7"]
+    with gpu_lease.lease(2, lock_dir=tmp_path / "locks", timeout_s=0.1) as ids:
+        assert ids == ["5", "7"]
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "5,7"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5,7"
+    assert not (tmp_path / "locks").exists()
+
+
+def test_a_smaller_job_takes_the_first_scheduler_devices(monkeypatch, tmp_path):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    with gpu_lease.lease(1, lock_dir=tmp_path, timeout_s=0.1) as first:
+        assert first == ["5"] and os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+        with gpu_lease.lease(
+            1, lock_dir=tmp_path, timeout_s=0.1
+        ) as second:  # nested: the other one
+            assert second == ["7"] and os.environ["CUDA_VISIBLE_DEVICES"] == "7"
+        with gpu_lease.lease(0, lock_dir=tmp_path):
+            assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5,7"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_asking_for_more_than_the_scheduler_gave_fails_in_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
+    with pytest.raises(gpu_lease.GpuLeaseError) as caught:
+        with gpu_lease.lease(3, lock_dir=tmp_path, timeout_s=0.1, poll_s=0.05):
+            pass
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "needs 3 GPU(s)" in message and "5,7" in message and "config/demo/config.yaml" in message
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "5,7"
+
+
+def test_a_slurm_job_without_gpus_takes_no_machine_gpu(monkeypatch, tmp_path):
+    monkeypatch.setenv("TINA_GPU_COUNT", "4")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    with gpu_lease.lease(0, lock_dir=tmp_path) as ids:
+        assert ids == []
+    with pytest.raises(gpu_lease.GpuLeaseError, match="SLURM job 4242.*--gres") as caught:
+        with gpu_lease.lease(1, lock_dir=tmp_path, timeout_s=0.1):
+            pass
+    assert "\n" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_training_job_runs_on_its_leased_gpus(monkeypatch, tmp_path):
     """The training rule's entry leases the row's GPUs and derives a distinct launch port."""
-    from tina_repro import training
+    from helpers import tiny_job, tiny_row
+
+    from tina_repro.train import launch
 
     monkeypatch.setenv("TINA_GPU_COUNT", "4")
     monkeypatch.setenv("TINA_GPU_LOCK_DIR", str(tmp_path))
     seen = {}
 
-    def fake_run_training(row, config, dataset, base, out, main_process_port=None):
+    def fake_run_training(job, main_process_port=None):
         seen.update(devices=os.environ["CUDA_VISIBLE_DEVICES"], port=main_process_port)
         return {}
 
-    monkeypatch.setattr(training, "run_training", fake_run_training)
+    monkeypatch.setattr(launch, "run_training", fake_run_training)
     with gpu_lease.lease(1, lock_dir=tmp_path):  # another job holds GPU 0
-        training.run_leased({"gpus": 2}, {}, "d.parquet", "base", "out")
+        launch.run_leased(tiny_job(tiny_row(gpus=2), "d.parquet", "base", "out"))
     assert seen == {"devices": "1,2", "port": 29501}

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from tina_repro import grading
-from tina_repro.grading import grade, grade_file, grade_rows
+from tina_repro.eval import grading, workers
+from tina_repro.eval.grading import grade
+from tina_repro.eval.workers import grade_file, grade_rows
 
 
 def r1(answer: str, reasoning: str = "Let me compute step by step. \\boxed{99} maybe?") -> str:
@@ -270,7 +271,7 @@ def test_worker_stuck_where_signals_cannot_reach_is_killed(monkeypatch):
         time.sleep(60)
 
     monkeypatch.setattr(grading, "_grade_math", stuck)
-    monkeypatch.setattr(grading, "HARD_KILL_GRACE_S", 0.5)
+    monkeypatch.setattr(workers, "HARD_KILL_GRACE_S", 0.5)
     rows = [{"completion": r1("$\\boxed{1}$"), "gold": "1", "task": "math"}] * 2
     rows.append({"completion": r1("Answer: A"), "gold": "A", "task": "gpqa"})
     started = time.perf_counter()

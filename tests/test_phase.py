@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tina_repro import phase
+from tina_repro.figures import phase
 
 STEPS = np.arange(1, 851)
 
@@ -56,7 +56,7 @@ def test_monotone_curves_have_no_transition(caplog):
             "rewards/format/mean": 0.2 + STEPS / 1000 + rng.normal(0, 0.08, 850),
         }
     )
-    with caplog.at_level(logging.INFO, logger="tina_repro.phase"):
+    with caplog.at_level(logging.INFO, logger="tina_repro.figures.phase"):
         assert phase.find_transition(log) is None
     assert "no dip" in caplog.text
 

@@ -8,14 +8,14 @@ import json
 import logging
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import snakemake
 
-from tina_repro import plotting
+from tina_repro.figures import data, paper, runs
+from tina_repro.figures.make import make_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "figures"
@@ -49,7 +49,7 @@ def main_average(model: str) -> float:
 
 
 def test_overall_comparison_puts_our_best_run_next_to_figure1(out):
-    frame = plotting.overall_comparison(
+    frame = paper.overall_comparison(
         FIGURE1, TABLES / "main.csv", TABLES / "costs.csv", DATASET_REPORTS, MAIN_EXPERIMENTS, *out
     )
     assert_written(*out)
@@ -75,7 +75,7 @@ def test_overall_comparison_puts_our_best_run_next_to_figure1(out):
 
 
 def test_cost_vs_performance_pairs_published_and_reproduced(out):
-    frame = plotting.cost_vs_performance(FIGURE1, TABLES / "main.csv", TABLES / "costs.csv", *out)
+    frame = paper.cost_vs_performance(FIGURE1, TABLES / "main.csv", TABLES / "costs.csv", *out)
     assert_written(*out)
     rs2 = frame[frame["label"] == "Tina-Open-RS2"].set_index("source")
     assert rs2.loc["published", ["cost_usd", "performance"]].tolist() == [15, 50.6]
@@ -90,7 +90,7 @@ def test_cost_vs_performance_skips_free_runs_with_a_warning(out, tmp_path, caplo
     costs.loc[costs["experiments"] == "open_rs3", "training_cost_usd"] = 0.0
     costs.to_csv(tmp_path / "costs.csv", index=False)
     with caplog.at_level(logging.WARNING):
-        frame = plotting.cost_vs_performance(
+        frame = paper.cost_vs_performance(
             FIGURE1, TABLES / "main.csv", tmp_path / "costs.csv", *out
         )
     assert_written(*out)
@@ -104,19 +104,19 @@ def test_flops_vs_performance_draws_flops_up_to_the_selected_checkpoint(out, tmp
     unscored = flops.iloc[[0]].assign(experiment="never_evaluated", best_average=float("nan"))
     pd.concat([flops, unscored]).to_csv(tmp_path / "flops.csv", index=False)
     with caplog.at_level(logging.WARNING):
-        frame = plotting.flops_vs_performance(tmp_path / "flops.csv", *out)
+        frame = paper.flops_vs_performance(tmp_path / "flops.csv", *out)
     assert_written(*out)
     assert "no selected checkpoint for never_evaluated" in caplog.text
     assert sorted(frame["label"].unique()) == sorted(flops["experiment"])
     limr = frame[frame["label"] == "limr"].set_index("training")
     row = flops.set_index("experiment").loc["limr"]
-    assert limr.loc[plotting.LORA_FLOPS, "flops"] == row["total_lora_flops_to_selected"]
-    assert limr.loc[plotting.FULL_FLOPS, "flops"] == row["full_ft_flops_to_selected"]
+    assert limr.loc[data.LORA_FLOPS, "flops"] == row["total_lora_flops_to_selected"]
+    assert limr.loc[data.FULL_FLOPS, "flops"] == row["full_ft_flops_to_selected"]
     assert limr["performance"].tolist() == [row["best_average"]] * 2
 
 
 def test_training_dynamics_plots_the_logged_rewards_and_length(out):
-    frame = plotting.training_dynamics(
+    frame = runs.training_dynamics(
         RUN / "log_history.csv", "Tina-Open-RS2", 200, 226, *out, epoch_steps=875
     )
     assert_written(*out)
@@ -134,7 +134,7 @@ def test_training_dynamics_without_any_plotted_column_fails_clearly(out, tmp_pat
     with pytest.raises(
         ValueError, match=r"log\.csv: none of the columns .*completions/mean_length"
     ):
-        plotting.training_dynamics(tmp_path / "log.csv", "run", None, None, *out)
+        runs.training_dynamics(tmp_path / "log.csv", "run", None, None, *out)
 
 
 def test_checkpoint_curves_average_only_complete_checkpoints(out, tmp_path, caplog):
@@ -142,9 +142,9 @@ def test_checkpoint_curves_average_only_complete_checkpoints(out, tmp_path, capl
     # Drop one benchmark of step 350: that checkpoint keeps its curves but gets no average.
     scores = scores[~((scores["step"] == 350) & (scores["benchmark"] == "minerva"))]
     scores.to_csv(tmp_path / "scores.csv", index=False)
-    base = plotting.base_model_scores(BASE_SCORES)
+    base = data.base_model_scores(BASE_SCORES)
     with caplog.at_level(logging.WARNING):
-        frame = plotting.checkpoint_curves(
+        frame = runs.checkpoint_curves(
             tmp_path / "scores.csv", "Tina-Open-RS2", 200, *out, base_scores=base, epoch_steps=875
         )
     assert_written(*out)
@@ -156,28 +156,28 @@ def test_checkpoint_curves_average_only_complete_checkpoints(out, tmp_path, capl
 
 
 def test_base_model_scores_read_pass_at_1_per_benchmark():
-    base = plotting.base_model_scores(BASE_SCORES).set_index("benchmark")["accuracy"]
+    base = data.base_model_scores(BASE_SCORES).set_index("benchmark")["accuracy"]
     assert sorted(base.index) == sorted(BENCHMARKS)
     aime24 = json.loads((BASE_SCORES[0].parent.parent / "aime24" / "score.json").read_text())
     assert base["aime24"] == aime24["pass_at_1"]
 
 
 def test_ablations_orders_numeric_settings(out):
-    frame = plotting.ablations(TABLES / "ablations.csv", *out)
+    frame = paper.ablations(TABLES / "ablations.csv", *out)
     assert_written(*out)
     assert set(frame["benchmark"]) == {"average"}
     assert len(frame) == 10
-    assert plotting._setting_order(pd.Series(["5e-06", "1e-06", "5e-07"])) == [
+    assert data.setting_order(pd.Series(["5e-06", "1e-06", "5e-07"])) == [
         "5e-07",
         "1e-06",
         "5e-06",
     ]
-    assert plotting._setting_order(pd.Series(["32", "16", "4"])) == ["4", "16", "32"]
-    assert plotting._setting_order(pd.Series(["open_rs", "limr"])) == ["open_rs", "limr"]
+    assert data.setting_order(pd.Series(["32", "16", "4"])) == ["4", "16", "32"]
+    assert data.setting_order(pd.Series(["open_rs", "limr"])) == ["open_rs", "limr"]
 
 
 def test_reproduced_vs_published_counts_published_values_inside_the_ci(out):
-    frame = plotting.reproduced_vs_published(TABLES / "main.csv", *out)
+    frame = paper.reproduced_vs_published(TABLES / "main.csv", *out)
     assert_written(*out)
     main = pd.read_csv(TABLES / "main.csv")
     assert len(frame) == len(main) == 5 * 7
@@ -188,8 +188,8 @@ def test_reproduced_vs_published_counts_published_values_inside_the_ci(out):
 def test_a_rebuild_writes_the_same_bytes(tmp_path):
     first = tmp_path / "a.pdf", tmp_path / "a.png"
     second = tmp_path / "b.pdf", tmp_path / "b.png"
-    plotting.ablations(TABLES / "ablations.csv", *first)
-    plotting.ablations(TABLES / "ablations.csv", *second)
+    paper.ablations(TABLES / "ablations.csv", *first)
+    paper.ablations(TABLES / "ablations.csv", *second)
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes()
 
@@ -199,17 +199,21 @@ def test_a_missing_column_names_the_file(out, tmp_path):
         tmp_path / "main.csv", index=False
     )
     with pytest.raises(ValueError, match=r"main\.csv: missing column\(s\) published"):
-        plotting.reproduced_vs_published(tmp_path / "main.csv", *out)
+        paper.reproduced_vs_published(tmp_path / "main.csv", *out)
 
 
 def test_make_figure_marks_the_selected_checkpoint_and_the_transition(out):
     config = {"selection": {"rule": "paper", "selection_benchmarks": []}}
-    inputs = {"manifest": str(RUN / "manifest.json"), "scores": str(SCORES)}
+    inputs = {
+        "manifest": str(RUN / "manifest.json"),
+        "log_history": str(RUN / "log_history.csv"),
+        "scores": str(SCORES),
+    }
     params = {"title": "Tina-Open-RS2 (open_rs2)", "benchmarks": BENCHMARKS}
     outputs = {"pdf": out[0], "png": out[1]}
-    dynamics = plotting.make_figure("figure_training_dynamics", inputs, outputs, params, config)
+    dynamics = make_figure("figure_training_dynamics", inputs, outputs, params, config)
     assert_written(*out)
-    curves = plotting.make_figure(
+    curves = make_figure(
         "figure_checkpoint_curves",
         {**inputs, "base": [str(p) for p in BASE_SCORES]},
         outputs,
@@ -224,11 +228,10 @@ def test_make_figure_marks_the_selected_checkpoint_and_the_transition(out):
     # The fixture log turns (format peak, length dip) around step 220.
     assert 210 <= dynamics.attrs["transition_step"] <= 235
     with pytest.raises(ValueError, match="no figure is drawn by rule 'figure_nope'"):
-        plotting.make_figure("figure_nope", inputs, outputs, params, config)
+        make_figure("figure_nope", inputs, outputs, params, config)
 
 
 # ---- Snakemake level ------------------------------------------------------------------------
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 FIGURE_RULES = [
     "figure_overall_comparison",
     "figure_cost_vs_performance",
@@ -238,16 +241,6 @@ FIGURE_RULES = [
     "figure_training_dynamics",
     "figure_checkpoint_curves",
 ]
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(workdir), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ numbers: every table must then show zero differences (the plumbing is exact), an
 FLOPs tables must give the numbers the fixture record implies.
 
 The workspace (built once per module) holds, for the 15 paper runs of config/experiments.tsv and
-the 6 baselines: graded.jsonl and score.json (scored with the real ``tina_repro.scoring``) per
+the 6 baselines: graded.jsonl and score.json (scored with the real ``tina_repro.eval.scoring``) per
 checkpoint and benchmark, Snakemake timing files, manifests and log_history.csv per run. Each run
 has three checkpoints (tests/fixtures/results/cost_runs.csv); the selected one scores exactly the
 paper's values (as k/n fractions of the benchmark sizes), the others 10 points less.
@@ -12,7 +12,6 @@ paper's values (as k/n fractions of the benchmark sizes), the others 10 points l
 import json
 import logging
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,22 @@ import pandas as pd
 import pytest
 import yaml
 
-from tina_repro import results, scoring
+from tina_repro.config import load
+from tina_repro.eval import scoring
+from tina_repro.results.collect import SCORE_COLUMNS, collect_scores, index_eval_files
+from tina_repro.results.flops import FLOPS_COLUMNS
+from tina_repro.results.make import make_table, to_markdown
+from tina_repro.results.stats import N_BOOT, SEED, average_ci, gains_vs_base, read_graded
+from tina_repro.results.tables import (
+    ABLATION_COLUMNS,
+    CHECKPOINT_COLUMNS,
+    GAIN_COLUMNS,
+    MAIN_COLUMNS,
+    Tables,
+    format_columns,
+    main_table,
+    reproduced_rows,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper_results"
@@ -58,7 +72,8 @@ def _rows(frame: pd.DataFrame, key: str) -> dict:
 
 
 def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) -> list[Path]:
-    """graded.jsonl, score.json and timing of one evaluated model; returns the score paths."""
+    """graded.jsonl, score.json and timing of one evaluated model; returns the score paths
+    (graded.jsonl lies beside each, the timing file under benchmarks/)."""
     paths = []
     for benchmark, value in accuracy.items():
         n = SIZES[benchmark]
@@ -85,6 +100,13 @@ def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) 
     return paths
 
 
+def timing_of(score: Path) -> Path:
+    """The generation timing file of the job behind a score.json."""
+    *_, run, point, benchmark, _name = score.parts
+    root = score.parents[5]
+    return root / "benchmarks" / "generate_samples" / run / point / f"{benchmark}.tsv"
+
+
 def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
     """Write the workspace; returns the inputs every table rule of results.smk declares."""
     paper = published_scores()
@@ -94,8 +116,8 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
     for name in paper:
         if name.endswith("_full") or name == "base":
             baseline_files += write_point(root, "baseline", name, paper[name], hours=1.0)
-    results.collect_scores(baseline_files, scores_dir / "baselines.csv")
-    manifests, tables = [], []
+    collect_scores(baseline_files, scores_dir / "baselines.csv")
+    manifests, tables, logs, score_files = [], [], [], list(baseline_files)
     for row in pd.read_csv(FIXTURES / "cost_runs.csv").itertuples(index=False):
         steps = [int(s) for s in row.checkpoint_steps.split()]
         others = (row.eval_hours - row.selected_eval_hours) / (len(steps) - 1)
@@ -106,14 +128,16 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
             hours = row.selected_eval_hours if selected else others
             files += write_point(root, row.experiment, f"step-{step}", accuracy, hours)
         tables.append(scores_dir / f"{row.experiment}.csv")
-        results.collect_scores(files, tables[-1])
+        collect_scores(files, tables[-1])
+        score_files += files
         spec = experiments[row.experiment]
-        completions = spec["prompts_per_step"] * spec["num_generations"]
+        completions = spec.prompts_per_step * spec.num_generations
         train = root / "results" / "train" / row.experiment
         train.mkdir(parents=True)
         log = pd.DataFrame({"step": steps, "completions/mean_length": float(MEAN_LENGTH)})
         log["num_tokens"] = log["step"] * completions * (PROMPT_LENGTH + MEAN_LENGTH)
         log.to_csv(train / "log_history.csv", index=False)
+        logs.append(train / "log_history.csv")
         manifest = {
             "experiment": row.experiment,
             "checkpoint_steps": steps,
@@ -127,9 +151,12 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
         (train / "manifest.json").write_text(json.dumps(manifest))
         manifests.append(train / "manifest.json")
     return {
-        "runs": [str(p.relative_to(root)) for p in tables],
-        "baselines": "results/scores/baselines.csv",
-        "manifests": [str(p.relative_to(root)) for p in manifests],
+        "runs": [str(p) for p in tables],
+        "baselines": str(scores_dir / "baselines.csv"),
+        "manifests": [str(p) for p in manifests],
+        "graded": [str(p.with_name("graded.jsonl")) for p in score_files],
+        "timings": [str(timing_of(p)) for p in score_files],
+        "log_history": [str(p) for p in logs],
     }
 
 
@@ -140,23 +167,31 @@ def rule_inputs(common: dict) -> dict[str, dict]:
     """The named inputs of each table rule (rules/results.smk)."""
     main_runs = [p for p in common["runs"] if Path(p).stem in MAIN]
     main_manifests = [p for p in common["manifests"] if Path(p).parent.name in MAIN]
+    keep = ("runs", "baselines", "manifests")
     return {
-        "checkpoints_table": common,
+        "checkpoints_table": {key: common[key] for key in keep},
         "main_table": {
             "runs": main_runs,
             "baselines": common["baselines"],
             "manifests": main_manifests,
+            "graded": common["graded"],
             "published": str(PAPER / "tina_models.csv"),
             "published_baselines": str(PAPER / "baselines.csv"),
         },
         "ablations_table": {
             "runs": common["runs"],  # every run is in some ablation
             "manifests": common["manifests"],
+            "graded": common["graded"],
             "published": str(PAPER / "ablations.csv"),
         },
-        "costs_table": {**common, "published": str(PAPER / "costs.csv")},
+        "costs_table": {
+            **{key: common[key] for key in keep},
+            "timings": common["timings"],
+            "published": str(PAPER / "costs.csv"),
+        },
         "flops_table": {
             "manifests": common["manifests"],
+            "log_history": common["log_history"],
             "runs": common["runs"],
             "base_model": str(BASE_MODEL),
         },
@@ -165,34 +200,28 @@ def rule_inputs(common: dict) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """Build the workspace and every table (run from inside it, as Snakemake runs scripts)."""
-    from tina_repro import workflow_config
-
+    """Build the workspace and every table from the inputs each rule declares."""
     root = tmp_path_factory.mktemp("workspace")
-    experiments = workflow_config.load(paper_config()).experiments
-    here = os.getcwd()
-    os.chdir(root)
-    try:
-        inputs = rule_inputs(build_workspace(root, experiments))
-        tables = {
-            rule: results.make_table(rule, named, f"results/tables/{rule}.csv", paper_config())
-            for rule, named in inputs.items()
-        }
-        heldout = results.make_table(
-            "main_table",
-            inputs["main_table"],
-            "results/tables/heldout.csv",
-            paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"]),
-        )
-    finally:
-        os.chdir(here)
+    experiments = load(paper_config()).experiments
+    inputs = rule_inputs(build_workspace(root, experiments))
+    out = root / "results" / "tables"
+    tables = {
+        rule: make_table(rule, named, out / f"{rule}.csv", paper_config())
+        for rule, named in inputs.items()
+    }
+    heldout = make_table(
+        "main_table",
+        inputs["main_table"],
+        out / "heldout.csv",
+        paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"]),
+    )
     return {"root": root, "tables": tables, "heldout": heldout, "inputs": inputs}
 
 
 # ---- collecting scores ---------------------------------------------------------------------------
 def test_collect_scores_reads_paths_and_keys(workspace):
     frame = pd.read_csv(workspace["root"] / "results" / "scores" / "open_rs2.csv")
-    assert list(frame.columns) == results.SCORE_COLUMNS
+    assert list(frame.columns) == SCORE_COLUMNS
     assert len(frame) == 3 * 6
     row = frame[(frame["step"] == 450) & (frame["benchmark"] == "minerva")].iloc[0]
     assert row["point"] == "step-450"
@@ -209,20 +238,20 @@ def test_collect_scores_rejects_bad_paths_and_scores(tmp_path):
     bad.parent.mkdir(parents=True)
     bad.write_text("{}")
     with pytest.raises(ValueError, match="point 'final' of run 'open_rs2' is not step-N"):
-        results.collect_scores([bad], tmp_path / "out.csv")
+        collect_scores([bad], tmp_path / "out.csv")
     good = tmp_path / "results" / "eval" / "open_rs2" / "step-50" / "aime24" / "score.json"
     good.parent.mkdir(parents=True)
     good.write_text(json.dumps({"pass_at_1": 10.0}))
     with pytest.raises(ValueError, match=r"score lacks key\(s\) \['ci95'"):
-        results.collect_scores([good], tmp_path / "out.csv")
+        collect_scores([good], tmp_path / "out.csv")
     with pytest.raises(ValueError, match="no score files"):
-        results.collect_scores([], tmp_path / "out.csv")
+        collect_scores([], tmp_path / "out.csv")
 
 
 # ---- published numbers in, zero differences out --------------------------------------------------
 def test_main_table_reproduces_the_published_numbers_exactly(workspace):
     main = workspace["tables"]["main_table"]
-    assert list(main.columns) == results.MAIN_COLUMNS
+    assert list(main.columns) == MAIN_COLUMNS
     assert len(main) == (6 + 5) * 7
     assert (main["reproduced"] == main["published"]).all()
     assert (main["difference"] == 0).all()
@@ -238,7 +267,7 @@ def test_main_table_reproduces_the_published_numbers_exactly(workspace):
 
 def test_ablation_table_reproduces_the_published_numbers_exactly(workspace):
     table = workspace["tables"]["ablations_table"]
-    assert list(table.columns) == results.ABLATION_COLUMNS
+    assert list(table.columns) == ABLATION_COLUMNS
     assert len(table) == 17 * 7
     assert (table["difference"] == 0).all() and table["within_ci"].all()
     averages = table[table["benchmark"] == "average"]
@@ -281,17 +310,16 @@ def test_average_ci_is_a_bootstrap_of_the_average_not_of_its_parts(workspace):
 
 def test_average_ci_exact_cases():
     # Every problem right on one benchmark and wrong on the other: no resample can differ.
-    assert results.average_ci([np.ones(30), np.zeros(40)]) == (50.0, 50.0)
-    low, high = results.average_ci([np.array([0.0, 1.0] * 250)])
+    assert average_ci([np.ones(30), np.zeros(40)]) == (50.0, 50.0)
+    low, high = average_ci([np.array([0.0, 1.0] * 250)])
     assert low < 50 < high and high - low == pytest.approx(2 * 1.96 * 100 * 0.5 / 500**0.5, 0.1)
 
 
-def test_missing_per_problem_grades_leave_the_average_ci_empty(tmp_path, monkeypatch, caplog):
-    monkeypatch.chdir(tmp_path)
+def test_missing_per_problem_grades_leave_the_average_ci_empty(caplog):
     frame = pd.DataFrame(
         {"benchmark": ["aime24"], "accuracy": [50.0], "ci_low": [30.0], "ci_high": [70.0]}
     )
-    rows = results.reproduced_rows(frame, "run", "step-1", ["aime24"])
+    rows = reproduced_rows(frame, "run", "step-1", ["aime24"], {})
     assert rows[-1][0] == "average" and rows[-1][1] == 50.0
     assert math.isnan(rows[-1][2]) and math.isnan(rows[-1][3])
     assert "no CI for the average of run/step-1" in caplog.text
@@ -317,7 +345,7 @@ def test_main_table_gives_format_columns_and_the_paired_gain_over_base(workspace
     main = workspace["tables"]["main_table"]
     paper = published_scores()
     baselines = main[main["kind"] == "baseline"]
-    assert baselines[list(results.GAIN_COLUMNS)].isna().all().all()
+    assert baselines[list(GAIN_COLUMNS)].isna().all().all()
     # Every workspace sample is formatted: the conditional accuracy is the accuracy itself.
     assert (main["format_rate"] == 100).all()
     assert (main["accuracy_given_formatted"] == main["reproduced"]).all()
@@ -331,9 +359,9 @@ def test_main_table_gives_format_columns_and_the_paired_gain_over_base(workspace
     assert rs2.loc["average", "gain_vs_base"] == round(np.mean(list(gains.values())), 2) == 9.42
     # The per-benchmark interval is scoring's paired bootstrap (N_BOOT replicates, seed 0).
     root = workspace["root"] / "results" / "eval"
-    base_rows = results.read_graded(root / "baseline" / "base" / "aime24" / "graded.jsonl")
-    rows = results.read_graded(root / "open_rs2" / "step-450" / "aime24" / "graded.jsonl")
-    paired = scoring.paired_bootstrap_diff(base_rows, rows, results.N_BOOT, results.SEED)
+    base_rows = read_graded(root / "baseline" / "base" / "aime24" / "graded.jsonl")
+    rows = read_graded(root / "open_rs2" / "step-450" / "aime24" / "graded.jsonl")
+    paired = scoring.paired_bootstrap_diff(base_rows, rows, N_BOOT, SEED)
     expected = [round(bound, 2) for bound in paired["ci95"]]
     assert rs2.loc["aime24", ["gain_ci_low", "gain_ci_high"]].tolist() == expected
     assert (rs2["gain_ci_low"] <= rs2["gain_vs_base"]).all()
@@ -356,17 +384,20 @@ def test_main_table_gives_format_columns_and_the_paired_gain_over_base(workspace
     )
 
 
-def test_final_rule_reports_the_last_checkpoint(workspace, monkeypatch):
-    monkeypatch.chdir(workspace["root"])
+def tables_of(inputs: dict, config: dict) -> Tables:
+    return Tables(inputs, config, load(config))
+
+
+def test_final_rule_reports_the_last_checkpoint(workspace):
     config = paper_config(rule="final")
-    table = results.main_table(results.Tables(workspace["inputs"]["main_table"], config))
+    table = main_table(tables_of(workspace["inputs"]["main_table"], config))
     rs2 = table[table["model"] == "open_rs2"].set_index("benchmark")
     assert (rs2["step"] == 850).all() and (table["selection_rule"] == "final").all()
     # The last checkpoint scores 10 points under the published values: 10/30 against 7/30.
     assert rs2.loc["aime24", ["reproduced", "gain_vs_base"]].tolist() == [33.33, 10.0]
 
 
-def write_graded(root: Path, run: str, point: str, benchmark: str, correct: dict) -> None:
+def write_graded(root: Path, run: str, point: str, benchmark: str, correct: dict) -> Path:
     """A graded.jsonl from {problem_id: correct samples out of 4}, in the dict's order."""
     folder = root / "results" / "eval" / run / point / benchmark
     folder.mkdir(parents=True)
@@ -376,10 +407,14 @@ def write_graded(root: Path, run: str, point: str, benchmark: str, correct: dict
         for i in range(4)
     ]
     (folder / "graded.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder / "graded.jsonl"
 
 
-def test_gain_is_paired_by_problem_and_stratified_by_benchmark(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def graded_index(root: Path) -> dict:
+    return index_eval_files(sorted(root.glob("results/eval/*/*/*/graded.jsonl")))
+
+
+def test_gain_is_paired_by_problem_and_stratified_by_benchmark(tmp_path):
     # a: every problem gains 1 of 4 samples, so no resample can differ: 25 [25, 25].
     write_graded(tmp_path, "baseline", "base", "a", {"a0": 1, "a1": 1, "a2": 1})
     write_graded(tmp_path, "run", "step-5", "a", {"a0": 2, "a1": 2, "a2": 2})
@@ -387,7 +422,7 @@ def test_gain_is_paired_by_problem_and_stratified_by_benchmark(tmp_path, monkeyp
     # +50 on both and a zero-width interval. Resampling two problems gives 0, 50 or 100.
     write_graded(tmp_path, "baseline", "base", "b", {"b0": 0, "b1": 2})
     write_graded(tmp_path, "run", "step-5", "b", {"b1": 2, "b0": 4})
-    gains = results.gains_vs_base("run", "step-5", "base", ["a", "b"])
+    gains = gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a", "b"])
     assert gains == {
         "a": (25.0, 25.0, 25.0),
         "b": (50.0, 0.0, 100.0),
@@ -404,34 +439,30 @@ def test_average_gain_of_one_benchmark_is_its_paired_bootstrap(tmp_path):
     tuned = [
         {**row, "correct": bool(c)} for row, c in zip(base, rng.integers(0, 2, 50), strict=True)
     ]
-    paired = scoring.paired_bootstrap_diff(base, tuned, results.N_BOOT, results.SEED)
+    paired = scoring.paired_bootstrap_diff(base, tuned, N_BOOT, SEED)
     differences = np.array(
         [float(t["correct"]) - float(b["correct"]) for b, t in zip(base, tuned, strict=True)]
     )
-    assert results.average_ci([differences]) == tuple(paired["ci95"])
+    assert average_ci([differences]) == tuple(paired["ci95"])
 
 
-def test_gain_without_grades_or_base_model_is_empty_and_logged(
-    workspace, tmp_path, monkeypatch, caplog
-):
-    monkeypatch.chdir(tmp_path)
+def test_gain_without_grades_or_base_model_is_empty_and_logged(workspace, tmp_path, caplog):
     write_graded(tmp_path, "run", "step-5", "a", {"a0": 1})
     with caplog.at_level(logging.WARNING):
-        assert results.gains_vs_base("run", "step-5", "base", ["a"]) == {}
+        assert gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a"]) == {}
     assert "no gain over the base model for run/step-5" in caplog.text
     write_graded(tmp_path, "baseline", "base", "a", {"a1": 1})
     with pytest.raises(ValueError, match=r"graded.jsonl against .*problem sets differ"):
-        results.gains_vs_base("run", "step-5", "base", ["a"])
+        gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a"])
     # A config whose base model no baseline evaluates: the table is built, its gains empty.
-    monkeypatch.chdir(workspace["root"])
     config = paper_config()
     config["base_model"]["revision"] = "0123abc"
-    tables = results.Tables(workspace["inputs"]["main_table"], config)
+    tables = tables_of(workspace["inputs"]["main_table"], config)
     assert tables.base_point is None
-    assert results.Tables(workspace["inputs"]["main_table"], paper_config()).base_point == "base"
+    assert tables_of(workspace["inputs"]["main_table"], paper_config()).base_point == "base"
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        table = results.main_table(tables)
+        table = main_table(tables)
     assert table["gain_vs_base"].isna().all() and table["format_rate"].notna().all()
     assert "open_rs2/step-450: no baseline evaluates the base model" in caplog.text
 
@@ -444,16 +475,16 @@ def test_format_columns_average_needs_every_benchmark():
             "accuracy_given_formatted": [50.0, math.nan],  # nothing formatted on b
         }
     )
-    columns = results.format_columns(frame, ["a", "b"])
+    columns = format_columns(frame, ["a", "b"])
     assert columns["average"]["format_rate"] == 90.0
     assert math.isnan(columns["average"]["accuracy_given_formatted"])
-    assert results.format_columns(frame, ["a"])["average"] == columns["a"]
+    assert format_columns(frame, ["a"])["average"] == columns["a"]
 
 
 # ---- checkpoints, costs, FLOPs -------------------------------------------------------------------
 def test_checkpoint_table_lists_every_evaluation(workspace):
     table = workspace["tables"]["checkpoints_table"]
-    assert list(table.columns) == results.CHECKPOINT_COLUMNS
+    assert list(table.columns) == CHECKPOINT_COLUMNS
     assert len(table) == 15 * 3 * 6 + 6 * 6
     assert table["run"].iloc[0] == "base" and table["kind"].iloc[0] == "baseline"
     still = table[(table["run"] == "still") & (table["benchmark"] == "aime24")]
@@ -474,7 +505,7 @@ def test_cost_table_from_timing_files(workspace):
 
 def test_flops_table(workspace):
     table = workspace["tables"]["flops_table"].set_index("experiment")
-    assert list(table.reset_index().columns) == results.FLOPS_COLUMNS
+    assert list(table.reset_index().columns) == FLOPS_COLUMNS
     rs2 = table.loc["open_rs2"]
     n, n_lora = 1_543_569_408, 36_929_536
     completions = 850 * 48  # 8 prompts x G=6 per step
@@ -509,7 +540,7 @@ def test_every_table_has_a_markdown_twin(workspace):
 def test_markdown_cells():
     frame = pd.DataFrame({"a": [1.5, math.nan], "b": [True, pd.NA], "c": [2.5e17, 0.0]})
     frame["b"] = frame["b"].astype("boolean")
-    assert results.to_markdown(frame).splitlines() == [
+    assert to_markdown(frame).splitlines() == [
         "| a | b | c |",
         "|---|---|---|",
         "| 1.50 | yes | 2.500e+17 |",
@@ -519,4 +550,4 @@ def test_markdown_cells():
 
 def test_unknown_rule_is_named():
     with pytest.raises(ValueError, match="no table for rule 'tables'"):
-        results.make_table("tables", {}, "x.csv", paper_config())
+        make_table("tables", {}, "x.csv", paper_config())

@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from tina_repro.scoring import paired_bootstrap_diff, pass_at_k, score
+from tina_repro.eval.scoring import paired_bootstrap_diff, pass_at_k, score
 
 
 def rows_for(correct_by_problem: dict, formatted=None, **flags) -> list[dict]:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tina_repro import selection, workflow_config
+from tina_repro.config import load_files
+from tina_repro.config.sheets import load_schema
+from tina_repro.results import selection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,11 +71,9 @@ def test_final_rule_takes_the_last_complete_step_whatever_its_score(caplog):
 
 
 def test_config_offers_every_rule_and_the_demo_reports_its_final_checkpoint():
-    schema = workflow_config.load_schema("config.schema.yaml")
+    schema = load_schema("config.schema.yaml")
     assert schema["properties"]["selection"]["properties"]["rule"]["enum"] == list(selection.RULES)
-    demo = workflow_config.load_files(
-        ROOT / "config" / "config.yaml", ROOT / "config" / "demo" / "config.yaml"
-    )
+    demo = load_files(ROOT / "config" / "demo" / "config.yaml", root=ROOT)
     assert demo.config["selection"] == {"rule": "final", "selection_benchmarks": []}
     assert demo.base_model_point() == "base"
 

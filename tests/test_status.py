@@ -1,25 +1,20 @@
 """tina-repro status reads progress from the files the workflow writes."""
 
-from pathlib import Path
+from helpers import paper_config
 
-import yaml
-
-from tina_repro.status import format_status, run_status
-from tina_repro.workflow_config import load
-
-ROOT = Path(__file__).resolve().parents[1]
+from tina_repro.results.status import format_status, run_status
+from tina_repro.train.checkpoints import CHECKPOINT_FILES
 
 
-def paper(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    return load(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
-
-
-def test_status_counts_checkpoints_and_scores(monkeypatch, tmp_path):
-    wc = paper(monkeypatch)
+def test_status_counts_complete_checkpoints_and_scores(tmp_path):
+    wc = paper_config()
     run = tmp_path / "results" / "train" / "limr"
     for step in (10, 20, 30):
-        (run / f"checkpoint-{step}").mkdir(parents=True)
+        for name in CHECKPOINT_FILES:
+            (run / f"checkpoint-{step}").mkdir(parents=True, exist_ok=True)
+            (run / f"checkpoint-{step}" / name).write_text("{}")
+    (run / "checkpoint-40").mkdir()  # killed while saving: training would not resume from it
+    (run / "checkpoint-40" / "adapter_model.safetensors").write_text("")
     (run / "checkpoint-x").mkdir()  # not a checkpoint
     for benchmark in wc.benchmarks:
         score = tmp_path / "results" / "eval" / "limr" / "step-10" / benchmark / "score.json"

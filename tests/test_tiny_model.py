@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tina_repro.tiny_model import (
+from tina_repro.demo.tiny_model import (
     BOS,
     EOS,
     GENERATION_PROMPT,

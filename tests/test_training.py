@@ -4,81 +4,26 @@ runs of ``train`` on the tiny model (checkpoints, logs, resolved config, manifes
 import json
 import math
 import os
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from helpers import SEVEN, paper_config, tiny_context, tiny_job, tiny_row, write_rows
 
-from tina_repro import training, workflow_config
-from tina_repro.grpo_mapping import batch_geometry, grpo_settings, reward_settings
-from tina_repro.tiny_model import build_tiny_model
+from tina_repro.demo.tiny_model import build_tiny_model
+from tina_repro.train import rewards
+from tina_repro.train.callbacks import TrainingDivergedError
+from tina_repro.train.checkpoints import CHECKPOINT_FILES, complete_checkpoints
+from tina_repro.train.launch import launch_command
+from tina_repro.train.mapping import batch_geometry, grpo_settings, reward_settings
+from tina_repro.train.prompts import (
+    _prompt_length,
+    load_tokenizer,
+    prepare_prompts,
+    read_training_rows,
+)
+from tina_repro.train.trainer import train
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is first imported (lazily)
-
-REPO = Path(__file__).resolve().parents[1]
-SEVEN = "q_proj,k_proj,v_proj,o_proj,down_proj,up_proj,gate_proj"
-
-
-def tiny_row(**overrides) -> dict:
-    """A CPU experiment row for the tiny model; ``length`` gives non-zero advantages even for a
-    random model (it scores character lengths), so the adapter actually moves."""
-    row = {
-        "name": "tiny",
-        "paper_name": None,
-        "tables": "main",
-        "dataset": "synthetic",
-        "rewards": "format:1,length:1",
-        "cosine_max_len": 1000,
-        "learning_rate": 1e-3,
-        "lr_scheduler": "cosine_with_min_lr",
-        "min_lr_rate": 0.1,
-        "warmup_ratio": 0.1,
-        "lora_r": 8,
-        "lora_alpha": 32,
-        "lora_dropout": 0.05,
-        "lora_target_modules": SEVEN,
-        "num_generations": 4,
-        "prompts_per_step": 2,
-        "max_prompt_length": 512,
-        "max_completion_length": 12,
-        "temperature": 0.7,
-        "top_p": 1.0,
-        "beta": 0.04,
-        "loss_type": "grpo",
-        "scale_rewards": "group",
-        "max_steps": 20,
-        "stop_step": 10,
-        "save_steps": 5,
-        "seed": 42,
-        "gpus": 0,
-        "use_vllm": False,
-        "vllm_gpu_memory_utilization": 0.4,
-        "vllm_max_model_len": None,
-        "comment": None,
-        "system_prompt": "short",
-    }
-    row.update(overrides)
-    return row
-
-
-def tiny_config() -> dict:
-    """The paper config with the tiny model's own R1-style template (its pad token is kept,
-    <|fim_pad|> not being in its vocabulary) and a short system prompt: the paper's take 200
-    tiny-model tokens, which would triple the cost of every CPU step."""
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    prompts = {**config["system_prompts"], "short": "Think in <think> tags, then answer."}
-    return {**config, "training_chat_template": "", "system_prompts": prompts}
-
-
-def write_rows(path: Path, n: int = 8) -> Path:
-    """A normalized training table of ``n`` arithmetic problems with boxed-able gold answers."""
-    rows = [
-        {"problem": f"What is ${a}+{b}$?", "solution": f"${a + b}$", "row_id": i}
-        for i, (a, b) in enumerate((10 + 7 * i % 50, 11 + 3 * i % 19) for i in range(n))
-    ]
-    pd.DataFrame(rows).to_parquet(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +33,7 @@ def tiny_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def paper():
-    cwd = os.getcwd()
-    os.chdir(REPO)  # config.yaml names its sheets relative to the repository
-    try:
-        return workflow_config.load_files("config/config.yaml")
-    finally:
-        os.chdir(cwd)
+    return paper_config()
 
 
 # --- batch geometry -----------------------------------------------------------------------------
@@ -187,7 +127,7 @@ GPU_COMMON = {
 
 
 def test_open_rs2_on_two_gpus_maps_to_exact_grpo_config(paper):
-    kwargs, mapping = grpo_settings(paper.training_row("open_rs2"), paper.config, 2, "cuda")
+    kwargs, mapping = grpo_settings(paper.experiments["open_rs2"], "bfloat16", 2, "cuda")
     assert kwargs == {
         **PAPER_COMMON,
         **GPU_COMMON,
@@ -222,7 +162,7 @@ def test_open_rs2_on_two_gpus_maps_to_exact_grpo_config(paper):
 
 
 def test_drgrpo_row_uses_trl_dr_grpo_loss_without_std_scaling(paper):
-    kwargs, mapping = grpo_settings(paper.training_row("open_rs3_drgrpo"), paper.config, 2, "cuda")
+    kwargs, mapping = grpo_settings(paper.experiments["open_rs3_drgrpo"], "bfloat16", 2, "cuda")
     assert kwargs == {
         **PAPER_COMMON,
         **GPU_COMMON,
@@ -246,10 +186,10 @@ def test_drgrpo_row_uses_trl_dr_grpo_loss_without_std_scaling(paper):
 def test_cpu_settings_build_a_grpo_config_and_one_epoch_rows_need_the_dataset_size(paper):
     from trl import GRPOConfig
 
-    row = paper.training_row("open_r1")  # no max_steps: the schedule spans one epoch
+    row = paper.experiments["open_r1"]  # no max_steps: the schedule spans one epoch
     with pytest.raises(ValueError, match="pass n_prompts"):
-        grpo_settings(row, paper.config, 0, "cpu")
-    kwargs, _ = grpo_settings(row, paper.config, 0, "cpu", n_prompts=93700)
+        grpo_settings(row, "bfloat16", 0, "cpu")
+    kwargs, _ = grpo_settings(row, "bfloat16", 0, "cpu", n_prompts=93700)
     assert kwargs["max_steps"] == 93700 // 8
     assert kwargs["warmup_steps"] == math.ceil(0.1 * (93700 // 8))
     assert kwargs["per_device_train_batch_size"] == 8
@@ -278,7 +218,7 @@ def test_reward_parameters_follow_the_row():
 
 
 def test_launch_command_runs_this_module_under_accelerate(tmp_path):
-    argv = training.launch_command(tmp_path / "args.json", 2, main_process_port=29511)
+    argv = launch_command(tmp_path / "args.json", 2, main_process_port=29511)
     assert argv[1:3] == ["-m", "accelerate.commands.launch"]
     joined = " ".join(argv)
     for part in (
@@ -286,11 +226,11 @@ def test_launch_command_runs_this_module_under_accelerate(tmp_path):
         "--multi_gpu",
         "--mixed_precision bf16",
         "--main_process_port 29511",
-        f"-m tina_repro.training --args {tmp_path}",
+        f"-m tina_repro.train.launch --args {tmp_path}",
     ):
         assert part in joined
     with pytest.raises(ValueError):
-        training.launch_command("args.json", 0)
+        launch_command("args.json", 0)
 
 
 # --- data preparation and input checks ----------------------------------------------------------
@@ -301,20 +241,20 @@ def test_read_training_rows_skips_blank_rows_and_rejects_bad_tables(tmp_path):
     pd.DataFrame(
         {"problem": ["1+1?", " ", "2+2?", None], "solution": ["$2$", "$0$", "", "$1$"]}
     ).to_parquet(path)
-    table, skipped = training.read_training_rows(path)
+    table, skipped = read_training_rows(path)
     assert skipped == 3 and table["problem"].tolist() == ["1+1?"]
     assert table["row_id"].tolist() == [0]
 
     pd.DataFrame({"problem": ["1+1?"], "answer": ["2"]}).to_parquet(path)
     with pytest.raises(ValueError, match="missing column.*solution"):
-        training.read_training_rows(path)
+        read_training_rows(path)
     pd.DataFrame({"problem": [" "], "solution": ["$2$"]}).to_parquet(path)
     with pytest.raises(ValueError, match="no usable training rows"):
-        training.read_training_rows(path)
+        read_training_rows(path)
 
 
 def test_prepare_prompts_left_truncates_long_problems_only(tiny_dir):
-    tokenizer = training._load_tokenizer(tiny_dir, tiny_config())
+    tokenizer = load_tokenizer(tiny_dir, tiny_context())
     system = "Think, then answer."
     long_problem = "Add these numbers: " + " + ".join(str(n) for n in range(200)) + ". Total?"
     table = pd.DataFrame(
@@ -324,7 +264,7 @@ def test_prepare_prompts_left_truncates_long_problems_only(tiny_dir):
             "row_id": [0, 1],
         }
     )
-    dataset, stats = training.prepare_prompts(table, tokenizer, system, max_prompt_length=96)
+    dataset, stats = prepare_prompts(table, tokenizer, system, max_prompt_length=96)
     assert stats["n_truncated_prompts"] == 1
     assert stats["max_prompt_tokens_before_truncation"] > 96
     short, cut = dataset["prompt"]
@@ -334,17 +274,16 @@ def test_prepare_prompts_left_truncates_long_problems_only(tiny_dir):
     ]
     assert cut[0]["content"] == system  # the system prompt survives the cut
     assert long_problem.endswith(cut[1]["content"])  # the tail of the problem is kept
-    assert training._prompt_length(tokenizer, cut) <= 96
+    assert _prompt_length(tokenizer, cut) <= 96
     assert dataset["solution"] == ["$5$", "$19900$"]
     with pytest.raises(ValueError, match="alone take"):
-        training.prepare_prompts(table, tokenizer, system, max_prompt_length=4)
+        prepare_prompts(table, tokenizer, system, max_prompt_length=4)
 
 
 @pytest.mark.parametrize(
     ("row_overrides", "table", "error", "message"),
     [
         ({"rewards": "format:1,speed:2"}, None, ValueError, "unknown reward 'speed'"),
-        ({"system_prompt": "nope"}, None, ValueError, "system prompt key 'nope'"),
         ({}, {"problem": ["1+1?"], "answer": ["2"]}, ValueError, "solution"),
         ({}, {"problem": [], "solution": []}, ValueError, "no usable training rows"),
         ({"gpus": 2}, None, RuntimeError, "config/demo/config.yaml"),
@@ -360,23 +299,21 @@ def test_bad_inputs_fail_before_any_model_is_loaded(tmp_path, row_overrides, tab
         pd.DataFrame(table, dtype=object).to_parquet(parquet)
     out = tmp_path / "out"
     with pytest.raises(error, match=message):
-        training.train(
-            tiny_row(**row_overrides), tiny_config(), parquet, tmp_path / "no-model", out
-        )
+        train(tiny_job(tiny_row(**row_overrides), parquet, tmp_path / "no-model", out))
     assert not out.exists()  # nothing was built or written
 
 
 # --- real CPU runs on the tiny model --------------------------------------------------------------
 
 
-def cosine_lr(row: dict, step: int) -> float:
+def cosine_lr(row, step: int) -> float:
     """transformers' cosine_with_min_lr factor at scheduler step ``step`` over max_steps."""
-    warmup = math.ceil(row["warmup_ratio"] * row["max_steps"])
+    warmup = math.ceil(row.warmup_ratio * row.max_steps)
     if step < warmup:
-        return row["learning_rate"] * step / max(1, warmup)
-    progress = (step - warmup) / max(1, row["max_steps"] - warmup)
+        return row.learning_rate * step / max(1, warmup)
+    progress = (step - warmup) / max(1, row.max_steps - warmup)
     factor = 0.5 * (1 + math.cos(math.pi * progress))
-    return row["learning_rate"] * (factor * (1 - row["min_lr_rate"]) + row["min_lr_rate"])
+    return row.learning_rate * (factor * (1 - row.min_lr_rate) + row.min_lr_rate)
 
 
 @pytest.mark.slow
@@ -386,14 +323,12 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
 
     row = tiny_row()  # max_steps 20 (schedule), stop_step 10, save_steps 5
     out = tmp_path / "train" / "tiny"
-    manifest = training.train(
-        row, tiny_config(), write_rows(tmp_path / "rows.parquet"), tiny_dir, out
-    )
+    manifest = train(tiny_job(row, write_rows(tmp_path / "rows.parquet"), tiny_dir, out))
 
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-10", "checkpoint-5"]
     for step in (5, 10):
         files = {p.name for p in (out / f"checkpoint-{step}").iterdir()}
-        assert set(training.CHECKPOINT_FILES) | {"rng_state.pth"} <= files
+        assert set(CHECKPOINT_FILES) | {"rng_state.pth"} <= files
     base = AutoModelForCausalLM.from_pretrained(tiny_dir)
     adapted = PeftModel.from_pretrained(base, out / "checkpoint-10")
     lora_b = [p for n, p in adapted.named_parameters() if "lora_B" in n]
@@ -423,8 +358,8 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
     # is the one its update used, the schedule value after s-1 scheduler steps
     for step, lr in zip(log["step"], log["learning_rate"], strict=True):
         assert lr == pytest.approx(cosine_lr(row, step - 1), rel=1e-6)
-    assert log["learning_rate"].iloc[-1] > row["learning_rate"] * row["min_lr_rate"] * 1.5
-    assert (log["tokens_generated"] <= 8 * row["max_completion_length"]).all()
+    assert log["learning_rate"].iloc[-1] > row.learning_rate * row.min_lr_rate * 1.5
+    assert (log["tokens_generated"] <= 8 * row.max_completion_length).all()
 
     resolved = json.loads((out / "resolved_config.json").read_text())
     grpo = resolved["grpo_config"]
@@ -462,20 +397,18 @@ def test_nan_reward_stops_with_an_error_naming_the_step(tmp_path, tiny_dir, monk
         return [None] * len(completions)
 
     unscorable.__name__ = "format"
-    real_build = training.rewards.build
+    real_build = rewards.build
     monkeypatch.setattr(
-        training.rewards,
+        rewards,
         "build",
         lambda name, **params: unscorable if name == "format" else real_build(name, **params),
     )
     out = tmp_path / "out"
-    with pytest.raises(training.TrainingDivergedError, match="reward is None at step 1"):
-        training.train(
-            tiny_row(rewards="format:1"),
-            tiny_config(),
-            write_rows(tmp_path / "rows.parquet"),
-            tiny_dir,
-            out,
+    with pytest.raises(TrainingDivergedError, match="reward is None at step 1"):
+        train(
+            tiny_job(
+                tiny_row(rewards="format:1"), write_rows(tmp_path / "r.parquet"), tiny_dir, out
+            )
         )
     assert not (out / "manifest.json").exists()
     assert not list(out.glob("checkpoint-*"))
@@ -485,15 +418,9 @@ def test_nan_reward_stops_with_an_error_naming_the_step(tmp_path, tiny_dir, monk
 @pytest.mark.slow
 def test_wall_clock_budget_stops_early_with_a_checkpoint(tmp_path, tiny_dir):
     out = tmp_path / "out"
-    manifest = training.train(
-        tiny_row(),
-        tiny_config(),
-        write_rows(tmp_path / "rows.parquet"),
-        tiny_dir,
-        out,
-        max_wall_seconds=0.0,
-    )
+    parquet = write_rows(tmp_path / "rows.parquet")
+    manifest = train(tiny_job(tiny_row(), parquet, tiny_dir, out, max_wall_seconds=0.0))
     assert manifest["stop_reason"] == "wall_time"
     assert manifest["final_step"] == 1 and manifest["checkpoint_steps"] == [1]
     assert manifest["stop_step"] == 10  # the row's stop is recorded, not reached
-    assert training.complete_checkpoints(out).keys() == {1}
+    assert complete_checkpoints(out).keys() == {1}

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_training import REPO, tiny_config, tiny_row, write_rows
+from helpers import ROOT, tiny_job, tiny_row, write_rows
 
-from tina_repro import training
-from tina_repro.tiny_model import build_tiny_model
+from tina_repro.demo.tiny_model import build_tiny_model
+from tina_repro.train.checkpoints import CHECKPOINT_FILES, complete_checkpoints, resume_point
+from tina_repro.train.launch import write_args_file
+from tina_repro.train.trainer import train
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -27,16 +29,16 @@ def file_hashes(directory: Path) -> dict[str, str]:
 
 def kill_after_first_checkpoint(args_file: Path, out: Path, log: Path) -> None:
     """Run training in a child process and SIGKILL it as soon as checkpoint-5 is complete."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
     with log.open("w") as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-m", "tina_repro.training", "--args", str(args_file)],
+            [sys.executable, "-m", "tina_repro.train.launch", "--args", str(args_file)],
             env=env,
             stderr=stderr,
         )
         deadline = time.monotonic() + 300
         try:
-            while 5 not in training.complete_checkpoints(out):
+            while 5 not in complete_checkpoints(out):
                 assert child.poll() is None, f"training exited early:\n{log.read_text()[-3000:]}"
                 assert time.monotonic() < deadline, "no checkpoint-5 within 300 s"
                 time.sleep(0.02)
@@ -53,21 +55,19 @@ def test_killed_run_resumes_to_stop_step_like_an_uninterrupted_run(tmp_path):
     tiny_dir = build_tiny_model(tmp_path / "model", seed=0, size="test")
     # 40 prompts = one 20-step epoch: the sampler's order is then reproducible across a resume
     parquet = write_rows(tmp_path / "rows.parquet", n=40)
-    row, config = tiny_row(max_steps=20, stop_step=20, save_steps=5), tiny_config()
+    row = tiny_row(max_steps=20, stop_step=20, save_steps=5)
     out = tmp_path / "killed"
-    args_file = training.write_args_file(
-        tmp_path / "args.json", row, config, parquet, tiny_dir, out
-    )
+    args_file = write_args_file(tmp_path / "args.json", tiny_job(row, parquet, tiny_dir, out))
     kill_after_first_checkpoint(args_file, out, tmp_path / "child.log")
     assert not (out / "manifest.json").exists()
-    killed_at = max(training.complete_checkpoints(out))
-    before = {step: file_hashes(path) for step, path in training.complete_checkpoints(out).items()}
+    killed_at = max(complete_checkpoints(out))
+    before = {step: file_hashes(path) for step, path in complete_checkpoints(out).items()}
 
     changed = tiny_row(max_steps=20, stop_step=20, save_steps=5, learning_rate=5e-4)
     with pytest.raises(ValueError, match="different settings.*grpo.learning_rate"):
-        training.train(changed, config, parquet, tiny_dir, out)
+        train(tiny_job(changed, parquet, tiny_dir, out))
 
-    manifest = training.train(row, config, parquet, tiny_dir, out)
+    manifest = train(tiny_job(row, parquet, tiny_dir, out))
     for step, hashes in before.items():  # earlier checkpoints are never rewritten
         assert file_hashes(out / f"checkpoint-{step}") == hashes
     assert manifest["checkpoint_steps"] == [5, 10, 15, 20]
@@ -83,13 +83,13 @@ def test_killed_run_resumes_to_stop_step_like_an_uninterrupted_run(tmp_path):
     assert state["global_step"] == 20
 
     # A rerun on the finished directory trains nothing and rewrites the same manifest.
-    assert training.train(row, config, parquet, tiny_dir, out) == manifest
+    assert train(tiny_job(row, parquet, tiny_dir, out)) == manifest
     assert len(json.loads((out / "train_sessions.json").read_text())["sessions"]) == 2
 
     # Optimizer, scheduler, RNG and data position were all restored: the resumed run ends with
     # the same adapter as one that was never interrupted.
     uninterrupted = tmp_path / "uninterrupted"
-    training.train(row, config, parquet, tiny_dir, uninterrupted)
+    train(tiny_job(row, parquet, tiny_dir, uninterrupted))
     resumed = load_file(out / "checkpoint-20" / "adapter_model.safetensors")
     reference = load_file(uninterrupted / "checkpoint-20" / "adapter_model.safetensors")
     assert resumed.keys() == reference.keys()
@@ -102,11 +102,11 @@ def test_incomplete_newer_checkpoint_is_ignored_and_removed(tmp_path):
     out = tmp_path / "run"
     complete = out / "checkpoint-5"
     complete.mkdir(parents=True)
-    for name in training.CHECKPOINT_FILES:
+    for name in CHECKPOINT_FILES:
         (complete / name).write_text("{}")
     partial = out / "checkpoint-10"
     partial.mkdir()
     (partial / "adapter_model.safetensors").write_text("")  # killed while saving
-    assert list(training.complete_checkpoints(out)) == [5]
-    assert training._resume_point(out, remove_incomplete=True) == complete
+    assert list(complete_checkpoints(out)) == [5]
+    assert resume_point(out, remove_incomplete=True) == complete
     assert not partial.exists()

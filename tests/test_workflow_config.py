@@ -7,15 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tina_repro.workflow_config import ConfigError, load, load_files
+from tina_repro.config import ConfigError, load, load_files
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = ROOT / "config" / "config.yaml"
 
 
 @pytest.fixture
-def paper_config(monkeypatch):
-    monkeypatch.chdir(ROOT)
+def paper_config():
     return yaml.safe_load(PAPER_CONFIG.read_text())
 
 
@@ -40,21 +39,18 @@ def set_cell(name, column, value):
 
 
 def test_paper_config_loads_with_typed_rows(paper_config):
-    wc = load(paper_config)
+    wc = load(paper_config, ROOT)
     assert len(wc.experiments) == 15
     assert wc.experiments_in("main") == ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
     assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 15
     drgrpo = wc.experiments["open_rs3_drgrpo"]
-    assert (drgrpo["loss_type"], drgrpo["scale_rewards"], drgrpo["beta"]) == (
-        "dr_grpo",
-        "none",
-        0.04,
-    )
-    assert drgrpo["learning_rate"] == pytest.approx(1e-6)
-    assert wc.experiments["open_r1"]["max_steps"] is None
-    assert wc.experiments["limr"]["use_vllm"] is True
-    assert wc.training_row("open_rs2")["system_prompt"] == "open_rs"
-    assert wc.training_row("open_rs1")["system_prompt"] == "open_r1"
+    assert (drgrpo.loss_type, drgrpo.scale_rewards, drgrpo.beta) == ("dr_grpo", "none", 0.04)
+    assert drgrpo.learning_rate == pytest.approx(1e-6)
+    assert drgrpo.lora_target_modules[0] == "q_proj" and len(drgrpo.lora_target_modules) == 7
+    assert wc.experiments["open_r1"].max_steps is None
+    assert wc.experiments["limr"].use_vllm is True
+    assert wc.system_prompt("open_rs2") == wc.config["system_prompts"]["open_rs"]
+    assert wc.system_prompt("open_rs1") == wc.config["system_prompts"]["open_r1"]
     assert set(wc.benchmarks) == {
         "aime24",
         "aime25",
@@ -63,7 +59,7 @@ def test_paper_config_loads_with_typed_rows(paper_config):
         "gpqa_diamond",
         "minerva",
     }
-    sizes = {name: row["expected_size"] for name, row in wc.benchmarks.items()}
+    sizes = {name: row.expected_size for name, row in wc.benchmarks.items()}
     assert sizes == {
         "aime24": 30,
         "aime25": 30,
@@ -83,7 +79,7 @@ def test_misspelled_column_names_file_row_and_key(paper_config, tmp_path):
 
     paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", add_typo)
     with pytest.raises(ConfigError) as error:
-        load(paper_config)
+        load(paper_config, ROOT)
     message = str(error.value)
     assert "experiments.tsv line 16 (name=open_rs3_drgrpo)" in message
     assert "unknown key 'scale_reward'" in message
@@ -93,13 +89,13 @@ def test_misspelled_column_names_file_row_and_key(paper_config, tmp_path):
 def test_misspelled_config_key_is_named(paper_config):
     paper_config["evaluation"]["temprature"] = 0.6
     with pytest.raises(ConfigError, match=r"^config: unknown key 'evaluation/temprature'"):
-        load(paper_config)
+        load(paper_config, ROOT)
 
 
 def test_missing_config_key_is_named(paper_config):
     del paper_config["evaluation"]["top_p"]
     with pytest.raises(ConfigError, match="'top_p' is a required property"):
-        load(paper_config)
+        load(paper_config, ROOT)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +120,7 @@ def test_bad_experiment_values(paper_config, tmp_path, column, value, expected):
     edit = set_cell("limr", column, value)
     paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
     with pytest.raises(ConfigError) as error:
-        load(paper_config)
+        load(paper_config, ROOT)
     assert "experiments.tsv line " in str(error.value)
     assert expected in str(error.value)
 
@@ -135,7 +131,7 @@ def test_cpu_row_cannot_ask_for_vllm(paper_config, tmp_path):
 
     paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", cpu_with_vllm)
     with pytest.raises(ConfigError, match="key 'use_vllm': vLLM rollouts need gpus >= 1"):
-        load(paper_config)
+        load(paper_config, ROOT)
 
 
 def test_duplicate_experiment_name(paper_config, tmp_path):
@@ -144,31 +140,30 @@ def test_duplicate_experiment_name(paper_config, tmp_path):
 
     paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", duplicate)
     with pytest.raises(ConfigError, match="duplicate name 'still'"):
-        load(paper_config)
+        load(paper_config, ROOT)
 
 
 def test_unknown_system_prompt_key(paper_config, tmp_path):
     edit = set_cell("limr", "system_prompt", "open_r2")
     paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", edit)
     with pytest.raises(ConfigError, match="datasets.tsv line .*key 'system_prompt'"):
-        load(paper_config)
+        load(paper_config, ROOT)
 
 
 def test_heldout_selection_needs_a_proper_subset(paper_config):
     paper_config["selection"] = {"rule": "heldout", "selection_benchmarks": []}
     with pytest.raises(ConfigError, match="selection_benchmarks"):
-        load(paper_config)
+        load(paper_config, ROOT)
     paper_config["selection"]["selection_benchmarks"] = ["aime24", "nope"]
     with pytest.raises(ConfigError, match="unknown 'nope'"):
-        load(paper_config)
+        load(paper_config, ROOT)
     paper_config["selection"]["selection_benchmarks"] = ["math_500"]
-    assert load(copy.deepcopy(paper_config)).config["selection"]["rule"] == "heldout"
+    assert load(copy.deepcopy(paper_config), ROOT).config["selection"]["rule"] == "heldout"
 
 
-def test_load_files_merges_like_configfile(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_load_files_merges_like_configfile(tmp_path):
     override = tmp_path / "override.yaml"
     override.write_text("evaluation:\n  samples_per_problem: 10\n")
-    wc = load_files(PAPER_CONFIG, override)
+    wc = load_files(override, root=ROOT)
     assert wc.config["evaluation"]["samples_per_problem"] == 10
     assert wc.config["evaluation"]["temperature"] == 0.6

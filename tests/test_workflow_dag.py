@@ -1,14 +1,9 @@
 """The real Snakemake DAG of the paper config, planned offline (dry-runs, no jobs executed)."""
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
-from snakemake_runs import dry_run
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+from helpers import ROOT, dry_run
 
 
 @pytest.fixture

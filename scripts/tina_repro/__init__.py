@@ -1,7 +1,19 @@
-"""tina_repro: the logic behind the Tina reproduction workflow.
+"""tina_repro: the logic behind the Tina reproduction workflow, laid out like the pipeline.
 
-Every stage of the Snakemake workflow (data, training, evaluation, grading, tables, figures)
-calls into this package; the same functions run by hand through the ``tina-repro`` command.
+One subpackage per stage, named like its rules file; imports go config -> data/train/eval ->
+results -> figures, never back:
+
+- :mod:`tina_repro.config` (rules/common.smk): config.yaml and the sheets, validated and typed;
+- :mod:`tina_repro.data` (rules/data.smk): training sets, benchmarks and models from the Hub;
+- :mod:`tina_repro.train` (rules/train.smk): LoRA-GRPO with TRL, mapped from the paper's recipe;
+- :mod:`tina_repro.eval` (rules/eval.smk): generation, grading and scores per checkpoint;
+- :mod:`tina_repro.results` (rules/results.smk): the paper's tables, cost and FLOPs;
+- :mod:`tina_repro.figures` (rules/figures.smk): the paper's figures;
+- :mod:`tina_repro.demo` (rules/demo.smk): the embedded CPU demo's data and base model.
+
+Shared by all stages: :mod:`~tina_repro.paths` (every artifact's pattern), :mod:`~tina_repro.files`
+(JSON/JSONL and checksums), :mod:`~tina_repro.logs`, :mod:`~tina_repro.gpu_lease` and the
+``tina-repro`` command (:mod:`~tina_repro.cli`), which runs each stage by hand.
 """
 
 __version__ = "0.1.0"

@@ -12,14 +12,22 @@ import sys
 from pathlib import Path
 
 from tina_repro import logs
-from tina_repro.workflow_config import ConfigError, WorkflowConfig, load_files
+from tina_repro.config import ConfigError, WorkflowConfig, load_files
 
 DEFAULT_CONFIG = "config/config.yaml"
 
 
 def _config(args) -> WorkflowConfig:
-    # As the workflow: config/config.yaml first, then each --configfile on top of it.
-    return load_files(DEFAULT_CONFIG, *(args.configfile or []))
+    # As the workflow: config/config.yaml first, then each --configfile on top of it; relative
+    # paths are relative to the workflow's working directory (--directory, as Snakemake's).
+    return load_files(*(args.configfile or []), root=args.directory)
+
+
+def _row(wc: WorkflowConfig, sheet: str, name: str):
+    rows = getattr(wc, sheet)
+    if name not in rows:
+        raise wc.unknown(sheet, name)
+    return rows[name]
 
 
 def cmd_validate(args) -> None:
@@ -31,19 +39,19 @@ def cmd_validate(args) -> None:
 
 
 def cmd_build_tiny_model(args) -> None:
-    from tina_repro.tiny_model import build_tiny_model
+    from tina_repro.demo.tiny_model import build_tiny_model
 
     out = build_tiny_model(args.out, seed=args.seed, size=args.size)
     print(json.dumps(json.loads((Path(out) / "tiny_model.json").read_text()), indent=2))
 
 
 def cmd_prepare_dataset(args) -> None:
-    from tina_repro import data
+    from tina_repro.data.prepare import prepare_training_dataset
 
     wc = _config(args)
     out = Path(args.out_dir)
-    report = data.prepare_training_dataset(
-        wc.datasets[args.dataset],
+    report = prepare_training_dataset(
+        _row(wc, "datasets", args.dataset),
         out / f"{args.dataset}.parquet",
         out / f"{args.dataset}.report.json",
     )
@@ -51,12 +59,12 @@ def cmd_prepare_dataset(args) -> None:
 
 
 def cmd_prepare_benchmark(args) -> None:
-    from tina_repro import data
+    from tina_repro.data.prepare import prepare_benchmark
 
     wc = _config(args)
     out = Path(args.out_dir)
-    report = data.prepare_benchmark(
-        wc.benchmarks[args.benchmark],
+    report = prepare_benchmark(
+        _row(wc, "benchmarks", args.benchmark),
         wc.config["prompt_templates"],
         wc.config["evaluation"]["seed"],
         out / f"{args.benchmark}.parquet",
@@ -66,48 +74,49 @@ def cmd_prepare_benchmark(args) -> None:
 
 
 def cmd_download_model(args) -> None:
-    from tina_repro import data
+    from tina_repro.data.models import download_model
 
-    print(json.dumps(data.download_model(args.source, args.revision, args.out_dir), indent=2))
+    print(json.dumps(download_model(args.source, args.revision, args.out_dir), indent=2))
 
 
 def cmd_train(args) -> None:
-    from tina_repro import training
+    from tina_repro.train.context import TrainingContext, TrainingJob
+    from tina_repro.train.launch import run_leased
 
     wc = _config(args)
-    row = wc.training_row(args.experiment)
-    manifest = training.run_leased(
-        row=row,
-        config=wc.config,
-        dataset_parquet=args.dataset,
-        base_model_dir=args.base_model,
-        out_dir=args.out_dir,
+    job = TrainingJob(
+        row=_row(wc, "experiments", args.experiment),
+        context=TrainingContext.of(wc, args.experiment),
+        dataset_parquet=Path(args.dataset),
+        base_model_dir=Path(args.base_model),
+        out_dir=Path(args.out_dir),
     )
+    manifest = run_leased(job)
     print(json.dumps(manifest, indent=2))
 
 
 def cmd_generate(args) -> None:
-    from tina_repro import generation
+    from tina_repro.eval.generate import generate_benchmark
 
     wc = _config(args)
     settings = {k: v for k, v in wc.config["evaluation"].items() if k != "grading_processes"}
-    out = generation.generate_benchmark(
+    out = generate_benchmark(
         args.benchmark_parquet,
         args.model,
         args.adapter,
         settings,
         args.out,
-        gold_format=wc.benchmarks[args.benchmark]["gold_format"],
+        gold_format=_row(wc, "benchmarks", args.benchmark).gold_format,
     )
     print(out)
 
 
 def cmd_score(args) -> None:
-    from tina_repro import evaluation
+    from tina_repro.eval.score import grade_and_score
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    score = evaluation.grade_and_score(
+    score = grade_and_score(
         args.samples,
         args.benchmark_parquet,
         out / "graded.jsonl",
@@ -118,16 +127,17 @@ def cmd_score(args) -> None:
 
 
 def cmd_grade(args) -> None:
-    from tina_repro import grading
+    from tina_repro.eval.workers import grade_file
 
-    summary = grading.grade_file(args.input, args.output, processes=args.processes)
+    summary = grade_file(args.input, args.output, processes=args.processes)
     print(json.dumps(summary, indent=2))
 
 
 def cmd_status(args) -> None:
-    from tina_repro.status import format_status
+    from tina_repro.results.status import format_status
 
-    print(format_status(_config(args), Path(args.directory)))
+    wc = _config(args)
+    print(format_status(wc, wc.root))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--configfile",
                 action="append",
                 help=f"config file merged over {DEFAULT_CONFIG}, as Snakemake's (repeatable)",
+            )
+            cmd.add_argument(
+                "--directory",
+                help="the workflow's working directory (default: the current directory if it "
+                "holds config/config.yaml, else the checkout the first --configfile is in)",
             )
         return cmd
 
@@ -190,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--output", required=True)
     cmd.add_argument("--processes", type=int, default=1)
 
-    cmd = add("status", cmd_status, "per experiment: trained steps, evaluated checkpoints", True)
-    cmd.add_argument("--directory", default=".", help="the workflow's working directory")
+    add("status", cmd_status, "per experiment: trained steps, evaluated checkpoints", True)
     return parser
 
 

@@ -12,7 +12,8 @@ import time
 
 import pandas as pd
 
-from tina_repro import data
+from tina_repro.config import Dataset
+from tina_repro.data.normalize import normalize_training
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 WORKED = (
@@ -34,16 +35,22 @@ SHAPES = {
 }
 
 for label, (problems, golds, wrap) in SHAPES.items():
-    spec = {
-        "name": "bench",
-        "source": "local:bench",
-        "problem_column": "q",
-        "solution_column": "a",
-        "wrap_solution": wrap,
-    }
+    spec = Dataset(
+        name="bench",
+        source="local:bench",
+        config=None,
+        split="train",
+        revision="main",
+        problem_column="q",
+        solution_column="a",
+        wrap_solution=wrap,
+        system_prompt="open_r1",
+        paper_size=None,
+        comment=None,
+    )
     frame = pd.DataFrame({"q": problems, "a": golds})
     start = time.perf_counter()
-    out, report = data.normalize_training(frame, spec)
+    out, report = normalize_training(frame, spec)
     seconds = time.perf_counter() - start
     rate = ROWS / seconds
     print(

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify  # noqa: E402
 
-from tina_repro import grading  # noqa: E402
+from tina_repro.eval import grading, workers  # noqa: E402
 
 PRED_CONFIG = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
 GOLD_CONFIGS = {"latex": (LatexExtractionConfig(),), "expr": (ExprExtractionConfig(),)}
@@ -175,9 +175,9 @@ def main() -> None:
         args.n,
     )
     one, t_one, cpu_one = timed(
-        "grade_rows(processes=1)", lambda: grading.grade_rows(items, 1), args.n
+        "grade_rows(processes=1)", lambda: workers.grade_rows(items, 1), args.n
     )
-    two, t_two, _ = timed("grade_rows(processes=2)", lambda: grading.grade_rows(items, 2), args.n)
+    two, t_two, _ = timed("grade_rows(processes=2)", lambda: workers.grade_rows(items, 2), args.n)
 
     verdicts = [g.correct for g in ours]
     assert verdicts == [row["correct"] for row in one] == [row["correct"] for row in two]

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from tina_repro.workflow_config import is_local, load_files, model_slug  # noqa: E402
+from tina_repro.config import is_local, load_files, model_slug  # noqa: E402
 
 DATA_FILES = ("parquet", "report.json")
 

@@ -1,4 +1,4 @@
-"""Overhead of ``tina_repro.training.train`` over a bare TRL GRPOTrainer script (not collected).
+"""Overhead of ``tina_repro.train.trainer.train`` over a bare TRL GRPOTrainer script.
 
 Both sides train the offline tiny model on the same 64 synthetic problems with identical
 GRPOConfig/LoraConfig values (taken from ``grpo_settings``), the same seed and the same
@@ -24,68 +24,47 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tests/helpers.py
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-import yaml  # noqa: E402
 from datasets import Dataset  # noqa: E402
+from helpers import tiny_context, tiny_job, tiny_row  # noqa: E402
 from peft import LoraConfig  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
-from tina_repro import rewards, training  # noqa: E402
-from tina_repro.grpo_mapping import grpo_settings, lora_settings  # noqa: E402
-from tina_repro.tiny_model import build_tiny_model  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def bench_row(steps: int) -> dict:
-    return {
-        "name": "bench",
-        "rewards": "format:1,length:1",
-        "cosine_max_len": 1000,
-        "learning_rate": 1e-3,
-        "lr_scheduler": "cosine_with_min_lr",
-        "min_lr_rate": 0.1,
-        "warmup_ratio": 0.1,
-        "lora_r": 32,
-        "lora_alpha": 128,
-        "lora_dropout": 0.05,
-        "lora_target_modules": "q_proj,k_proj,v_proj,o_proj,down_proj,up_proj,gate_proj",
-        "num_generations": 4,
-        "prompts_per_step": 2,
-        "max_prompt_length": 512,
-        "max_completion_length": 32,
-        "temperature": 0.7,
-        "top_p": 1.0,
-        "beta": 0.04,
-        "loss_type": "grpo",
-        "scale_rewards": "group",
-        "max_steps": steps,
-        "stop_step": steps,
-        "save_steps": max(1, steps // 2),
-        "seed": 42,
-        "gpus": 0,
-        "use_vllm": False,
-        "vllm_gpu_memory_utilization": 0.4,
-        "vllm_max_model_len": None,
-        "system_prompt": "open_r1",
-    }
+from tina_repro.demo.tiny_model import build_tiny_model  # noqa: E402
+from tina_repro.train import rewards  # noqa: E402
+from tina_repro.train.geometry import lora_settings  # noqa: E402
+from tina_repro.train.mapping import grpo_settings  # noqa: E402
+from tina_repro.train.trainer import train  # noqa: E402
 
 
-def run_bare(row: dict, config: dict, parquet: Path, model_dir: Path, out: Path) -> None:
+def bench_row(steps: int):
+    return tiny_row(
+        name="bench",
+        lora_r=32,
+        lora_alpha=128,
+        max_completion_length=32,
+        max_steps=steps,
+        stop_step=steps,
+        save_steps=max(1, steps // 2),
+    )
+
+
+def run_bare(row, parquet: Path, model_dir: Path, out: Path) -> None:
     """What a hand-written TRL script does with the same settings."""
     table = pd.read_parquet(parquet)
-    system = config["system_prompts"][row["system_prompt"]]
+    system = tiny_context().system_prompt
     prompts = [
         [{"role": "system", "content": system}, {"role": "user", "content": p}]
         for p in table["problem"]
     ]
     dataset = Dataset.from_dict({"prompt": prompts, "solution": table["solution"].tolist()})
     tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
-    kwargs, _ = grpo_settings(row, config, 0, "cpu", n_prompts=len(table))
+    kwargs, _ = grpo_settings(row, "float32", 0, "cpu", n_prompts=len(table))
     trainer = GRPOTrainer(
         model=str(model_dir),
         reward_funcs=[rewards.build("format"), rewards.build("length", group_size=4)],
@@ -116,13 +95,11 @@ def main() -> None:
     ]
     parquet = work / "rows.parquet"
     pd.DataFrame(rows).to_parquet(parquet)
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["training_chat_template"] = ""  # the tiny model's own R1-style template
     row = bench_row(options.steps)
 
     runners = {
-        "bare TRL": lambda out: run_bare(row, config, parquet, model_dir, out),
-        "tina_repro.train": lambda out: training.train(row, config, parquet, model_dir, out),
+        "bare TRL": lambda out: run_bare(row, parquet, model_dir, out),
+        "tina_repro.train": lambda out: train(tiny_job(row, parquet, model_dir, out)),
     }
     with contextlib.redirect_stdout(io.StringIO()):  # first-call costs (lazy imports) off the clock
         runners["bare TRL"](work / "warmup")
@@ -140,7 +117,7 @@ def main() -> None:
 
     print(
         f"tiny model '{options.size}', {options.steps} steps, {options.repeats} repeats, "
-        f"8 completions x <= {row['max_completion_length']} tokens per step"
+        f"8 completions x <= {row.max_completion_length} tokens per step"
     )
     for name, values in seconds.items():
         rates = ", ".join(f"{options.steps / s:.2f}" for s in values)

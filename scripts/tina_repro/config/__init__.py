@@ -1,0 +1,36 @@
+"""Configuration stage (rules/common.smk): config.yaml and the sheets, validated and typed.
+
+``load`` (Snakemake's merged config) and ``load_files`` (the command line) return a
+:class:`WorkflowConfig` whose sheets are typed rows (:mod:`tina_repro.config.rows`).
+"""
+
+from tina_repro.config.rows import Baseline, Benchmark, Dataset, Experiment
+from tina_repro.config.sheets import ConfigError
+from tina_repro.config.workflow import (
+    BASELINE_RUN,
+    CPU_DEMO_CONFIG,
+    WorkflowConfig,
+    has_published_scores,
+    is_local,
+    load,
+    load_files,
+    model_slug,
+    wildcard_pattern,
+)
+
+__all__ = [
+    "BASELINE_RUN",
+    "CPU_DEMO_CONFIG",
+    "Baseline",
+    "Benchmark",
+    "ConfigError",
+    "Dataset",
+    "Experiment",
+    "WorkflowConfig",
+    "has_published_scores",
+    "is_local",
+    "load",
+    "load_files",
+    "model_slug",
+    "wildcard_pattern",
+]

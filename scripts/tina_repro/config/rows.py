@@ -1,0 +1,148 @@
+"""Typed rows of the four sheets: built once from the validated TSV rows, frozen, documented.
+
+Every stage takes these objects, never the raw dicts. ``as_params`` turns a row back into plain
+values (Snakemake only tracks params it can ``repr``: a dataclass would be ignored by its rerun
+check), and ``from_params`` rebuilds the row inside the job. config/README.md describes each
+column for people editing the sheets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+# Tables of the paper an experiment row can belong to (main: Tables 2-3; the rest: Table 4).
+PAPER_TABLES = ("main", "datasets", "learning_rate", "lora_rank", "rl_algorithm")
+ABLATION_TABLES = PAPER_TABLES[1:]
+
+Row = TypeVar("Row")
+
+
+def split_list(text: str, separator: str = ",") -> tuple[str, ...]:
+    """``"a, b,c"`` -> ``("a", "b", "c")``: the one parser of the sheets' list cells."""
+    return tuple(item.strip() for item in text.split(separator) if item.strip())
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One training run (a row of config/experiments.tsv)."""
+
+    name: str  #: the run's name, also its folder results/train/{name}/
+    paper_name: str | None  #: the paper's name of the run, if the paper has it
+    tables: tuple[str, ...]  #: paper tables the run appears in (main, datasets, ...)
+    dataset: str  #: a row of the datasets sheet
+    rewards: str  #: ``name:weight`` list, e.g. ``format:1,accuracy:2``
+    cosine_max_len: int  #: max_len (characters) of the cosine reward
+    learning_rate: float
+    lr_scheduler: str  #: transformers scheduler name
+    min_lr_rate: float  #: floor of cosine_with_min_lr, as a fraction of learning_rate
+    warmup_ratio: float  #: warmup steps as a fraction of max_steps
+    lora_r: int
+    lora_alpha: float
+    lora_dropout: float
+    lora_target_modules: tuple[str, ...]  #: module names LoRA adapts
+    num_generations: int  #: G, completions per prompt
+    prompts_per_step: int  #: prompts per optimizer step (8 in the paper)
+    max_prompt_length: int  #: templated prompt tokens (left-truncated)
+    max_completion_length: int
+    temperature: float  #: rollout sampling temperature
+    top_p: float  #: rollout nucleus sampling
+    beta: float  #: KL coefficient (k3 estimator, adapter-disabled reference)
+    loss_type: str  #: TRL 1.16 loss_type
+    scale_rewards: str  #: TRL 1.16 advantage scaling: group, batch or none
+    max_steps: int | None  #: LR-schedule horizon; None = one epoch
+    stop_step: int | None  #: where training stops; None = max_steps
+    save_steps: int
+    seed: int
+    gpus: int  #: training GPUs; 0 = one CPU process
+    use_vllm: bool  #: vLLM rollouts (GPU only)
+    vllm_gpu_memory_utilization: float
+    vllm_max_model_len: int | None
+    comment: str | None  #: free text: where the row comes from and where it departs
+
+    def in_tables(self, *tables: str) -> bool:
+        return bool(set(tables) & set(self.tables))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One training set and its column mapping (a row of config/datasets.tsv)."""
+
+    name: str
+    source: str  #: Hub dataset id, or local:PATH (Parquet, JSONL, JSON or CSV)
+    config: str | None  #: Hub config (subset) name
+    split: str
+    revision: str  #: Hub revision asked for (the lock file records the commit it resolved to)
+    problem_column: str  #: source column that becomes ``problem``
+    solution_column: str  #: source column that becomes ``solution`` (the gold)
+    wrap_solution: bool  #: gold becomes ``$<value>$``, as Tina wrapped bare answers
+    system_prompt: str  #: key of config system_prompts used when training on it
+    paper_size: int | None  #: size the paper states
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One evaluation benchmark (a row of config/benchmarks.tsv)."""
+
+    name: str
+    source: str  #: Hub dataset id, or local:PATH
+    config: str | None
+    split: str
+    revision: str
+    expected_size: int  #: problems it must have after preparation
+    template: str  #: key of config prompt_templates (math or gpqa)
+    problem_column: str
+    answer_column: str  #: gold answer or worked solution
+    gold_format: str  #: expr, latex or letter: how the gold is parsed
+    comment: str | None
+
+    @property
+    def task(self) -> str:
+        """Grading task: letter golds are GPQA multiple choice, the rest math."""
+        return "gpqa" if self.gold_format == "letter" else "math"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A model evaluated without training (a row of config/baselines.tsv)."""
+
+    name: str
+    paper_name: str | None
+    model: str  #: Hub model id, or local:PATH
+    revision: str
+    adapter: str | None  #: Hub id or local:PATH of a LoRA adapter served on top of ``model``
+    adapter_revision: str | None
+    adapter_subfolder: str | None  #: e.g. checkpoint-2000 inside the adapter repository
+    comment: str | None
+
+
+SHEET_ROWS: dict[str, type] = {
+    "experiments": Experiment,
+    "datasets": Dataset,
+    "benchmarks": Benchmark,
+    "baselines": Baseline,
+}
+_LIST_FIELDS = {"tables": ";", "lora_target_modules": ","}
+
+
+def from_sheet(cls: type[Row], values: dict[str, Any]) -> Row:
+    """A typed row from a validated sheet row (list cells split into tuples)."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    converted = {
+        key: split_list(value, _LIST_FIELDS[key]) if key in _LIST_FIELDS else value
+        for key, value in values.items()
+        if key in fields
+    }
+    return cls(**converted)
+
+
+def as_params(row: Any) -> dict[str, Any]:
+    """Plain values of a row, for Snakemake params (which it compares by repr)."""
+    return dataclasses.asdict(row)
+
+
+def from_params(cls: type[Row], values: dict[str, Any]) -> Row:
+    """The row back from :func:`as_params` output (tuples may arrive as lists)."""
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

@@ -1,0 +1,234 @@
+"""The validated workflow configuration: config.yaml plus every sheet as typed rows.
+
+``load`` checks ``config.yaml`` and the sheets it names against the package's schemas, then
+cross-checks them (references between sheets, step arithmetic, reward names). Every problem is
+one line naming the file, the line and the key.
+
+Relative paths in the config (sheets, ``paper_results``) are relative to the workflow's working
+directory ``root``, as Snakemake reads them; ``load_files`` (the command line) finds that root
+from where the config files are.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tina_repro.config.rows import (
+    SHEET_ROWS,
+    Baseline,
+    Benchmark,
+    Dataset,
+    Experiment,
+    from_sheet,
+)
+from tina_repro.config.sheets import ConfigError, load_schema, read_sheet, validate_document
+
+# Evaluated-model groups share results/eval/{run}/...; "baseline" is reserved for untrained models.
+BASELINE_RUN = "baseline"
+DEFAULT_CONFIG = Path("config/config.yaml")
+# The paper config (the Snakefile's configfile); other config files are merged over it.
+CPU_DEMO_CONFIG = "config/demo/config.yaml"
+
+
+@dataclass
+class WorkflowConfig:
+    """The validated configuration: ``config`` (config.yaml, merged) and each sheet's rows."""
+
+    config: dict
+    root: Path = Path(".")
+    experiments: dict[str, Experiment] = field(default_factory=dict)
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    benchmarks: dict[str, Benchmark] = field(default_factory=dict)
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+    #: (sheet, name) -> line number in its file, for messages
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def path(self, key: str) -> Path:
+        """A path the config names (a sheet, ``paper_results``), resolved against ``root``."""
+        return self.root / self.config[key]
+
+    def experiments_in(self, *tables: str) -> list[str]:
+        """Names of the experiments that appear in any of the given paper tables."""
+        return [name for name, row in self.experiments.items() if row.in_tables(*tables)]
+
+    def system_prompt(self, experiment: str) -> str:
+        """The system prompt text an experiment trains with (its dataset's key)."""
+        dataset = self.datasets[self.experiments[experiment].dataset]
+        return self.config["system_prompts"][dataset.system_prompt]
+
+    def base_model_point(self) -> str | None:
+        """The baseline that evaluates the untrained base model (the same source and revision, no
+        adapter): the reference line of the figures and the model every Tina gain is measured
+        against. None when the baselines sheet has no such row."""
+        base = self.config["base_model"]
+        for name, row in self.baselines.items():
+            same_model = (row.model, row.revision) == (base["source"], base["revision"])
+            if same_model and not row.adapter:
+                return name
+        return None
+
+    def where(self, sheet: str, name: str) -> str:
+        """``config/experiments.tsv line 7 (name=limr)``: where a row is, for messages."""
+        return f"{self.config[sheet]} line {self.lines[(sheet, name)]} (name={name})"
+
+    def unknown(self, sheet: str, name: str) -> ConfigError:
+        """The one-line error for a name that is not a row of ``sheet``."""
+        known = ", ".join(getattr(self, sheet)) or "none"
+        return ConfigError(f"'{name}' is not a row of {self.config[sheet]} (rows: {known})")
+
+
+def _check_experiment(row: Experiment, wc: WorkflowConfig) -> None:
+    from tina_repro.train import rewards
+
+    where = wc.where("experiments", row.name)
+
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(f"{where}: key '{key}': {message}")
+
+    if row.dataset not in wc.datasets:
+        fail("dataset", f"'{row.dataset}' is not a row of {wc.config['datasets']}")
+    try:
+        for name, _weight in rewards.parse_weighted(row.rewards):
+            params = {"max_len": row.cosine_max_len} if name == "cosine" else {}
+            rewards.validate_params(name, params)
+    except ValueError as err:
+        fail("rewards", str(err))
+    if row.max_steps is not None and row.stop_step is not None and row.stop_step > row.max_steps:
+        fail("stop_step", f"{row.stop_step} is beyond max_steps {row.max_steps}")
+    horizon = row.stop_step if row.stop_step is not None else row.max_steps
+    if horizon is not None and row.save_steps > horizon:
+        fail("save_steps", f"{row.save_steps} is beyond the last step {horizon}: nothing is saved")
+    if row.gpus > 0 and row.prompts_per_step % row.gpus:
+        fail(
+            "prompts_per_step",
+            f"{row.prompts_per_step} prompts cannot be split evenly over {row.gpus} GPUs",
+        )
+    if row.use_vllm and row.gpus == 0:
+        fail("use_vllm", "vLLM rollouts need gpus >= 1")
+
+
+def _cross_check(wc: WorkflowConfig) -> None:
+    config = wc.config
+    for row in wc.experiments.values():
+        _check_experiment(row, wc)
+    for name, row in wc.datasets.items():
+        if row.system_prompt not in config["system_prompts"]:
+            raise ConfigError(
+                f"{wc.where('datasets', name)}: key 'system_prompt': '{row.system_prompt}' is "
+                "not a key of config system_prompts"
+            )
+    for name, row in wc.benchmarks.items():
+        if (row.template == "gpqa") != (row.gold_format == "letter"):
+            raise ConfigError(
+                f"{wc.where('benchmarks', name)}: key 'gold_format': multiple-choice (gpqa) "
+                "benchmarks and only they use gold_format 'letter'"
+            )
+    for name, row in wc.baselines.items():
+        if row.adapter_subfolder and not row.adapter:
+            raise ConfigError(
+                f"{wc.where('baselines', name)}: key 'adapter_subfolder': set without an adapter"
+            )
+    selection = config["selection"]
+    unknown = [b for b in selection["selection_benchmarks"] if b not in wc.benchmarks]
+    if unknown:
+        raise ConfigError(f"config: key 'selection/selection_benchmarks': unknown '{unknown[0]}'")
+    if selection["rule"] == "heldout":
+        held = set(selection["selection_benchmarks"])
+        if not held or held == set(wc.benchmarks):
+            raise ConfigError(
+                "config: key 'selection/selection_benchmarks': the heldout rule needs a proper, "
+                "non-empty subset of the benchmarks to select on"
+            )
+
+
+def load(config: dict, root: str | Path = ".") -> WorkflowConfig:
+    """Validate ``config`` (already merged by Snakemake) and load every sheet it names."""
+    validate_document(config, load_schema("config.schema.yaml"), "config")
+    wc = WorkflowConfig(config=config, root=Path(root))
+    for sheet, row_type in SHEET_ROWS.items():
+        rows = read_sheet(wc.path(sheet), load_schema(f"{sheet}.schema.yaml"), config[sheet])
+        typed = {}
+        for values in rows:
+            wc.lines[(sheet, values["name"])] = values["_line"]
+            typed[values["name"]] = from_sheet(row_type, values)
+        setattr(wc, sheet, typed)
+    _cross_check(wc)
+    return wc
+
+
+def read_config_file(path: str | Path) -> dict:
+    """One YAML config file; a syntax error becomes one line naming the file and position."""
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        place = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}{place}: YAML syntax error: {problem}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return document
+
+
+def workflow_root(*config_files: str | Path) -> Path:
+    """The working directory the config files' relative paths refer to: the current directory
+    when it holds the workflow's config/config.yaml, else the nearest folder above the first
+    config file that does (so the command line works from any directory)."""
+    if DEFAULT_CONFIG.is_file() or not config_files:
+        return Path(".")
+    for folder in Path(config_files[0]).resolve().parents:
+        if (folder / DEFAULT_CONFIG).is_file():
+            return folder
+    return Path(".")
+
+
+def load_files(*paths: str | Path, root: str | Path | None = None) -> WorkflowConfig:
+    """config/config.yaml of the workflow root, then each file over it (as Snakemake's
+    ``--configfile``: later files override earlier ones)."""
+    root = Path(root) if root is not None else workflow_root(*paths)
+    merged: dict = {}
+    for path in [root / DEFAULT_CONFIG, *paths]:
+        _merge(merged, read_config_file(path))
+    return load(merged, root)
+
+
+def _merge(base: dict, update: dict) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def has_published_scores(paper_results: str | Path) -> bool:
+    """Whether the paper-results folder holds any published Tina score (the demo's has none)."""
+    path = Path(paper_results) / "tina_models.csv"
+    if not path.is_file():
+        return False
+    with path.open(newline="") as handle:
+        return any(row.get("avg", "").strip() for row in csv.DictReader(handle))
+
+
+def is_local(source: str) -> bool:
+    """Sources written ``local:PATH`` are read from disk instead of the Hugging Face Hub."""
+    return source.startswith("local:")
+
+
+def model_slug(source: str, revision: str | None) -> str:
+    """Folder name of a downloaded Hub repository under resources/models/."""
+    slug = source.replace("/", "--")
+    return slug if revision in ("main", None) else f"{slug}@{revision}"
+
+
+def wildcard_pattern(names) -> str:
+    """A regex alternative matching exactly the given names (for wildcard_constraints)."""
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))

@@ -1,0 +1,73 @@
+"""Model and adapter repositories made available on disk (rule download_model)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tina_repro.data.sources import LOCAL_PREFIX, DataError, hub_failure
+from tina_repro.files import write_json
+
+
+def download_model(source: str, revision: str | None, out_dir, manifest_path=None) -> dict:
+    """Make a model (or adapter) repository available in ``out_dir`` and write its manifest.
+
+    Hub ids: the revision is resolved to its commit, then ``snapshot_download(local_dir=out_dir)``
+    fetches that commit. With ``HF_HUB_OFFLINE=1`` the snapshot comes from the Hugging Face cache
+    (HF_HOME) instead and ``out_dir`` gets symlinks to its files. ``local:PATH`` folders are linked
+    file by file (symlinks, no copy: the source folder must stay in place). The manifest
+    (``out_dir/manifest.json`` unless ``manifest_path`` is given) is written last, so it exists
+    only for a complete download.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if source.startswith(LOCAL_PREFIX):
+        folder = Path(source[len(LOCAL_PREFIX) :])
+        if not folder.is_dir():
+            raise DataError(f"{source}: local model folder {folder} does not exist")
+        _link_files(folder, out)
+        resolved = None
+    else:
+        resolved = _snapshot(source, revision, out)
+    manifest_path = Path(manifest_path) if manifest_path else out / "manifest.json"
+    files = sorted(
+        p
+        for p in out.rglob("*")
+        if (p.is_file() and ".cache" not in p.relative_to(out).parts and p != manifest_path)
+    )
+    manifest = {
+        "source": source,
+        "revision_requested": revision,
+        "revision_resolved": resolved,
+        "files": [{"path": str(p.relative_to(out)), "size": p.stat().st_size} for p in files],
+    }
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def _snapshot(source: str, revision: str | None, out: Path) -> str:
+    """Fetch a Hub repository into ``out``; returns the commit sha fetched."""
+    from huggingface_hub import HfApi, constants, snapshot_download
+
+    token = os.environ.get("HF_TOKEN") or None
+    try:
+        if constants.is_offline_mode():
+            cached = Path(snapshot_download(source, revision=revision, local_files_only=True))
+            _link_files(cached, out)
+            return cached.name  # the cache keeps snapshots under snapshots/<commit sha>/
+        commit = HfApi(token=token).model_info(source, revision=revision).sha
+        snapshot_download(source, revision=commit, local_dir=out, token=token)
+        return commit
+    except Exception as err:  # every failure becomes one DataError that names the model
+        raise hub_failure(source, source, err, repo_type="model") from err
+
+
+def _link_files(folder: Path, out: Path) -> None:
+    for path in sorted(folder.resolve().rglob("*")):
+        if path.is_dir() or ".cache" in path.relative_to(folder.resolve()).parts:
+            continue
+        target = out / path.relative_to(folder.resolve())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        target.symlink_to(path)

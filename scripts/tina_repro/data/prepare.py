@@ -1,0 +1,84 @@
+"""Preparation (what rules/data.smk calls): load, normalize, check, write Parquet and a report.
+
+The report (``*.report.json``: counts, drops by reason with examples, resolved revision,
+checksums) is written in every case, so a failure can be read after the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tina_repro.config import Benchmark, Dataset
+from tina_repro.data.normalize import (
+    BENCHMARK_SCHEMA,
+    TRAINING_SCHEMA,
+    base_report,
+    normalize_benchmark,
+    normalize_training,
+)
+from tina_repro.data.sources import DataError, load_source
+from tina_repro.files import sha256_file, write_json
+
+logger = logging.getLogger(__name__)
+
+
+def _prepare(
+    spec: Dataset | Benchmark, normalize, schema: pa.Schema, parquet_path, report_path, kind
+) -> dict:
+    """Load, normalize and check; write Parquet and report, or the report and raise."""
+    report = base_report(spec, kind)
+    try:
+        out, report = normalize(load_source(spec))
+        parquet_path = Path(parquet_path)
+        parquet_path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False), parquet_path)
+        report["parquet_sha256"] = sha256_file(parquet_path)
+        report["status"] = "ok"
+    except DataError as err:
+        report = err.report or report
+        report["status"] = "failed"
+        report["error"] = str(err)
+        write_json(report_path, report)
+        logger.error("%s", err)
+        raise
+    write_json(report_path, report)
+    logger.info(
+        "%s: %d of %d rows kept -> %s",
+        spec.name,
+        report["rows_kept"],
+        report["rows_read"],
+        parquet_path,
+    )
+    return report
+
+
+def prepare_training_dataset(spec: Dataset, parquet_path, report_path) -> dict:
+    """Prepare one datasets sheet row: ``problem, solution, row_id`` Parquet plus its report."""
+    return _prepare(
+        spec,
+        lambda df: normalize_training(df, spec),
+        TRAINING_SCHEMA,
+        parquet_path,
+        report_path,
+        "training",
+    )
+
+
+def prepare_benchmark(
+    spec: Benchmark, templates: dict, seed: int, parquet_path, report_path
+) -> dict:
+    """Prepare one benchmarks sheet row: rendered prompts and golds as Parquet, plus its report.
+
+    ``templates`` maps template names to prompt templates (only the row's is used)."""
+    return _prepare(
+        spec,
+        lambda df: normalize_benchmark(df, spec, templates, seed),
+        BENCHMARK_SCHEMA,
+        parquet_path,
+        report_path,
+        "benchmark",
+    )

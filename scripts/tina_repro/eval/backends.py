@@ -1,0 +1,204 @@
+"""Generation backends: transformers on CPU, vLLM on GPU; each turns requests into completions.
+
+CPU (``backend: transformers``): fp32, the adapter loaded with ``PeftModel.from_pretrained`` and
+merged into the weights in memory (the LoRA layers' extra matmuls would cost a third of the
+generation time; nothing is written to disk), left-padded batches of ``batch_size`` generated with
+``model.generate``. Sampling (temperature, top-p) happens in a logits processor that draws each
+row's token from that row's own ``torch.Generator``, which is what makes a row independent of the
+others in its batch.
+
+GPU (``backend: vllm``): one ``vllm.LLM`` on the base model in bf16 with ``enable_lora=True``; a
+checkpoint's adapter is served by a ``LoRARequest`` pointing at its checkpoint folder (no merged
+copy on disk; ``max_lora_rank`` is the adapter's rank rounded up to a rank vLLM supports).
+Per-request seeds make the result independent of batching. vLLM gets requests in chunks of
+:data:`VLLM_CHUNK_REQUESTS`, so a killed job loses at most the chunk in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from tina_repro.eval.requests import Completion, Request
+
+logger = logging.getLogger(__name__)
+
+# Ranks vLLM's LoRAConfig accepts for max_lora_rank (vllm/config/lora.py, MaxLoRARanks).
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+# Requests per vllm.LLM.generate call: larger keeps the GPU busier, smaller loses less on a kill.
+VLLM_CHUNK_REQUESTS = 512
+
+
+def _seeded_sampler(seeds: Sequence[int], temperature: float, top_p: float):
+    """A logits processor that samples each row with its own generator and leaves only the drawn
+    token finite, so ``generate``'s greedy step picks it. Temperature 0 stays greedy."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class SeededSampler(LogitsProcessor):
+        def __init__(self):
+            self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+        def __call__(self, input_ids, scores):
+            if temperature == 0:
+                return scores
+            logits = scores.float() / temperature
+            if top_p < 1:
+                # Keep the smallest top set whose mass reaches top_p (vLLM's and HF's rule).
+                sorted_logits, order = logits.sort(dim=-1, descending=True)
+                probs = sorted_logits.softmax(dim=-1)
+                outside = probs.cumsum(dim=-1) - probs >= top_p
+                sorted_logits = sorted_logits.masked_fill(outside, float("-inf"))
+                logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits)
+            probs = logits.softmax(dim=-1)
+            chosen = torch.full_like(scores, float("-inf"))
+            for row, generator in enumerate(self.generators):
+                token = torch.multinomial(probs[row], 1, generator=generator)
+                chosen[row, token] = 0.0
+            return chosen
+
+    return SeededSampler()
+
+
+class TransformersBackend:
+    """CPU generation in fp32 with ``model.generate`` on left-padded batches."""
+
+    def __init__(self, model_dir: str, adapter_dir: str | None, settings: dict):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        self.settings = settings
+        self.chunk_size = settings["batch_size"]
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        if adapter_dir:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+        self.model = model.eval()
+        eos = model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        self.eos_ids = set(eos) if isinstance(eos, list) else {eos}
+        self.pad_id = self.tokenizer.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = min(self.eos_ids)
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        torch = self.torch
+        width = max(len(r.prompt_ids) for r in requests)
+        input_ids = torch.full((len(requests), width), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(requests), width), dtype=torch.long)
+        for row, request in enumerate(requests):
+            input_ids[row, width - len(request.prompt_ids) :] = torch.tensor(request.prompt_ids)
+            attention_mask[row, width - len(request.prompt_ids) :] = 1
+        config = GenerationConfig(
+            do_sample=False,
+            max_new_tokens=max(r.max_tokens for r in requests),
+            pad_token_id=self.pad_id,
+            eos_token_id=sorted(self.eos_ids),
+        )
+        sampler = _seeded_sampler(
+            [r.seed for r in requests], self.settings["temperature"], self.settings["top_p"]
+        )
+        with torch.inference_mode():
+            output = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                generation_config=config,
+                logits_processor=LogitsProcessorList([sampler]),
+            )
+        completions = []
+        for request, generated in zip(requests, output[:, width:].tolist(), strict=True):
+            # A row's tokens do not depend on its batch, so cutting at its own cap equals
+            # stopping there.
+            generated = generated[: request.max_tokens]
+            end = next((i for i, t in enumerate(generated) if t in self.eos_ids), None)
+            tokens = generated if end is None else generated[:end]
+            completions.append(
+                Completion(
+                    text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                    n_tokens=len(generated) if end is None else end + 1,
+                    finish_reason="length" if end is None else "stop",
+                )
+            )
+        return completions
+
+
+def vllm_lora_rank(adapter_dir: str) -> int:
+    """The smallest ``max_lora_rank`` vLLM accepts that holds the adapter's largest rank."""
+    config = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    rank = max([int(config["r"]), *map(int, (config.get("rank_pattern") or {}).values())])
+    fitting = [allowed for allowed in VLLM_LORA_RANKS if allowed >= rank]
+    if not fitting:
+        raise ValueError(f"{adapter_dir}: LoRA rank {rank} is above vLLM's maximum")
+    return fitting[0]
+
+
+class VllmBackend:
+    """GPU generation: one vLLM engine in bf16, the adapter served through a LoRARequest."""
+
+    def __init__(self, model_dir: str, adapter_dir: str | None, settings: dict):
+        try:
+            import vllm
+            from vllm.lora.request import LoRARequest
+        except ImportError as err:
+            raise RuntimeError(
+                "evaluation.backend is 'vllm' but vllm is not installed: pip install -e '.[gpu]' "
+                "on a GPU machine, or set evaluation.backend: transformers (CPU)"
+            ) from err
+        self.vllm = vllm
+        self.settings = settings
+        self.chunk_size = VLLM_CHUNK_REQUESTS
+        engine_args = {
+            "model": str(model_dir),
+            "seed": settings["seed"],
+            "gpu_memory_utilization": settings["vllm_gpu_memory_utilization"],
+            "max_model_len": settings["max_model_len"],
+            "dtype": "bfloat16",
+        }
+        self.lora_request = None
+        if adapter_dir:
+            engine_args |= {"enable_lora": True, "max_lora_rank": vllm_lora_rank(adapter_dir)}
+            self.lora_request = LoRARequest("adapter", 1, str(Path(adapter_dir).resolve()))
+        logger.info("starting vLLM: %s", engine_args)
+        self.llm = vllm.LLM(**engine_args)
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        params = [
+            self.vllm.SamplingParams(
+                n=1,
+                temperature=self.settings["temperature"],
+                top_p=self.settings["top_p"],
+                max_tokens=r.max_tokens,
+                seed=r.seed,
+            )
+            for r in requests
+        ]
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": list(r.prompt_ids)} for r in requests],
+            params,
+            lora_request=self.lora_request,
+            use_tqdm=False,
+        )
+        if len(outputs) != len(requests):
+            raise RuntimeError(f"vLLM returned {len(outputs)} outputs for {len(requests)} prompts")
+        completions = []
+        for output in outputs:
+            (sample,) = output.outputs
+            completions.append(
+                Completion(
+                    text=sample.text,
+                    n_tokens=len(sample.token_ids),
+                    finish_reason=sample.finish_reason,
+                )
+            )
+        return completions
+
+
+BACKENDS = {"vllm": VllmBackend, "transformers": TransformersBackend}

@@ -1,0 +1,141 @@
+"""Generation requests: one (problem, sample) each, with its own seed and token budget.
+
+Each benchmark ``prompt`` is the single user message, rendered through the evaluated MODEL's own
+chat template with ``add_generation_prompt=True`` and no system prompt (docs/paper.md#evaluation),
+then tokenized without extra special tokens (the template already writes BOS). Each
+(problem, sample) gets its own sampling seed derived from ``evaluation.seed``, so a sample's text
+does not depend on batch composition, the resume point, the backend's scheduling or how jobs are
+spread over GPUs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+FINISH_REASONS = ("stop", "length")
+BENCHMARK_COLUMNS = ("id", "prompt", "answer")
+# Settings that change what a sample is; batch_size and grading_processes do not.
+SAMPLING_KEYS = (
+    "backend",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "samples_per_problem",
+    "seed",
+    "max_model_len",
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One (problem, sample) to generate, with the fields its output row carries."""
+
+    problem_id: int
+    sample_index: int
+    seed: int
+    prompt_hash: str
+    prompt_ids: tuple[int, ...]
+    max_tokens: int
+    gold: str
+    task: str
+    gold_format: str
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.problem_id, self.sample_index)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    n_tokens: int
+    finish_reason: str
+
+
+def sample_seed(base_seed: int, problem_id: int, sample_index: int) -> int:
+    """A 31-bit seed per sample, a hash of (base seed, problem, sample): fits torch and vLLM."""
+    digest = hashlib.sha256(f"{base_seed}:{problem_id}:{sample_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def render_prompt(tokenizer, prompt: str) -> str:
+    """The benchmark prompt as the only user turn, through the model's chat template."""
+    if not tokenizer.chat_template:
+        raise ValueError("the model's tokenizer has no chat template; evaluation needs one")
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
+
+
+def build_requests(
+    benchmark: pd.DataFrame, tokenizer, settings: dict, gold_format: str
+) -> list[Request]:
+    """All (problem, sample) requests in benchmark order, samples of a problem together.
+
+    Generation is capped at ``max_model_len - prompt tokens`` (what vLLM can hold); a prompt that
+    leaves no room raises ``ValueError``.
+    """
+    missing = [column for column in BENCHMARK_COLUMNS if column not in benchmark.columns]
+    if missing:
+        raise ValueError(f"benchmark has no column(s) {missing}; re-run prepare_benchmark")
+    if benchmark["id"].duplicated().any():
+        raise ValueError("benchmark ids are not unique; re-run prepare_benchmark")
+    task = "gpqa" if gold_format == "letter" else "math"
+    requests = []
+    for problem_id, prompt, gold in zip(
+        benchmark["id"].tolist(), benchmark["prompt"], benchmark["answer"], strict=True
+    ):
+        text = render_prompt(tokenizer, prompt)
+        prompt_ids = tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
+        room = settings["max_model_len"] - len(prompt_ids)
+        if room < 1:
+            raise ValueError(
+                f"problem {problem_id}: its prompt has {len(prompt_ids)} tokens, no room left in "
+                f"max_model_len={settings['max_model_len']}"
+            )
+        prompt_hash = hashlib.sha256(text.encode()).hexdigest()
+        for sample_index in range(settings["samples_per_problem"]):
+            requests.append(
+                Request(
+                    problem_id=int(problem_id),
+                    sample_index=sample_index,
+                    seed=sample_seed(settings["seed"], int(problem_id), sample_index),
+                    prompt_hash=prompt_hash,
+                    prompt_ids=prompt_ids,
+                    max_tokens=min(settings["max_new_tokens"], room),
+                    gold=str(gold),
+                    task=task,
+                    gold_format=gold_format,
+                )
+            )
+    capped = sum(r.max_tokens < settings["max_new_tokens"] for r in requests)
+    if capped:
+        logger.info("%d samples capped below max_new_tokens by max_model_len", capped)
+    return requests
+
+
+def sample_row(request: Request, completion: Completion) -> dict:
+    """One samples.jsonl row."""
+    if completion.finish_reason not in FINISH_REASONS:
+        raise ValueError(
+            f"problem {request.problem_id} sample {request.sample_index}: finish reason "
+            f"{completion.finish_reason!r}, expected one of {FINISH_REASONS}"
+        )
+    return {
+        "problem_id": request.problem_id,
+        "sample_index": request.sample_index,
+        "seed": request.seed,
+        "prompt_hash": request.prompt_hash,
+        "completion": completion.text,
+        "n_tokens": completion.n_tokens,
+        "finish_reason": completion.finish_reason,
+        "gold": request.gold,
+        "task": request.task,
+        "gold_format": request.gold_format,
+    }

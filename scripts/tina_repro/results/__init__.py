@@ -1,0 +1,9 @@
+"""Results stage (rules/results.smk): scores collected, the paper's tables, cost and FLOPs.
+
+:mod:`~tina_repro.results.collect` gathers score files, :mod:`~tina_repro.results.selection`
+picks each run's reported checkpoint, :mod:`~tina_repro.results.stats` computes intervals and
+paired gains, :mod:`~tina_repro.results.tables` builds the main, ablation and checkpoint tables,
+:mod:`~tina_repro.results.costs` and :mod:`~tina_repro.results.flops` the cost and FLOPs tables,
+and :mod:`~tina_repro.results.make` dispatches a rule to its table. :mod:`~tina_repro.results.status`
+summarises what is done and pending.
+"""

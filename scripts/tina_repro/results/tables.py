@@ -1,0 +1,364 @@
+"""The paper's tables rebuilt from our scores, with its published numbers beside them.
+
+Conventions of the main and ablation tables:
+
+- the reported checkpoint of a run comes from :mod:`tina_repro.results.selection`
+  (``selection.rule`` of the config: ``paper`` selects on the six test benchmarks as the paper
+  did, ``heldout`` on ``selection.selection_benchmarks`` and reports the others, ``final`` takes
+  the last evaluated checkpoint);
+- ``reproduced``, ``ci_low`` and ``ci_high`` are rounded to the paper's two decimals, and
+  ``difference`` = reproduced - published is taken between the printed values, so the same
+  numbers give exactly 0;
+- ``average`` is the unweighted mean over the reported benchmarks (the paper's "Avg."), computed
+  at full precision then rounded. Its published value is the paper's Avg. column when all six are
+  reported, else the mean of the paper's values over the reported benchmarks. Its 95% interval is
+  a stratified bootstrap over problems (:mod:`tina_repro.results.stats`) from the graded.jsonl
+  files the job declares; when one is missing the interval is left empty and a warning is logged;
+- ``within_ci``: the published value lies inside [ci_low, ci_high];
+- ``published_pct_epoch``: the paper's "Steps (% of 1 epoch)" beside our ``pct_epoch``;
+- what a gain is made of: ``format_rate`` (% of samples whose answer could be extracted) and
+  ``accuracy_given_formatted`` (accuracy among those samples), from the collected scores. The
+  Tina paper explains LoRA-RL's gains as fast adaptation to the output format the reward asks
+  for, the base model's knowledge kept; that shows as a rising format rate under a flat
+  conditional accuracy. The average row is their unweighted mean over the reported benchmarks
+  (empty when a benchmark lacks the value);
+- ``gain_vs_base`` with ``gain_ci_low`` and ``gain_ci_high`` (Tina rows only): the reported
+  checkpoint minus the base model (the baseline that evaluates the untrained base model,
+  :meth:`~tina_repro.config.WorkflowConfig.base_model_point`) on the same problems, in points,
+  with a paired bootstrap over problems. Empty, with a warning, when there is no base model
+  baseline or a graded.jsonl is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from tina_repro import paths
+from tina_repro.config import BASELINE_RUN, WorkflowConfig
+from tina_repro.results import selection
+from tina_repro.results.collect import (
+    as_paths,
+    index_eval_files,
+    pct_epoch,
+    read_manifests,
+    read_scores,
+)
+from tina_repro.results.stats import AVERAGE, average_interval, gains_vs_base
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_COLUMNS = [
+    "run",
+    "kind",
+    "step",
+    "pct_epoch",
+    "benchmark",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+    "samples_per_problem",
+]
+MAIN_COLUMNS = [
+    "model",
+    "kind",
+    "paper_name",
+    "step",
+    "pct_epoch",
+    "benchmark",
+    "reproduced",
+    "ci_low",
+    "ci_high",
+    "published",
+    "difference",
+    "within_ci",
+    "selection_rule",
+    "published_pct_epoch",
+    "format_rate",
+    "accuracy_given_formatted",
+    "gain_vs_base",
+    "gain_ci_low",
+    "gain_ci_high",
+]
+ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS]
+FORMAT_COLUMNS = ("format_rate", "accuracy_given_formatted")
+GAIN_COLUMNS = ("gain_vs_base", "gain_ci_low", "gain_ci_high")
+PAPER_DECIMALS = 2
+# The paper's six benchmark columns, and our benchmark names where they differ.
+PAPER_BENCHMARKS = ("aime24", "aime25", "amc23", "math500", "gpqa_diamond", "minerva")
+PAPER_COLUMN = {"math_500": "math500"}
+# Ablation tables of the paper and the experiments.tsv column each one varies.
+ABLATION_SETTING = {
+    "datasets": "dataset",
+    "learning_rate": "learning_rate",
+    "lora_rank": "lora_r",
+    "rl_algorithm": "loss_type",
+}
+
+
+def _printed(value: float) -> float:
+    """A value as the paper prints it (two decimals)."""
+    return round(float(value), PAPER_DECIMALS) if pd.notna(value) else math.nan
+
+
+def format_columns(scores: pd.DataFrame, benchmarks: Sequence[str]) -> dict[str, dict]:
+    """``format_rate`` and ``accuracy_given_formatted`` of one evaluated model (its rows of a
+    scores CSV) for each of ``benchmarks`` and, as their unweighted mean, ``average`` (NaN when
+    any benchmark lacks the value: an average over fewer benchmarks would not be comparable)."""
+    by_benchmark = scores.set_index("benchmark")
+    out = {b: {c: float(by_benchmark.loc[b, c]) for c in FORMAT_COLUMNS} for b in benchmarks}
+    out[AVERAGE] = {c: float(np.mean([out[b][c] for b in benchmarks])) for c in FORMAT_COLUMNS}
+    return out
+
+
+def published_values(paper_row: pd.Series | None, benchmarks: Sequence[str]) -> dict[str, float]:
+    """The paper's value for each benchmark (NaN where it has none) and for ``average``."""
+    if paper_row is None:
+        return {b: math.nan for b in [*benchmarks, AVERAGE]}
+    values = {b: float(paper_row.get(PAPER_COLUMN.get(b, b), math.nan)) for b in benchmarks}
+    if sorted(PAPER_COLUMN.get(b, b) for b in benchmarks) == sorted(PAPER_BENCHMARKS):
+        values[AVERAGE] = float(paper_row["avg"])
+    else:
+        values[AVERAGE] = float(np.mean(list(values.values()))) if values else math.nan
+    return values
+
+
+def reproduced_rows(
+    scores: pd.DataFrame, run: str, point: str, benchmarks: Sequence[str], graded: dict
+):
+    """(benchmark, accuracy, ci_low, ci_high) of one evaluated model, at full precision, for each
+    of ``benchmarks`` and their ``average``; ``scores`` are its rows of a scores CSV and
+    ``graded`` indexes the graded.jsonl files."""
+    by_benchmark = scores.set_index("benchmark")
+    missing = [b for b in benchmarks if b not in by_benchmark.index]
+    if missing:
+        raise ValueError(f"{run}/{point}: no score for {missing}")
+    rows = [
+        (b, *by_benchmark.loc[b, ["accuracy", "ci_low", "ci_high"]].astype(float))
+        for b in benchmarks
+    ]
+    average = float(np.mean([row[1] for row in rows]))
+    return [*rows, (AVERAGE, average, *average_interval(graded, run, point, benchmarks))]
+
+
+def compare(
+    reproduced: list[tuple], published: dict[str, float], extra: dict[str, dict]
+) -> list[dict]:
+    """Rows of the main/ablation tables: our values as printed, the paper's beside them, then the
+    ``extra`` columns of each benchmark (format and gain columns, printed)."""
+    out = []
+    for benchmark, accuracy, low, high in reproduced:
+        value, low, high = _printed(accuracy), _printed(low), _printed(high)
+        paper = published[benchmark]
+        out.append(
+            {
+                "benchmark": benchmark,
+                "reproduced": value,
+                "ci_low": low,
+                "ci_high": high,
+                "published": paper,
+                "difference": _printed(value - paper) if pd.notna(paper) else math.nan,
+                "within_ci": (
+                    bool(low <= paper <= high) if pd.notna(paper) and pd.notna(low) else pd.NA
+                ),
+                **{column: _printed(v) for column, v in extra[benchmark].items()},
+            }
+        )
+    return out
+
+
+class Tables:
+    """What the table builders share: the validated config and the rule's inputs."""
+
+    def __init__(self, inputs: dict, config: dict, wc: WorkflowConfig):
+        self.inputs = inputs
+        self.config = config
+        self.W = wc
+        self.graded = index_eval_files(inputs.get("graded", []))
+        self.benchmarks = list(self.W.benchmarks)
+        chosen = config["selection"]
+        self.rule = chosen["rule"]
+        self.selection_benchmarks = list(chosen["selection_benchmarks"])
+        _, self.reported = selection.split_benchmarks(
+            self.benchmarks, self.rule, self.selection_benchmarks
+        )
+        self.rule_label = selection.rule_label(self.rule, self.selection_benchmarks)
+        self.base_point = self.W.base_model_point()
+
+    def has(self, name: str) -> bool:
+        return name in self.inputs
+
+    def scores(self) -> pd.DataFrame:
+        return read_scores(as_paths(self.inputs["runs"]))
+
+    def baselines(self) -> pd.DataFrame:
+        return read_scores(as_paths(self.inputs["baselines"]))
+
+    def manifests(self) -> dict[str, dict]:
+        return read_manifests(as_paths(self.inputs["manifests"]))
+
+    def runs_in_order(self, scores: pd.DataFrame) -> list[str]:
+        present = set(scores["run"])
+        unknown = sorted(present - set(self.W.experiments))
+        if unknown:
+            raise ValueError(f"scores of run(s) {unknown} that experiments.tsv does not define")
+        return [name for name in self.W.experiments if name in present]
+
+    def select(self, scores: pd.DataFrame) -> pd.DataFrame:
+        return selection.select_checkpoints(
+            scores, self.benchmarks, self.rule, self.selection_benchmarks
+        )
+
+    def published(self, name: str, key: str) -> pd.DataFrame:
+        return pd.read_csv(self.inputs[name], dtype={key: str})
+
+    def measure(
+        self, scores: pd.DataFrame, run: str, point: str
+    ) -> tuple[list[tuple], dict[str, dict]]:
+        """One evaluated model (``scores`` are its rows): its :func:`reproduced_rows` and, per
+        reported benchmark and average, its format columns and (Tina runs) its gain columns."""
+        reproduced = reproduced_rows(scores, run, point, self.reported, self.graded)
+        extra = format_columns(scores, self.reported)
+        if run == BASELINE_RUN:
+            return reproduced, extra
+        gains = {}
+        if self.base_point is None:
+            logger.warning(
+                "%s/%s: no baseline evaluates the base model %s untrained: no gain over it",
+                run,
+                point,
+                self.config["base_model"]["source"],
+            )
+        else:
+            gains = gains_vs_base(self.graded, run, point, self.base_point, self.reported)
+        for benchmark, columns in extra.items():
+            columns.update(zip(GAIN_COLUMNS, gains.get(benchmark, [math.nan] * 3), strict=True))
+        return reproduced, extra
+
+    def measure_at(
+        self, scores: pd.DataFrame, run: str, step: int
+    ) -> tuple[list[tuple], dict[str, dict]]:
+        at_step = scores[(scores["run"] == run) & (scores["step"] == step)]
+        return self.measure(at_step, run, paths.step_point(step))
+
+
+# ---- tables ------------------------------------------------------------------------------------
+def checkpoints_table(t: Tables) -> pd.DataFrame:
+    """Every evaluated (run, step, benchmark), baselines included (run = baseline name)."""
+    scores, manifests = t.scores(), t.manifests()
+    runs = scores.assign(kind="tina")
+    runs["pct_epoch"] = [
+        pct_epoch(step, manifests.get(run))
+        for run, step in zip(runs["run"], runs["step"], strict=True)
+    ]
+    frames = [runs]
+    if t.has("baselines"):
+        baselines = t.baselines()
+        frames.append(baselines.assign(kind="baseline", run=baselines["point"], pct_epoch=math.nan))
+    order = {
+        "run": {name: i for i, name in enumerate([*t.W.baselines, *t.W.experiments])},
+        "benchmark": {name: i for i, name in enumerate(t.benchmarks)},
+    }
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.sort_values(
+        ["run", "step", "benchmark"],
+        key=lambda col: col.map(order[col.name]) if col.name in order else col,
+    )
+    return frame[CHECKPOINT_COLUMNS].reset_index(drop=True)
+
+
+def main_table(t: Tables) -> pd.DataFrame:
+    """Baselines (paper Table 2) and the main Tina runs at their selected step (Table 3)."""
+    rows = []
+    baselines = t.baselines()
+    paper = t.published("published_baselines", "baseline").set_index("baseline")
+    unknown = sorted(set(baselines["point"]) - set(t.W.baselines))
+    if unknown:
+        raise ValueError(f"scores of baseline(s) {unknown} that baselines.tsv does not define")
+    for name in [b for b in t.W.baselines if b in set(baselines["point"])]:
+        paper_row = paper.loc[name] if name in paper.index else None
+        reproduced, extra = t.measure(baselines[baselines["point"] == name], BASELINE_RUN, name)
+        for row in compare(reproduced, published_values(paper_row, t.reported), extra):
+            rows.append(
+                {
+                    "model": name,
+                    "kind": "baseline",
+                    "paper_name": t.W.baselines[name].paper_name,
+                    **row,
+                }
+            )
+    scores, manifests = t.scores(), t.manifests()
+    steps = t.select(scores).set_index("run")["step"]
+    paper = t.published("published", "experiment").set_index("experiment")
+    for run in t.runs_in_order(scores):
+        step = int(steps[run])
+        paper_row = paper.loc[run] if run in paper.index else None
+        reproduced, extra = t.measure_at(scores, run, step)
+        for row in compare(reproduced, published_values(paper_row, t.reported), extra):
+            rows.append(
+                {
+                    "model": run,
+                    "kind": "tina",
+                    "paper_name": t.W.experiments[run].paper_name,
+                    "step": step,
+                    "pct_epoch": pct_epoch(step, manifests.get(run)),
+                    "published_pct_epoch": (
+                        paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
+                    ),
+                    **row,
+                }
+            )
+    return _finish(pd.DataFrame(rows), MAIN_COLUMNS, t.rule_label)
+
+
+def ablations_table(t: Tables) -> pd.DataFrame:
+    """The four ablations of paper Table 4, each run at its selected step."""
+    scores, manifests = t.scores(), t.manifests()
+    steps = t.select(scores).set_index("run")["step"]
+    paper = t.published("published", "experiment")
+    runs = t.runs_in_order(scores)
+    measured = {run: t.measure_at(scores, run, int(steps[run])) for run in runs}
+    rows = []
+    for ablation, column in ABLATION_SETTING.items():
+        members = [r for r in runs if t.W.experiments[r].in_tables(ablation)]
+        published = paper[paper["ablation"] == ablation].set_index("experiment")
+        # The paper's row order first (it sorts datasets by size), then runs it does not have.
+        members.sort(key=lambda r: published.index.get_loc(r) if r in published.index else 1e9)
+        for run in members:
+            paper_row = published.loc[run] if run in published.index else None
+            setting = getattr(t.W.experiments[run], column)
+            reproduced, extra = measured[run]
+            for row in compare(reproduced, published_values(paper_row, t.reported), extra):
+                rows.append(
+                    {
+                        "ablation": ablation,
+                        "setting": f"{setting:g}" if isinstance(setting, float) else str(setting),
+                        "model": run,
+                        "kind": "tina",
+                        "paper_name": (
+                            paper_row["model"]
+                            if paper_row is not None
+                            else t.W.experiments[run].paper_name
+                        ),
+                        "step": int(steps[run]),
+                        "pct_epoch": pct_epoch(steps[run], manifests.get(run)),
+                        "published_pct_epoch": (
+                            paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
+                        ),
+                        **row,
+                    }
+                )
+    return _finish(pd.DataFrame(rows), ABLATION_COLUMNS, t.rule_label)
+
+
+def _finish(frame: pd.DataFrame, columns: list[str], rule_label: str) -> pd.DataFrame:
+    frame = frame.assign(selection_rule=rule_label).reindex(columns=columns)
+    frame["step"] = frame["step"].astype("Int64")
+    frame["within_ci"] = frame["within_ci"].astype("boolean")
+    return frame
+
+

@@ -1,0 +1,143 @@
+"""Training prompts: the normalized table as TRL conversational prompts, and the tokenizer.
+
+TRL 1.16 has no max_prompt_length; TRL 0.15.2 cut the templated token ids from the left. We cut
+the problem text instead, so that the system prompt and the chat template survive.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tina_repro.train.context import TrainingContext
+
+logger = logging.getLogger(__name__)
+
+
+def read_training_rows(parquet: str | Path):
+    """The normalized training table (problem, solution[, row_id]) with unusable rows removed.
+
+    Rows whose problem or solution is missing or blank cannot be prompted or graded; they are
+    counted and logged, never passed on. Returns (DataFrame, n_skipped).
+    """
+    import pandas as pd
+
+    table = pd.read_parquet(parquet)
+    missing = [c for c in ("problem", "solution") if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{parquet}: missing column(s) {missing}; the training table needs 'problem' and the "
+            f"gold answer 'solution' (columns found: {list(table.columns)})"
+        )
+    if "row_id" not in table.columns:
+        table["row_id"] = range(len(table))
+    usable = pd.Series(True, index=table.index)
+    for column in ("problem", "solution"):
+        usable &= table[column].map(lambda v: isinstance(v, str) and bool(v.strip()))
+    skipped = int((~usable).sum())
+    if skipped:
+        logger.warning(
+            "%s: skipping %d of %d rows with a missing or blank problem/solution",
+            parquet,
+            skipped,
+            len(table),
+        )
+    table = table[usable].reset_index(drop=True)
+    if table.empty:
+        raise ValueError(f"{parquet}: no usable training rows (0 rows after skipping {skipped})")
+    return table, skipped
+
+
+def _prompt_length(tokenizer, messages: list[dict]) -> int:
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _conversation(system_prompt: str, problem: str) -> list[dict]:
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": problem}]
+
+
+def _left_truncate(tokenizer, system_prompt: str, problem: str, max_tokens: int) -> str:
+    """The longest tail of ``problem`` whose templated prompt fits in ``max_tokens`` tokens."""
+    problem_ids = tokenizer(problem, add_special_tokens=False)["input_ids"]
+    overhead = _prompt_length(tokenizer, _conversation(system_prompt, ""))
+    keep = max_tokens - overhead
+    while keep > 0:
+        tail = tokenizer.decode(problem_ids[-keep:])
+        excess = _prompt_length(tokenizer, _conversation(system_prompt, tail)) - max_tokens
+        if excess <= 0:
+            return tail
+        keep -= excess  # token merges across the cut can add a token or two
+    raise ValueError(
+        f"the system prompt and chat template alone take {overhead} tokens, more than "
+        f"max_prompt_length={max_tokens}"
+    )
+
+
+def prepare_prompts(table, tokenizer, system_prompt: str, max_prompt_length: int):
+    """Conversational TRL prompts, left-truncated to ``max_prompt_length`` templated tokens.
+
+    Returns (datasets.Dataset with prompt/solution/row_id, stats dict).
+    """
+    from datasets import Dataset
+
+    conversations = [_conversation(system_prompt, p) for p in table["problem"]]
+    texts = tokenizer.apply_chat_template(conversations, add_generation_prompt=True, tokenize=False)
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    truncated = 0
+    for i, length in enumerate(lengths):
+        if length > max_prompt_length:
+            problem = _left_truncate(
+                tokenizer, system_prompt, table["problem"].iloc[i], max_prompt_length
+            )
+            conversations[i] = _conversation(system_prompt, problem)
+            truncated += 1
+    if truncated:
+        logger.warning(
+            "left-truncated %d of %d prompts to max_prompt_length=%d tokens (longest: %d)",
+            truncated,
+            len(lengths),
+            max_prompt_length,
+            max(lengths),
+        )
+    dataset = Dataset.from_dict(
+        {
+            "prompt": conversations,
+            "solution": table["solution"].tolist(),
+            "row_id": table["row_id"].tolist(),
+        }
+    )
+    stats = {
+        "n_prompts": len(lengths),
+        "n_truncated_prompts": truncated,
+        "max_prompt_tokens_before_truncation": max(lengths),
+        "mean_prompt_tokens": sum(lengths) / len(lengths),
+    }
+    return dataset, stats
+
+
+def load_tokenizer(base_model_dir: str | Path, context: TrainingContext):
+    """Tokenizer with the training chat template and pad token (docs/paper.md#base-model)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        base_model_dir, padding_side="left", truncation_side="left", trust_remote_code=False
+    )
+    if context.chat_template:
+        tokenizer.chat_template = context.chat_template
+    elif not tokenizer.chat_template:
+        raise ValueError(
+            f"{base_model_dir} has no chat template and config training_chat_template is empty"
+        )
+    pad = context.pad_token
+    if pad:
+        if pad in tokenizer.get_vocab():
+            tokenizer.pad_token = pad
+        else:
+            logger.warning(
+                "pad token %r of config base_model is not in the vocabulary of %s; keeping %r",
+                pad,
+                base_model_dir,
+                tokenizer.pad_token,
+            )
+    return tokenizer

@@ -1,5 +1,5 @@
 """Cost rows of paper Table 1 from device-hours: the five headline totals come out of a record
-built to match the paper, and each row is defined as TINA.md §3.4 adds it up."""
+built to match the paper, and each row is defined as docs/paper.md#costs adds it up."""
 
 import logging
 import math

@@ -124,7 +124,7 @@ EXPECTED_TRAINING = {
 
 
 def grpo_py_columns(df: pd.DataFrame, is_deepscaler: bool) -> pd.DataFrame:
-    """Tina's grpo.py column handling (TINA.md §1.4), step by step, as an independent oracle."""
+    """Tina's grpo.py column handling (docs/paper.md#data), step by step: an independent oracle."""
     df = df.copy()
     if "solution" not in df.columns and "answer" in df.columns:
         df = df.rename(columns={"answer": "solution"})

@@ -24,7 +24,7 @@ def test_base_model_counts():
     assert shape.matmul_params() == N == 1_543_569_408
     # 1.78 B on the model card: layers, biases, norms and two untied 151,936 x 1536 embeddings.
     assert shape.total_params() == 1_777_088_000
-    # TINA.md §1.1: r=32 on the seven projections of 28 layers is about 36.9 M.
+    # r=32 on the seven projections of the 28 Qwen2-1.5B layers is about 36.9 M.
     assert shape.lora_params(32, TINA_TARGETS) == N_LORA == 36_929_536
     assert shape.lora_params(4, TINA_TARGETS) == N_LORA // 8
 

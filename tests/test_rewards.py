@@ -1,4 +1,4 @@
-"""Reward functions against hand-computed values of Tina's definitions (TINA.md §1.6)."""
+"""Reward functions against hand-computed values of Tina's definitions (docs/paper.md#rewards)."""
 
 import logging
 import math
@@ -394,6 +394,6 @@ def test_defaults_match_tina_model_pt_config():
     ],
 )
 def test_paper_reward_specs_build(spec):
-    """The weighted reward lists of the paper's runs (TINA.md §1.3)."""
+    """The weighted reward lists of the paper's runs (docs/paper.md#recipes)."""
     for name, _ in parse_weighted(spec):
         assert build(name).__name__ == name

@@ -183,6 +183,20 @@ def test_drgrpo_row_uses_trl_dr_grpo_loss_without_std_scaling(paper):
     assert rewards_entry["value"] == {"format": {}, "cosine": {"max_len": 3584}}
 
 
+def test_a_table_field_the_installed_trl_lacks_raises(paper):
+    from tina_repro.train.mapping import REMOVED_FIELDS, Setting, plan_for, resolve_table
+
+    plan = plan_for(paper.experiments["open_rs2"], "bfloat16", 2, "cuda")
+    renamed = (Setting("vllm_max_model_len", 4608, 4608, "renamed in TRL 1.x"),)
+    with pytest.raises(ValueError, match="TRL 1.16.0 has no field 'vllm_max_model_len'"):
+        resolve_table(plan, renamed)
+    # A field listed as removed is kept in the mapping, never passed to GRPOConfig.
+    assert "max_prompt_length" in REMOVED_FIELDS
+    kwargs, mapping = resolve_table(plan, (Setting("max_prompt_length", 512, None, "removed"),))
+    assert "max_prompt_length" not in kwargs
+    assert mapping[0]["trl_default"] == "removed"
+
+
 def test_cpu_settings_build_a_grpo_config_and_one_epoch_rows_need_the_dataset_size(paper):
     from trl import GRPOConfig
 

@@ -167,3 +167,16 @@ def test_load_files_merges_like_configfile(tmp_path):
     wc = load_files(override, root=ROOT)
     assert wc.config["evaluation"]["samples_per_problem"] == 10
     assert wc.config["evaluation"]["temperature"] == 0.6
+
+
+def test_config_readme_describes_every_key_of_every_sheet():
+    from tina_repro.config.sheets import load_schema
+
+    readme = (ROOT / "config" / "README.md").read_text()
+    for sheet in ("experiments", "datasets", "benchmarks", "baselines"):
+        for column in load_schema(f"{sheet}.schema.yaml")["properties"]:
+            assert f"`{column}`" in readme, f"{sheet}.tsv column {column}"
+    for key, spec in load_schema("config.schema.yaml")["properties"].items():
+        assert f"`{key}" in readme, key
+        for sub in spec.get("properties", {}):
+            assert f".{sub}`" in readme or f"`{key}.{sub}" in readme, f"{key}.{sub}"

@@ -2,7 +2,7 @@
 
 Schemas ship with the package (``tina_repro/config/schemas/``, ``additionalProperties: false``),
 so a typo such as ``scale_reward`` fails before any job and names the file, the line and the key
-(Tina's own Dr.GRPO recipe lost its switch to exactly that typo: docs/paper.md#dr-grpo).
+(Tina's own Dr.GRPO recipe lost its switch to exactly that typo: docs/paper.md#drgrpo-typo).
 
 TSV cells are strings; they are coerced to the types the schema declares (an empty cell is null
 where the schema allows it) before validation, so rows carry Python types. Numbers must be finite:

@@ -3,8 +3,9 @@
 The CPU tests and the CPU demo cannot download DeepSeek-R1-Distill-Qwen-1.5B, so they run the
 same code paths (trl GRPO, peft LoRA, chat templates, math grading) on a stand-in built here from
 nothing: a digit-level byte-level BPE trained on seeded synthetic math text, and a Qwen2 model
-whose architecture and special tokens mimic the real one. Recipe and measurements:
-FEASIBILITY.md section 3 and its appendix ("Model and tokenizer", "Why this size").
+whose architecture and special tokens mimic the real one. Sizes: "test" for fast unit tests, "demo"
+for the CPU demo (the smallest shape that learns column arithmetic in a short warm start; a larger
+model costs more per step than it gains in a CPU budget).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ ASSISTANT = "<｜Assistant｜>"
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 # Non-special on purpose: trl decodes completions with skip_special_tokens=True, and the format
-# reward must still see </think> (as special tokens it was always 0; FEASIBILITY.md section 3).
+# reward must still see </think> (as special tokens it would always be 0).
 CHAT_TOKENS = (USER, ASSISTANT, THINK_OPEN, THINK_CLOSE)
 GENERATION_PROMPT = ASSISTANT + THINK_OPEN + "\n"
 
@@ -54,15 +55,15 @@ QWEN2_SPLIT_REGEX = (
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 # Trainer vocabulary (3 special tokens + 256 bytes + merges); with the 4 chat tokens this gives
-# the 378-token tokenizer and 384-row embedding measured in the FEASIBILITY appendix.
+# a 378-token tokenizer and a 384-row embedding.
 BPE_VOCAB_SIZE = 374
 CORPUS_DOCUMENTS = 2000
 MAX_POSITIONS = 2048
 EMBEDDING_MULTIPLE = 64
 
 # Model shapes. "test": smallest model that still exercises GQA and multiple layers, for fast unit
-# tests. "demo": the appendix's measured recipe (about 0.84 M parameters), the smallest model that
-# learned column arithmetic within a 2-minute CPU warm start.
+# tests. "demo": about 0.84 M parameters, the smallest model that learned column arithmetic within
+# a 2-minute CPU warm start.
 SIZES: dict[str, dict[str, int]] = {
     "test": {
         "hidden_size": 64,

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WarmStartSettings:
-    """The appendix's warm-start recipe (``sft.py``); ``steps * batch_size`` teacher traces."""
+    """The warm-start recipe; ``steps * batch_size`` teacher traces, one pass."""
 
     steps: int = 500
     batch_size: int = 32

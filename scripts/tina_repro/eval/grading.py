@@ -1,6 +1,6 @@
 """Grade completions against gold answers the way the Tina paper's lighteval tasks did.
 
-Paper metrics (TINA.md §2.2; lighteval ``multilingual_extractive_match_metric``, English):
+Paper metrics (docs/paper.md#metrics; lighteval ``multilingual_extractive_match_metric``, English):
 
 - ``latex_gold_metric`` (MATH-500, Minerva): gold is a full solution, parsed with
   ``LatexExtractionConfig()``; ``expr_gold_metric`` (AIME24/25, AMC23): gold is a bare number,

@@ -4,8 +4,9 @@ Percentages are on a 0-100 scale and kept at full precision; round only when pre
 Intervals are 95% percentile bootstraps that resample problems (not samples): the problems are
 the random draw a benchmark stands for, and samples of one problem are not independent.
 
-The paper's pass@1 is one sample per problem, so its score is plain accuracy (TINA.md §2.2); with
-``n`` samples per problem pass@1 is the mean over samples and problems, and pass@k uses the
+The paper's pass@1 is one sample per problem, so its score is plain accuracy
+(docs/paper.md#metrics); with ``n`` samples per problem pass@1 is the mean over samples and
+problems, and pass@k uses the
 unbiased estimator of Chen et al. (2021), ``1 - C(n-c, k) / C(n, k)`` per problem.
 """
 

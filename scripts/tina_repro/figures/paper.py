@@ -1,6 +1,7 @@
 """The paper-level figures: Figure 1, cost and compute against performance, the ablations, and
 our scores against the published ones. Each draws the frame its builder in
-:mod:`~tina_repro.figures.data` returns, writes PDF and PNG, and returns that frame.
+:mod:`~tina_repro.figures.data` returns; :func:`~tina_repro.figures.style.figure` makes it
+``f(*inputs, out_pdf, out_png) -> frame``, writing PDF and PNG.
 """
 
 from __future__ import annotations
@@ -31,22 +32,20 @@ from tina_repro.figures.style import (
     SOURCE_COLORS,
     benchmark_label,
     error_bars,
+    figure,
+    label_axes,
     label_point,
-    save,
-    styled,
 )
 
 
-@styled
+@figure
 def overall_comparison(
     figure1_csv: str | Path,
     main_csv: str | Path,
     costs_csv: str | Path,
     dataset_reports: Iterable[str | Path],
     experiments: dict[str, dict],
-    out_pdf: str | Path,
-    out_png: str | Path,
-) -> pd.DataFrame:
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Figure 1's four bar panels, the paper's values next to ours
     (:func:`~tina_repro.figures.data.overall_comparison_data`)."""
     frame, order, experiment = overall_comparison_data(
@@ -79,18 +78,15 @@ def overall_comparison(
     )
     fig.suptitle(f"Overall comparison (paper Figure 1); our Tina = {experiment}")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    save(fig, out_pdf, out_png)
-    return frame
+    return fig, frame
 
 
-@styled
+@figure
 def cost_vs_performance(
     figure1_csv: str | Path,
     main_csv: str | Path,
     costs_csv: str | Path,
-    out_pdf: str | Path,
-    out_png: str | Path,
-) -> pd.DataFrame:
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Training cost (log axis) against the six-benchmark average, the paper's and ours.
 
     Tina runs: published (Table 1 training cost, Table 3 average) and reproduced (our training
@@ -131,12 +127,13 @@ def cost_vs_performance(
         points = points.set_index("source")
         anchor = points.loc[REPRODUCED] if REPRODUCED in points.index else points.iloc[0]
         label_point(ax, label, anchor["cost_usd"], anchor["performance"])
-    ax.set_xlabel("Training cost (USD, log scale)")
-    ax.set_ylabel("Six-benchmark average (%)")
-    title = "Cost vs performance"
-    if dropped:
-        title += f" ({dropped} point(s) without a positive cost not shown)"
-    ax.set_title(title)
+    label_axes(
+        ax,
+        "Training cost (USD, log scale)",
+        "Six-benchmark average (%)",
+        "Cost vs performance",
+        f"{dropped} point(s) without a positive cost not shown" if dropped else None,
+    )
     legend = [
         plt.Line2D([], [], marker=markers[f], color=colors[f], linestyle="", label=f)
         for f in colors
@@ -148,14 +145,11 @@ def cost_vs_performance(
     ]
     ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
-    save(fig, out_pdf, out_png)
-    return frame
+    return fig, frame
 
 
-@styled
-def flops_vs_performance(
-    flops_csv: str | Path, out_pdf: str | Path, out_png: str | Path
-) -> pd.DataFrame:
+@figure
+def flops_vs_performance(flops_csv: str | Path) -> tuple[plt.Figure, pd.DataFrame]:
     """Training FLOPs up to each run's selected checkpoint (log axis) against its average.
 
     The compute is what produced the reported model: steps up to the selected checkpoint, as the
@@ -182,20 +176,20 @@ def flops_vs_performance(
     ax.set_xscale("log")
     for _, point in frame[frame["training"] == LORA_FLOPS].iterrows():
         label_point(ax, point["label"], point["flops"], point["performance"])
-    ax.set_xlabel("Training compute up to the selected checkpoint (FLOPs, log scale; estimate)")
-    ax.set_ylabel("Six-benchmark average of the selected checkpoint (%)")
-    title = "Training compute vs performance"
-    if dropped:
-        title += f" ({dropped} point(s) without FLOPs not shown)"
-    ax.set_title(title)
+    label_axes(
+        ax,
+        "Training compute up to the selected checkpoint (FLOPs, log scale; estimate)",
+        "Six-benchmark average of the selected checkpoint (%)",
+        "Training compute vs performance",
+        f"{dropped} point(s) without FLOPs not shown" if dropped else None,
+    )
     ax.legend(title="", fontsize=8)
     fig.tight_layout()
-    save(fig, out_pdf, out_png)
-    return frame
+    return fig, frame
 
 
-@styled
-def ablations(ablations_csv: str | Path, out_pdf: str | Path, out_png: str | Path) -> pd.DataFrame:
+@figure
+def ablations(ablations_csv: str | Path) -> tuple[plt.Figure, pd.DataFrame]:
     """One panel per ablation: reproduced average with its 95% CI against the published value."""
     frame = ablations_data(ablations_csv)
     names = [a for a in ABLATION_TITLES if a in set(frame["ablation"])]
@@ -236,14 +230,11 @@ def ablations(ablations_csv: str | Path, out_pdf: str | Path, out_png: str | Pat
     )
     fig.suptitle("Ablations (paper Table 4): selected checkpoint of each run")
     fig.tight_layout(rect=(0, 0, 1, 0.88))
-    save(fig, out_pdf, out_png)
-    return frame
+    return fig, frame
 
 
-@styled
-def reproduced_vs_published(
-    main_csv: str | Path, out_pdf: str | Path, out_png: str | Path
-) -> pd.DataFrame:
+@figure
+def reproduced_vs_published(main_csv: str | Path) -> tuple[plt.Figure, pd.DataFrame]:
     """Every (model, benchmark) of the main table: our score against the paper's, with our 95% CI
     and the identity line; the title counts published values inside our CI."""
     frame = reproduced_vs_published_data(main_csv)
@@ -298,5 +289,4 @@ def reproduced_vs_published(
     )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
-    save(fig, out_pdf, out_png)
-    return frame
+    return fig, frame

@@ -1,6 +1,6 @@
 """The training "phase transition" the paper describes, found in a run's log_history.
 
-The paper's training-dynamics figures (TINA.md §4.2, item 3) show, for most runs, a turning point
+The paper's training-dynamics figures (docs/paper.md#figures) show, for most runs, a turning point
 where the format reward peaks while the completion length reaches its minimum; afterwards the
 format reward falls and completions grow again, and the best checkpoint lies just before it.
 LIMR shows no such point.

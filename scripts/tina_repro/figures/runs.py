@@ -15,23 +15,20 @@ from tina_repro.figures.style import (
     DYNAMICS_METRICS,
     benchmark_label,
     epoch_axis,
+    figure,
     mark_steps,
-    save,
-    styled,
 )
 from tina_repro.results.stats import AVERAGE
 
 
-@styled
+@figure
 def training_dynamics(
     log_history_csv: str | Path,
     run: str,
     selected_step: int | None,
     transition_step: int | None,
-    out_pdf: str | Path,
-    out_png: str | Path,
     epoch_steps: float | None = None,
-) -> pd.DataFrame:
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Format reward, accuracy (or cosine) reward and completion length over training steps.
 
     Per-step values (8 prompts a step) are noisy: they are drawn thin, with the centred moving
@@ -62,21 +59,18 @@ def training_dynamics(
     axes[0].legend(loc="best", fontsize=7)
     fig.suptitle(f"Training dynamics of {run}")
     fig.tight_layout()
-    save(fig, out_pdf, out_png)
     frame.attrs.update(selected_step=selected_step, transition_step=transition_step)
-    return frame
+    return fig, frame
 
 
-@styled
+@figure
 def checkpoint_curves(
     scores_csv: str | Path,
     run: str,
     selected_step: int | None,
-    out_pdf: str | Path,
-    out_png: str | Path,
     base_scores: pd.DataFrame | None = None,
     epoch_steps: float | None = None,
-) -> pd.DataFrame:
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Accuracy of every evaluated checkpoint of one run, one panel per benchmark plus the average.
 
     Bands are each score's 95% bootstrap CI; the dotted line is the base model
@@ -134,5 +128,4 @@ def checkpoint_curves(
     )
     fig.suptitle(f"Benchmark accuracy per checkpoint of {run}")
     fig.tight_layout()
-    save(fig, out_pdf, out_png)
-    return frame
+    return fig, frame

@@ -52,13 +52,18 @@ DYNAMICS_METRICS = {
 SELECTED_COLOR, TRANSITION_COLOR = "#2ca02c", "#d62728"
 
 
-def styled(function: Callable) -> Callable:
-    """Draw inside one seaborn style, so figures look alike without changing global state."""
+def figure(function: Callable) -> Callable:
+    """A draw function ``f(*inputs, **options) -> (fig, frame)`` called as
+    ``f(*inputs, out_pdf, out_png, **options) -> frame``: it draws inside one seaborn style (so
+    figures look alike without changing global state), then the figure is saved and closed."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        *inputs, out_pdf, out_png = args
         with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.15):
-            return function(*args, **kwargs)
+            fig, frame = function(*inputs, **kwargs)
+        save(fig, out_pdf, out_png)
+        return frame
 
     return wrapper
 
@@ -127,6 +132,13 @@ def drop_nonpositive(frame: pd.DataFrame, column: str, what: str) -> tuple[pd.Da
             "%s: %d point(s) without a positive %s not drawn: %s", what, dropped, column, names
         )
     return frame[keep], dropped
+
+
+def label_axes(ax: plt.Axes, xlabel: str, ylabel: str, title: str, note: str | None) -> None:
+    """Axis labels and a title, with a note in brackets (e.g. points not drawn) when given."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} ({note})" if note else title)
 
 
 def label_point(ax: plt.Axes, text: str, x: float, y: float) -> None:

@@ -7,7 +7,7 @@ as inputs. Grading is CPU work next to
 a GPU bill and is not counted, as in the paper. Dollars are device-hours x the configured price
 of a device-hour (``cost.usd_per_gpu_hour`` for GPU jobs, ``cost.usd_per_cpu_hour`` for CPU).
 
-The paper's rows (docs/paper.md#published-numbers; config/paper_results/costs.csv, one row per task, ``experiments``
+The paper's rows (docs/paper.md#costs; config/paper_results/costs.csv, one row per task, ``experiments``
 naming the runs it covers) are computed as it adds them up:
 
 - a task row: full training of its runs plus evaluation of every checkpoint they saved; the

@@ -117,7 +117,7 @@ def prepare_prompts(table, tokenizer, system_prompt: str, max_prompt_length: int
 
 
 def load_tokenizer(base_model_dir: str | Path, context: TrainingContext):
-    """Tokenizer with the training chat template and pad token (docs/paper.md#base-model)."""
+    """Tokenizer with the training chat template and pad token (docs/paper.md#model)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(

@@ -1,7 +1,7 @@
 """Reward functions for LoRA-GRPO training, reproducing Tina's ``tina/post_train_hf/rewards.py``.
 
-The definitions follow the paper-time code (commit e16606f, TINA.md §1.6) rule for rule, quirks
-included, because the rewards are part of what the paper trained on:
+The definitions follow the paper-time code (commit 077329b; docs/paper.md#rewards) rule for rule,
+quirks included, because the rewards are part of what the paper trained on:
 
 - lengths are **characters** of the decoded completion, not tokens;
 - ``cosine`` does not clip the length, so past ``max_len`` the cosine wraps around (a completion of
@@ -35,6 +35,9 @@ math-verify bounds parsing and each comparison with ``signal.alarm`` (``parsing_
 Signals only work in the main thread, so these rewards must run there (TRL's synchronous path does);
 elsewhere math-verify raises a ``ValueError`` saying so. A computation stuck inside C code (e.g. a
 huge integer power) cannot be interrupted by the alarm.
+
+One concern, over 400 lines: seven reward definitions reproduced rule for rule, and the registry
+that builds and checks them from the sheets' ``name:weight`` syntax.
 """
 
 import inspect

@@ -120,7 +120,13 @@ def test_every_teacher_step_is_right_and_the_boxed_answer_is_the_gold(level):
         if level > 1:  # the product comes first and is an operand of the final line
             assert lines[0][0] is None
             assert lines[0][2] in map(int, re.split(r"[-+]", lines[-1][1]))
-        assert task.teacher_completion(problem, answered=False) == reasoning + "\n</think>"
+        unanswered = task.teacher_completion(problem, answered=False)
+        check = f"check: {problem.answer}{'+' if '-' in lines[-1][1] else '-'}"
+        assert unanswered.startswith(reasoning + "\n" + check)
+        assert unanswered.endswith("\n</think>")
+        # The check ends on an operand of the last step, not on the answer.
+        last_number = int(re.findall(r"\d+", unanswered)[-1])
+        assert last_number == int(re.split(r"[-+]", lines[-1][1])[0])
 
 
 def test_make_problem_rejects_an_unknown_level():
@@ -141,7 +147,7 @@ def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
 
 def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     """Answered traces earn the accuracy reward and pass the paper's grader on every gold form;
-    unanswered ones (</think> then nothing) get no reward at all, which is the headroom GRPO can
+    unanswered ones (a backwards check, </think>, then nothing) get no reward at all, which is the headroom GRPO can
     close."""
     from tina_repro.eval.grading import grade
     from tina_repro.train.rewards import build

@@ -4,8 +4,11 @@ The files are written in the schemas of the Hub sets they imitate (DeepScaleR-li
 AIME-like and MATH-500-like benchmarks), so they go through the normal ``prepare_dataset`` /
 ``prepare_benchmark`` rules via ``local:PATH`` sources.
 
-- **An imperfect teacher.** 40% of the teacher's traces reason in full, close the thinking with
-  ``</think>`` and stop there without stating the answer, as a distilled model sometimes does.
+- **An imperfect teacher.** 40% of the teacher's traces reason in full, check the last step
+  backwards (``check: 24+38=62``), close the thinking with ``</think>`` and stop there without
+  stating the answer, as a distilled model sometimes does. The check matters for grading: the
+  paper's lighteval reads the whole completion and falls back to its last number, which without
+  the check would be the result of the last step, i.e. the answer.
   The warm-started model inherits that habit, which both of the paper's rewards penalise (the
   format reward wants ``\n</think>\n`` followed by text, the accuracy reward a parsed answer)
   and the paper's grader counts as wrong. This is the headroom GRPO closes in about 50 steps,

@@ -116,10 +116,21 @@ def teacher_completion(problem: Problem, answered: bool = True) -> str:
     """The teacher's R1-style completion (the text after the ``<think>\\n`` generation prompt)."""
     reasoning = "\n".join(problem.steps)
     if not answered:
-        # Closes the thinking and stops: no answer after </think> (where the paper's grader reads
-        # it) and no "\n</think>\n" (what the paper's format reward counts).
-        return reasoning + "\n</think>"
+        # Checks the last step backwards, closes the thinking and stops: no "\n</think>\n" (what
+        # the paper's format reward counts) and no answer after it. The check makes the last
+        # number of the text an operand, not the result, so lighteval's whole-completion reading
+        # (which falls back to the last number) does not count an unanswered trace as correct.
+        return reasoning + "\n" + check_step(problem.steps[-1]) + "\n</think>"
     return reasoning + THINK_END + f"The answer is $\\boxed{{{problem.answer}}}$."
+
+
+def check_step(step: str) -> str:
+    """The inverse of a final ``x+y=z`` or ``x-y=z`` step: ``check: z-y=x`` or ``check: z+y=x``."""
+    left, result = step.split("=")
+    op = "+" if "+" in left else "-"
+    x, y = left.split(op)
+    inverse = "-" if op == "+" else "+"
+    return f"check: {result}{inverse}{y}={x}"
 
 
 def worked_solution(problem: Problem) -> str:

@@ -1,6 +1,7 @@
 """The tina-repro command runs stages by hand, with the workflow's own validation."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,58 @@ def test_job_log_takes_prints_and_log_records(tmp_path):
     text = log.read_text()
     assert "{'loss': 0.25}" in text
     assert "INFO tina_repro.train: step 1 done" in text
+
+
+def _grade_cli(tmp_path, rows: list[dict]) -> subprocess.CompletedProcess:
+    """``tina-repro grade`` as a user runs it, on ``rows`` written as in.jsonl."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    command = [sys.executable, "-m", "tina_repro.cli", "grade", "--input", str(source)]
+    return subprocess.run(
+        [*command, "--output", str(tmp_path / "graded.jsonl")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
+        timeout=120,
+    )
+
+
+# (final answer, gold without a gold_format, correct). Plain golds parse as math-verify's
+# parse(gold) parses them by default; as raw text the first four would all be wrong.
+PLAIN_AND_LATEX_GOLDS = [
+    ("\\boxed{\\frac{10}{9}}", "10/9", True),
+    ("\\boxed{10/9}", "10/9", True),
+    ("\\boxed{1.22}", "1,22", True),  # a decimal comma
+    ("\\boxed{1000}", "1000", True),
+    ("\\boxed{10/8}", "10/9", False),
+    ("\\boxed{1000}", "100", False),
+    ("\\boxed{0.5}", "$\\frac{1}{2}$", True),
+    ("\\boxed{0.5}", "The answer is $\\boxed{\\frac{1}{2}}$.", True),
+    ("\\boxed{0.4}", "$\\frac{1}{2}$", False),
+]
+
+
+def test_grade_parses_plain_and_latex_golds_without_gold_format(tmp_path):
+    rows = [
+        {"completion": f"Hmm.\n</think>\nSo {answer}", "gold": gold, "task": "math"}
+        for answer, gold, _ in PLAIN_AND_LATEX_GOLDS
+    ]
+    proc = _grade_cli(tmp_path, rows)
+    assert proc.returncode == 0, proc.stderr
+    graded = [json.loads(line) for line in (tmp_path / "graded.jsonl").read_text().splitlines()]
+    assert [row["correct"] for row in graded] == [c for _, _, c in PLAIN_AND_LATEX_GOLDS]
+    assert graded[2]["extracted"] == "1.22"
+    summary = json.loads(proc.stdout)
+    assert (summary["rows"], summary["correct"]) == (9, 6)
+
+
+def test_grade_refuses_a_lone_surrogate_in_one_line(tmp_path):
+    good = {"completion": "Hmm.\n</think>\n\\boxed{2}", "gold": "2", "task": "math"}
+    proc = _grade_cli(tmp_path, [good, {**good, "completion": "Hmm \ud800 \\boxed{2}"}])
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"tina-repro grade: error: {tmp_path / 'in.jsonl'} line 2: key 'completion' holds "
+        "'\\ud800', which is not Unicode text (a lone surrogate) and cannot be written as UTF-8; "
+        "fix or drop the row\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]  # nothing written

@@ -1,4 +1,8 @@
-"""The grader against real math-verify, on the answer forms the six benchmarks produce."""
+"""The grader against real math-verify, on the answer forms the six benchmarks produce.
+
+Every grade has two readings: ``correct`` reads the whole completion as lighteval did (the paper's
+number), ``correct_after_think`` only the text after the last ``</think>``.
+"""
 
 import json
 import multiprocessing
@@ -100,6 +104,7 @@ MATH_CASES = [
 def test_math_answer_forms(answer, gold, gold_format, expected):
     result = grade(r1(answer), gold, "math", gold_format)
     assert result.correct is expected, result
+    assert result.correct_after_think is expected, result
     assert result.timeout is False
     assert result.unparsed is False
     assert result.formatted is True
@@ -108,35 +113,65 @@ def test_math_answer_forms(answer, gold, gold_format, expected):
 def test_math_grade_reports_extracted_text():
     result = grade(r1("$\\boxed{\\dfrac{1}{2}}$"), "$\\frac12$", "math")
     assert result == grading.Grade(
-        correct=True, extracted="\\frac{1}{2}", timeout=False, unparsed=False, formatted=True
+        correct=True,
+        extracted="\\frac{1}{2}",
+        timeout=False,
+        unparsed=False,
+        formatted=True,
+        correct_after_think=True,
     )
 
 
 def test_answer_without_boxed_is_graded_but_not_formatted():
-    result = grade(r1("The answer is 17."), "17", "math", "expr")
-    assert (result.correct, result.formatted, result.unparsed) == (True, False, False)
+    result = grade(r1("The answer is 17.", "Hmm."), "17", "math", "expr")
+    assert (result.correct, result.correct_after_think) == (True, True)
+    assert (result.formatted, result.unparsed) == (False, False)
 
 
 def test_answer_with_no_number_is_unparsed():
-    result = grade(r1("I could not solve it."), "17", "math", "expr")
+    result = grade(r1("I could not solve it.", "Hmm."), "17", "math", "expr")
     assert result == grading.Grade(
-        correct=False, extracted="", timeout=False, unparsed=True, formatted=False
+        correct=False,
+        extracted="",
+        timeout=False,
+        unparsed=True,
+        formatted=False,
+        correct_after_think=False,
     )
+    # lighteval reads the reasoning too: its \\boxed{99} is the extracted answer
+    result = grade(r1("I could not solve it."), "17", "math", "expr")
+    assert (result.extracted, result.unparsed, result.correct) == ("99", False, False)
 
 
-def test_boxed_inside_think_does_not_count():
+@pytest.mark.parametrize(
+    ("answer", "gold", "correct", "correct_after_think"),
+    [
+        ("$\\boxed{7}$", "7", True, True),  # the final box ends rightmost: it wins both readings
+        ("$\\boxed{7}$", "5", False, False),
+        # nothing after </think>: lighteval takes the boxed 5 of the reasoning
+        ("I am not sure.", "5", True, False),
+        # a boxed answer (priority 0) in the reasoning beats an unboxed final one, for lighteval
+        ("The answer is 7.", "7", False, True),
+        ("The answer is 7.", "5", True, False),
+    ],
+)
+def test_boxed_inside_think_counts_only_for_lighteval(answer, gold, correct, correct_after_think):
     reasoning = "First guess: \\boxed{5}. Wait, that is wrong."
-    assert grade(r1("$\\boxed{7}$", reasoning), "7", "math", "expr").correct
-    assert not grade(r1("$\\boxed{7}$", reasoning), "5", "math", "expr").correct
-    # with nothing boxed after </think>, the boxed 5 in the reasoning must not be picked up
-    right_in_think_only = grade(r1("I am not sure.", reasoning), "5", "math", "expr")
-    assert (right_in_think_only.correct, right_in_think_only.formatted) == (False, False)
+    result = grade(r1(answer, reasoning), gold, "math", "expr")
+    assert (result.correct, result.correct_after_think) == (correct, correct_after_think)
+
+
+def test_unanswered_trace_is_read_from_its_last_number():
+    """A trace that closes its thinking without stating an answer: lighteval's plain-number
+    fallback takes the last number of the reasoning; after </think> there is nothing."""
+    result = grade("4*6=24\nunits: 2+4=6\ntens: 6+2=8\n62+24=86\n</think>", "86", "math", "expr")
+    assert (result.correct, result.extracted, result.correct_after_think) == (True, "86", False)
 
 
 def test_last_think_close_wins_and_two_are_not_formatted():
     text = "a \\boxed{1}\n</think>\nb \\boxed{2}\n</think>\nSo $\\boxed{3}$"
     result = grade(text, "3", "math", "expr")
-    assert (result.correct, result.formatted) == (True, False)
+    assert (result.correct, result.correct_after_think, result.formatted) == (True, True, False)
 
 
 def test_completion_without_think_close_is_graded_whole():
@@ -169,18 +204,57 @@ def test_opening_think_tag_in_completion_is_fine():
         ("Answer: none of them", ""),
     ],
 )
-def test_gpqa_letter_forms(answer, letter):
+def test_gpqa_format_check_recognises_stated_letters(answer, letter):
+    """The format check (``formatted``) wants a letter stated in an answer form after </think>."""
     assert grading.extract_choice(answer) == letter
-    result = grade(f"Maybe Answer: A? (B)?\n</think>\n\n{answer}", "C", "gpqa")
-    assert result.correct is (letter == "C")
-    assert result.extracted == letter
-    assert result.unparsed is (letter == "")
+    result = grade(f"Maybe (B)?\n</think>\n\n{answer}", "C", "gpqa")
     assert result.formatted is (letter != "")
 
 
-def test_gpqa_ignores_letters_inside_think():
-    result = grade("Answer: C\n</think>\nI refuse to choose.", "C", "gpqa")
-    assert (result.correct, result.unparsed, result.formatted) == (False, True, False)
+# (completion, lighteval's letter from the whole completion, its letter after the last </think>).
+# Derived from lighteval's regexes at ed084813 (see tests/test_letters.py; priority in brackets),
+# and confirmed by running that code.
+GPQA_COMPLETIONS = [
+    ("Okay, option A seems off.\n</think>\n\nAnswer: C", "C", "C"),  # [100] "Answer: C"
+    # [300] "C\n" is no key ("\n" is no suffix), so the last capital A-D of the text: the C
+    ("Answer: C\n</think>\nI refuse to choose.", "C", ""),
+    ("So B or D. Let me check D again.\n</think>\n\n**Answer: B**", "B", "B"),  # [100]
+    ("Hmm, (A) fails.\n</think>\n\nThe correct option is \\boxed{D}.", "D", "D"),  # [300]
+    ("The answer is C. Wait, no.\n</think>\n\nANSWER: A", "A", "A"),  # [100] beats [150]
+    ("Let me see. Because the spin is 1/2...\n</think>\n\nAnswer: $D$", "D", "D"),  # [300]
+    ("Considering DNA...\n</think>\n\nThe final answer is A. I hope it is correct.", "A", "A"),
+    ("Truncated reasoning where option B looks right and D", "D", "D"),  # [250] " D" at the end
+    ("Let me reason: the energy is E = hf.", "", ""),  # no capital A-D at all
+    ("After </think> nothing", "A", ""),  # [300] the A of "After"
+    ("Clearly A\n</think>\nClearly B", "B", "B"),  # [250] " B" at the end
+    ("</think>\n\n**C**", "C", "C"),  # [300]: the "\n" before ** is no space
+    # [150] the first key after "answer", not the letters listed before it
+    ("Among A, B, C and D, the answer must be C because B is wrong.", "C", "C"),
+    ("The answer: D. Since A and B fail, and C is close.", "D", "D"),  # [100]
+    ("I hope it is A. The final answer is D", "D", "D"),  # [50]
+    # the three forms of issue 11
+    ("A. Because B is not valid", "A", "A"),  # [200] key at the start of the string
+    ("The answer is for sure D, it can't be A or B", "D", "D"),  # [150]
+    ("... therefore I think it's B", "B", "B"),  # [250]
+]
+
+
+@pytest.mark.parametrize(("completion", "letter", "after_think"), GPQA_COMPLETIONS)
+def test_gpqa_is_graded_as_lighteval_reads_the_whole_completion(completion, letter, after_think):
+    for gold in "ABCD":
+        result = grade(completion, gold, "gpqa")
+        assert result.extracted == letter
+        assert result.correct is (letter == gold)
+        assert result.correct_after_think is (after_think == gold)
+        assert result.unparsed is (letter == "")
+
+
+def test_gpqa_gold_is_one_letter():
+    assert grade("Answer: b", " b ", "gpqa").correct is False  # lighteval's letters are capitals
+    assert grade("Answer: B", " b ", "gpqa").correct is True
+    for gold in ("", "AB", "E"):
+        with pytest.raises(ValueError, match="one letter A-D"):
+            grade("Answer: A", gold, "gpqa")
 
 
 def test_bad_arguments_raise():
@@ -233,7 +307,7 @@ def _rows():
     rows += [
         {"completion": r1("$\\boxed{\\frac{1}{2}}$"), "gold": "$0.5$", "task": "math"},
         {"completion": r1("**Answer: B**"), "gold": "B", "task": "gpqa", "extra": [1]},
-        {"completion": r1("no idea"), "gold": 7, "task": "math", "gold_format": "expr"},
+        {"completion": r1("no idea", "Hmm."), "gold": 7, "task": "math", "gold_format": "expr"},
         {"completion": "x" * (grading.MAX_INPUT_CHARS + 1), "gold": "1", "task": "math"},
     ]
     return rows
@@ -330,6 +404,12 @@ def test_grade_file_round_trip(tmp_path):
         ('{"completion": "x", "gold": "F", "task": "gpqa"}', r"line 3: .*one letter A-D"),
         ('{"completion": null, "gold": "1", "task": "math"}', r"line 3: .*must be strings"),
         ('{"completion": "\xff", "gold": "1", "task": "math"}', r"line 3: not UTF-8"),
+        # valid JSON, but a lone surrogate is no Unicode text: refused before grading starts
+        (
+            '{"completion": "ok \\ud800", "gold": "1", "task": "math"}',
+            r"line 3: key 'completion' holds '\\ud800', which is not Unicode text",
+        ),
+        ('{"completion": "x", "gold": "1", "task": "math", "note": ["\\udfff"]}', r"key 'note'"),
     ],
 )
 def test_grade_file_names_the_bad_line(tmp_path, bad_line, message):
@@ -339,4 +419,4 @@ def test_grade_file_names_the_bad_line(tmp_path, bad_line, message):
     target = tmp_path / "graded.jsonl"
     with pytest.raises(ValueError, match=message):
         grade_file(source, target)
-    assert not target.exists()
+    assert list(tmp_path.iterdir()) == [source]  # no output, no partial file

@@ -85,6 +85,28 @@ CASES = [
     ("I am not sure.", ""),
     ("", ""),
     ("The answer is E", ""),  # E is not one of the 4 GPQA choices
+    # --- more forms R1-style models write ---
+    ("**Answer:** C", "C"),  # 100: the lazy gap skips "**", " C" is the key
+    ("Answer:  B", "B"),  # 100: the gap takes one space, the key's prefix the other
+    ("answer:C", "C"),  # no space before C: no key anywhere, only 300
+    ("answer - B", "B"),  # 150
+    ("Answer: **C) 42**", "C"),  # ")" is no suffix: no key, 300 takes the rightmost capital
+    ("The answer is \\(\\boxed{C}\\)", "C"),  # 300
+    ("The answer is (B), not C", "C"),  # 150 reaches " C"; v0.10.0+ would say "B"
+    ("I'd go with B.\n\nAnswer: B", "B"),  # 100
+    ("Option C: 4 eV.\nAnswer: D", "D"),  # 100 beats 250's " C:"
+    ("A: no. B: yes.", "A"),  # 200 (string start) beats 250's " B:"
+    ("So, the answer is D.\n\nWait, maybe A.", "D"),  # 150 beats 250's " A."
+    ("answer B and also answer C", "C"),  # two 150 matches: the one ending rightmost
+    ("The answer is A, B", "A"),  # one 150 match; the rest has no "answer"
+    ("answer is **D**.", "D"),  # 150 with markdown bold
+    ("D.", "D"),  # 200
+    ("The final answer to the question is: B", "B"),  # 50
+    ("Final answer: the correct choice is B, since", "B"),  # 50: " is" then the letter
+    ("final answer is C I hope", "C"),  # 0
+    # "I hope" and the " is" of 50 are case-sensitive (only "final answer" is not): 150 decides
+    ("THE FINAL ANSWER IS C. I HOPE", "C"),
+    ("Thus, answer is (C).", "C"),  # 300: "(C)" is no key before v0.10.0
 ]
 
 

@@ -86,6 +86,7 @@ def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) 
                 "timeout": False,
                 "unparsed": False,
                 "formatted": True,
+                "correct_after_think": i < k,
             }
             for i in range(n)
         ]
@@ -473,6 +474,7 @@ def test_format_columns_average_needs_every_benchmark():
             "benchmark": ["a", "b"],
             "format_rate": [80.0, 100.0],
             "accuracy_given_formatted": [50.0, math.nan],  # nothing formatted on b
+            "accuracy_after_think": [40.0, 60.0],
         }
     )
     columns = format_columns(frame, ["a", "b"])

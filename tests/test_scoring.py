@@ -10,7 +10,8 @@ from tina_repro.eval.scoring import paired_bootstrap_diff, pass_at_k, score
 
 
 def rows_for(correct_by_problem: dict, formatted=None, **flags) -> list[dict]:
-    """Graded rows: ``{problem_id: [correct of sample 0, 1, ...]}``."""
+    """Graded rows: ``{problem_id: [correct of sample 0, 1, ...]}``; the stricter reading after
+    ``</think>`` agrees with it."""
     rows = []
     for pid, outcomes in correct_by_problem.items():
         for index, correct in enumerate(outcomes):
@@ -22,6 +23,7 @@ def rows_for(correct_by_problem: dict, formatted=None, **flags) -> list[dict]:
                     "timeout": flags.get("timeout", False),
                     "unparsed": flags.get("unparsed", False),
                     "formatted": True if formatted is None else formatted(pid, index),
+                    "correct_after_think": correct,
                 }
             )
     return rows
@@ -84,6 +86,18 @@ def test_score_exact_values():
     assert result["accuracy_given_formatted"] == pytest.approx(100 * 6 / 11)
     low, high = result["ci95"]
     assert 0.0 <= low < 50.0 < high <= 100.0
+    assert result["accuracy_after_think"] == pytest.approx(50.0)
+
+
+def test_accuracy_after_think_counts_the_stricter_reading_only():
+    rows = rows_for({"p1": [True, True], "p2": [True, False]})
+    rows[0]["correct_after_think"] = False  # e.g. an answer found only inside the reasoning
+    result = score(rows)
+    assert result["pass_at_1"] == pytest.approx(75.0)
+    assert result["accuracy_after_think"] == pytest.approx(50.0)
+    del rows[1]["correct_after_think"]
+    with pytest.raises(ValueError, match=r"row 1: missing key\(s\) correct_after_think"):
+        score(rows)
 
 
 def test_score_ci_on_a_constant_vector_is_a_point():

@@ -200,7 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--out-dir", required=True)
     cmd.add_argument("--processes", type=int, default=1)
 
-    cmd = add("grade", cmd_grade, "grade completions (JSONL in, JSONL out)")
+    cmd = add(
+        "grade",
+        cmd_grade,
+        "grade completions (JSONL in, JSONL out): rows with completion, gold, task (math or gpqa) "
+        "and optionally gold_format (latex or expr; none: math-verify's default parse)",
+    )
     cmd.add_argument("--input", required=True)
     cmd.add_argument("--output", required=True)
     cmd.add_argument("--processes", type=int, default=1)

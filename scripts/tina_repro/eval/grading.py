@@ -1,22 +1,30 @@
 """Grade completions against gold answers the way the Tina paper's lighteval tasks did.
 
-Paper metrics (docs/paper.md#metrics; lighteval ``multilingual_extractive_match_metric``, English):
+Paper metrics (docs/paper.md#grading; lighteval ``multilingual_extractive_match_metric``, English):
 
 - ``latex_gold_metric`` (MATH-500, Minerva): gold is a full solution, parsed with
   ``LatexExtractionConfig()``; ``expr_gold_metric`` (AIME24/25, AMC23): gold is a bare number,
-  parsed with ``ExprExtractionConfig()``. Choose with ``gold_format="latex"`` / ``"expr"``.
+  parsed with ``ExprExtractionConfig()``. Choose with ``gold_format="latex"`` / ``"expr"``. With
+  no ``gold_format`` (``None``, e.g. a row of ``tina-repro grade`` without one) the gold is parsed
+  as math-verify's ``parse(gold)`` does by default: LaTeX, then plain expressions, so ``10/9``,
+  ``1000`` and ``$\\frac{1}{2}$`` all parse.
 - Prediction parsed with ``(ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))``
   (boxed answers first), ``fallback_mode="first_match"``, ``extraction_mode="any_match"``, compared
   with ``verify(gold, prediction, float_rounding=5)`` (lighteval's ``precision=5``). A gold
   math-verify cannot extract falls back to its raw string, as lighteval did.
-- ``gpqa_metric``: the chosen letter A-D against the gold letter (:func:`extract_choice`).
+- ``gpqa_metric``: the letter lighteval's ``IndicesExtractionConfig("NativeLetters")`` extracts
+  (:func:`tina_repro.eval.letters.extract_letter`) against the gold letter.
 
-Deliberate differences from lighteval, each because it would otherwise mark right answers wrong:
+Two readings of every completion:
 
-- the answer is read after the LAST ``</think>`` when there is one; otherwise math-verify's boxed
-  pattern spans every ``\\boxed`` of the reasoning too and may join or pick those;
-- a thin space between digit groups (``1\\,000``) is removed before parsing: math-verify reads it
-  as a product (``1*000 = 0``).
+- ``correct`` (the paper-comparable one, scored as ``pass_at_1``): the WHOLE completion, reasoning
+  included, as lighteval 0.8-0.10 read it (no version before 0.11 strips ``<think>...</think>``);
+- ``correct_after_think`` (the project's stricter reading, scored as ``accuracy_after_think``): only
+  the text after the last ``</think>`` (the whole completion when there is none), so that a
+  ``\\boxed`` or a capital letter inside the reasoning cannot be taken for the answer.
+
+One deliberate difference from lighteval, in both readings: a thin space between digit groups
+(``1\\,000``) is removed before parsing, since math-verify reads it as a product (``1*000 = 0``).
 
 Bounds. Every grade is wrong and ``timeout=True`` when it was not finished within bounds:
 
@@ -38,22 +46,29 @@ from functools import lru_cache
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from tina_repro.eval.letters import extract_letter
+
 logger = logging.getLogger(__name__)
 
 TASKS = ("math", "gpqa")
-GOLD_FORMATS = ("latex", "expr")
+GOLD_FORMATS = ("latex", "expr")  # or None: math-verify's default parse(gold)
 CHOICES = "ABCD"
 MAX_INPUT_CHARS = 256 * 1024
 GRADE_TIMEOUT_S = 10.0  # a whole grade; lighteval gave each of its three steps 5 s
 FLOAT_PRECISION = 5  # lighteval's precision=5 for all three metrics
 
 _PRED_CONFIG = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
-_GOLD_CONFIGS = {"latex": (LatexExtractionConfig(),), "expr": (ExprExtractionConfig(),)}
+_GOLD_CONFIGS = {
+    "latex": (LatexExtractionConfig(),),
+    "expr": (ExprExtractionConfig(),),
+    None: (LatexExtractionConfig(), ExprExtractionConfig()),  # math-verify 0.9.0 parse()'s default
+}
 _THINK_END = "</think>"
 _BOXED = re.compile(r"\\boxed\s*\{")
 _THIN_SPACE_IN_NUMBER = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")
 
-# GPQA answer forms. Anchored forms win over bare ones; within a tier the last match wins.
+# GPQA answer forms that count as "formatted" (the format check only; grading uses lighteval's
+# extraction). Anchored forms win over bare ones; within a tier the last match wins.
 _LETTER = r"\(?\s*([A-D])\s*\)?(?![A-Za-z0-9])"
 _CHOICE_TIERS = (
     (
@@ -85,9 +100,11 @@ for _name in ("math_verify.parser", "math_verify.grader"):
 class Grade:
     """One graded completion.
 
-    ``unparsed``: no answer could be extracted as a math object (math) or letter (GPQA); false on a
-    timeout, so the two counts never overlap. ``formatted``: exactly one ``</think>`` and, after it,
-    a ``\\boxed{`` (math) or a recognised letter (GPQA).
+    ``correct`` and ``extracted``: lighteval's reading of the whole completion (the paper's);
+    ``correct_after_think``: the same grader on the text after the last ``</think>`` only.
+    ``unparsed``: no answer could be extracted as a math object (math) or letter (GPQA) in the
+    paper's reading; false on a timeout, so the two counts never overlap. ``formatted``: exactly
+    one ``</think>`` and, after it, a ``\\boxed{`` (math) or a recognised letter (GPQA).
     """
 
     correct: bool
@@ -95,6 +112,7 @@ class Grade:
     timeout: bool
     unparsed: bool
     formatted: bool
+    correct_after_think: bool
 
 
 class _BudgetExceeded(BaseException):
@@ -118,8 +136,10 @@ def is_formatted(completion: str, task: str) -> bool:
 
 
 def extract_choice(text: str) -> str:
-    """The letter chosen in ``text`` (``Answer: C``, ``**Answer:** (C)``, ``\\boxed{C}``,
-    ``Answer: $C$``, ``(C)``, a line holding only ``C``), or ``""``."""
+    """The letter stated in a recognised answer form in ``text`` (``Answer: C``,
+    ``**Answer:** (C)``, ``\\boxed{C}``, ``Answer: $C$``, ``(C)``, a line holding only ``C``), or
+    ``""``. Only the format check uses it: unlike lighteval's extraction it never takes a bare
+    capital for an answer."""
     for tier in _CHOICE_TIERS:
         last = max(
             (match for pattern in tier for match in pattern.finditer(text)),
@@ -131,12 +151,14 @@ def extract_choice(text: str) -> str:
     return ""
 
 
-def check_args(gold: str, task: str, gold_format: str) -> None:
+def check_args(gold: str, task: str, gold_format: str | None) -> None:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
-    if task == "math" and gold_format not in GOLD_FORMATS:
-        raise ValueError(f"unknown gold_format {gold_format!r}; expected one of {GOLD_FORMATS}")
-    if task == "gpqa" and gold.strip().upper() not in CHOICES:
+    if task == "math" and gold_format is not None and gold_format not in GOLD_FORMATS:
+        raise ValueError(
+            f"unknown gold_format {gold_format!r}; expected one of {GOLD_FORMATS} or none"
+        )
+    if task == "gpqa" and not (len(gold.strip()) == 1 and gold.strip().upper() in CHOICES):
         raise ValueError(f"a GPQA gold must be one letter A-D, got {gold[:40]!r}")
 
 
@@ -146,7 +168,7 @@ def check_timeout(timeout_s: float) -> None:
 
 
 @lru_cache(maxsize=4096)
-def _parse_gold(gold: str, gold_format: str) -> tuple:
+def _parse_gold(gold: str, gold_format: str | None) -> tuple:
     """Every sample of a problem shares its gold: parse it once per worker."""
     parsed = parse(
         _THIN_SPACE_IN_NUMBER.sub("", gold), _GOLD_CONFIGS[gold_format], parsing_timeout=None
@@ -157,37 +179,55 @@ def _parse_gold(gold: str, gold_format: str) -> tuple:
     return tuple(parsed)
 
 
-def _grade_math(completion: str, gold: str, gold_format: str) -> Grade:
-    gold_parsed = list(_parse_gold(gold, gold_format))
-    answer = _THIN_SPACE_IN_NUMBER.sub("", answer_region(completion))
-    pred = parse(answer, _PRED_CONFIG, fallback_mode="first_match", parsing_timeout=None)
+def _math_reading(text: str, gold_parsed: list) -> tuple[bool, list]:
+    """(correct, math-verify's extraction) of one reading of a completion."""
+    text = _THIN_SPACE_IN_NUMBER.sub("", text)
+    pred = parse(text, _PRED_CONFIG, fallback_mode="first_match", parsing_timeout=None)
     correct = verify(gold_parsed, pred, float_rounding=FLOAT_PRECISION, timeout_seconds=None)
+    return bool(correct), pred
+
+
+def _grade_math(completion: str, gold: str, gold_format: str | None) -> Grade:
+    gold_parsed = list(_parse_gold(gold, gold_format))
+    correct, pred = _math_reading(completion, gold_parsed)
+    answer = answer_region(completion)
+    after_think = correct if answer == completion else _math_reading(answer, gold_parsed)[0]
     # math-verify returns [parsed, matched text], [matched text] or []; show the text.
     texts = [p for p in pred if isinstance(p, str)]
     extracted = texts[-1] if texts else (str(pred[0]) if pred else "")
     return Grade(
-        correct=bool(correct),
+        correct=correct,
         extracted=extracted,
         timeout=False,
         unparsed=len(texts) == len(pred),
         formatted=is_formatted(completion, "math"),
+        correct_after_think=after_think,
     )
 
 
 def _grade_gpqa(completion: str, gold: str) -> Grade:
-    letter = extract_choice(answer_region(completion))
+    gold_letter = gold.strip().upper()
+    letter = extract_letter(completion, CHOICES)
     return Grade(
-        correct=letter == gold.strip().upper(),
+        correct=letter == gold_letter,
         extracted=letter,
         timeout=False,
         unparsed=not letter,
         formatted=is_formatted(completion, "gpqa"),
+        correct_after_think=extract_letter(answer_region(completion), CHOICES) == gold_letter,
     )
 
 
 def timed_out(completion: str, task: str) -> Grade:
     formatted = len(completion) <= MAX_INPUT_CHARS and is_formatted(completion, task)
-    return Grade(correct=False, extracted="", timeout=True, unparsed=False, formatted=formatted)
+    return Grade(
+        correct=False,
+        extracted="",
+        timeout=True,
+        unparsed=False,
+        formatted=formatted,
+        correct_after_think=False,
+    )
 
 
 @contextmanager
@@ -214,13 +254,14 @@ def grade(
     completion: str,
     gold: str,
     task: str,
-    gold_format: str = "latex",
+    gold_format: str | None = None,
     *,
     timeout_s: float = GRADE_TIMEOUT_S,
 ) -> Grade:
     """Grade one completion. ``task`` is ``"math"`` or ``"gpqa"``; ``gold_format`` (math only) is
-    ``"latex"`` (MATH-500, Minerva solutions) or ``"expr"`` (AIME/AMC numbers). Bad arguments raise
-    ``ValueError``; a grade that runs out of bounds is wrong with ``timeout=True``."""
+    ``"latex"`` (MATH-500, Minerva solutions), ``"expr"`` (AIME/AMC numbers) or ``None``
+    (math-verify's default: LaTeX, then plain expressions). Bad arguments raise ``ValueError``;
+    a grade that runs out of bounds is wrong with ``timeout=True``."""
     check_args(gold, task, gold_format)
     check_timeout(timeout_s)
     if len(completion) > MAX_INPUT_CHARS or len(gold) > MAX_INPUT_CHARS:

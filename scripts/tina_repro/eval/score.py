@@ -6,9 +6,11 @@ benchmark's. A benchmark re-prepared after generation (other revision, other GPQ
 therefore fails loudly instead of being graded against stale golds.
 
 ``score.json`` holds :func:`tina_repro.eval.scoring.score` (pass@1 with a bootstrap CI, pass@k for
-k = samples per problem, counts, format rate), plus truncation counts from generation
-(``n_length`` samples hit the token cap) and the identity of what was scored (``identity``: run,
-point and benchmark from the workflow; sha256 of the samples and benchmark files).
+k = samples per problem, counts, format rate; ``pass_at_1`` in lighteval's reading of the whole
+completion, the paper's, and ``accuracy_after_think`` in the stricter one), plus truncation
+counts from generation (``n_length`` samples hit the token cap) and the identity of what was
+scored (``identity``: run, point and benchmark from the workflow; sha256 of the samples and
+benchmark files).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 _SCORE_KEYS = ("problem_id", "sample_index", "correct", "timeout", "unparsed", "formatted")
+_STRICT_KEY = "correct_after_think"  # the project's stricter reading (tina_repro.eval.grading)
 
 
 def pass_at_k(n, c, k: int):
@@ -77,10 +78,12 @@ def score(
     seed: int = 0,
 ) -> dict:
     """Score one model on one benchmark from rows carrying ``problem_id``, ``sample_index``,
-    ``correct``, ``timeout``, ``unparsed``, ``formatted``. Every problem needs the same number of
-    samples. pass@k is reported for each ``k`` in ``k_values`` with ``k <= n``."""
+    ``correct``, ``timeout``, ``unparsed``, ``formatted``, ``correct_after_think``. Every problem
+    needs the same number of samples. pass@k is reported for each ``k`` in ``k_values`` with
+    ``k <= n``. ``pass_at_1`` counts ``correct`` (the paper's reading of the whole completion);
+    ``accuracy_after_think`` is pass@1 of the stricter reading after the last ``</think>``."""
     rows = list(graded_rows)
-    _check_rows(rows, "graded", _SCORE_KEYS)
+    _check_rows(rows, "graded", (*_SCORE_KEYS, _STRICT_KEY))
     ids, n, c = _per_problem(rows, "graded")
     if np.any(n != n[0]):
         counts = {pid: int(count) for pid, count in zip(ids, n, strict=True) if count != n[0]}
@@ -94,6 +97,8 @@ def score(
     correct = np.array([bool(row["correct"]) for row in rows])
     return {
         "pass_at_1": 100.0 * float(accuracy.mean()),
+        # equal samples per problem: the mean over samples is the mean over problems
+        "accuracy_after_think": 100.0 * float(np.mean([bool(row[_STRICT_KEY]) for row in rows])),
         "ci95": [100.0 * bound for bound in _bootstrap_ci(accuracy, n_boot, seed)],
         "pass_at_k": {
             int(k): 100.0 * float(pass_at_k(n, c, int(k)).mean())

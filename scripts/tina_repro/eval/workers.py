@@ -27,7 +27,7 @@ from tina_repro.eval.grading import (
     grade,
     timed_out,
 )
-from tina_repro.files import write_jsonl
+from tina_repro.files import jsonl_line, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -134,12 +134,27 @@ def _job_from_row(row: object, label: str) -> tuple[str, str, str, str]:
         gold = str(gold)  # AIME/AMC golds often arrive as JSON numbers
     if not isinstance(completion, str) or not isinstance(gold, str):
         raise ValueError(f"{label}: 'completion' and 'gold' must be strings")
-    gold_format = row.get("gold_format") or "latex"
+    gold_format = row.get("gold_format") or None  # none: math-verify's default parse(gold)
     try:
         check_args(gold, task, gold_format)
     except ValueError as err:
         raise ValueError(f"{label}: {err}") from None
+    _check_encodable(row, label)
     return completion, gold, task, gold_format
+
+
+def _check_encodable(row: dict, label: str) -> None:
+    """Refuse a row that cannot be written back as UTF-8 (a lone surrogate such as ``"\\ud800"``
+    is valid JSON but no Unicode text), before any grading, so no output file is started."""
+    try:
+        jsonl_line(row).encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = err.object[err.start : err.end]
+        key = next((key for key, value in row.items() if bad in jsonl_line([key, value])), "")
+        raise ValueError(
+            f"{label}: key {key!r} holds {bad!r}, which is not Unicode text (a lone surrogate) "
+            "and cannot be written as UTF-8; fix or drop the row"
+        ) from None
 
 
 def _grade_labelled(rows: list, labels: list[str], processes: int, timeout_s: float) -> list[dict]:
@@ -154,9 +169,11 @@ def _grade_labelled(rows: list, labels: list[str], processes: int, timeout_s: fl
 def grade_rows(
     rows: Iterable[dict], processes: int = 1, *, timeout_s: float = GRADE_TIMEOUT_S
 ) -> list[dict]:
-    """Grade rows with keys ``completion``, ``gold``, ``task`` and optional ``gold_format`` (math
-    default ``"latex"``; ignored for GPQA) across ``processes`` worker processes. Returns each row
-    plus ``correct``, ``extracted``, ``timeout``, ``unparsed``, ``formatted``, in input order."""
+    """Grade rows with keys ``completion``, ``gold``, ``task`` and optional ``gold_format`` (math:
+    ``latex``, ``expr``, or none for math-verify's default; ignored for GPQA) across ``processes``
+    worker processes. Returns each row plus the :class:`~tina_repro.eval.grading.Grade` fields
+    (``correct``, ``extracted``, ``timeout``, ``unparsed``, ``formatted``,
+    ``correct_after_think``), in input order."""
     rows = list(rows)
     return _grade_labelled(rows, [f"row {i}" for i in range(len(rows))], processes, timeout_s)
 
@@ -194,6 +211,7 @@ def grade_file(
         "rows": len(graded),
         "correct": n_correct,
         "accuracy": 100.0 * n_correct / len(graded) if graded else None,
+        "correct_after_think": sum(row["correct_after_think"] for row in graded),
         "timeouts": sum(row["timeout"] for row in graded),
         "unparsed": sum(row["unparsed"] for row in graded),
         "formatted": sum(row["formatted"] for row in graded),

@@ -34,9 +34,10 @@ SCORE_COLUMNS = [
     "n_timeouts",
     "format_rate",
     "accuracy_given_formatted",
+    "accuracy_after_think",
 ]
 _SCORE_KEYS = ["pass_at_1", "ci95", "n_problems", "samples_per_problem", "n_unparsed"]
-_SCORE_KEYS += ["n_timeouts", "format_rate", "accuracy_given_formatted"]
+_SCORE_KEYS += ["n_timeouts", "format_rate", "accuracy_given_formatted", "accuracy_after_think"]
 
 
 def as_paths(value) -> list[str]:

@@ -22,6 +22,9 @@ Conventions of the main and ablation tables:
   for, the base model's knowledge kept; that shows as a rising format rate under a flat
   conditional accuracy. The average row is their unweighted mean over the reported benchmarks
   (empty when a benchmark lacks the value);
+- ``accuracy_after_think``: the project's stricter reading, the answer taken only after the last
+  ``</think>`` (:mod:`tina_repro.eval.grading`); ``reproduced`` is lighteval's reading of the
+  whole completion, the one comparable with ``published``. Averaged like the format columns;
 - ``gain_vs_base`` with ``gain_ci_low`` and ``gain_ci_high`` (Tina rows only): the reported
   checkpoint minus the base model (the baseline that evaluates the untrained base model,
   :meth:`~tina_repro.config.WorkflowConfig.base_model_point`) on the same problems, in points,
@@ -80,12 +83,13 @@ MAIN_COLUMNS = [
     "published_pct_epoch",
     "format_rate",
     "accuracy_given_formatted",
+    "accuracy_after_think",
     "gain_vs_base",
     "gain_ci_low",
     "gain_ci_high",
 ]
 ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS]
-FORMAT_COLUMNS = ("format_rate", "accuracy_given_formatted")
+FORMAT_COLUMNS = ("format_rate", "accuracy_given_formatted", "accuracy_after_think")
 GAIN_COLUMNS = ("gain_vs_base", "gain_ci_low", "gain_ci_high")
 PAPER_DECIMALS = 2
 # The paper's six benchmark columns, and our benchmark names where they differ.
@@ -106,9 +110,9 @@ def _printed(value: float) -> float:
 
 
 def format_columns(scores: pd.DataFrame, benchmarks: Sequence[str]) -> dict[str, dict]:
-    """``format_rate`` and ``accuracy_given_formatted`` of one evaluated model (its rows of a
-    scores CSV) for each of ``benchmarks`` and, as their unweighted mean, ``average`` (NaN when
-    any benchmark lacks the value: an average over fewer benchmarks would not be comparable)."""
+    """:data:`FORMAT_COLUMNS` of one evaluated model (its rows of a scores CSV) for each of
+    ``benchmarks`` and, as their unweighted mean, ``average`` (NaN when any benchmark lacks the
+    value: an average over fewer benchmarks would not be comparable)."""
     by_benchmark = scores.set_index("benchmark")
     out = {b: {c: float(by_benchmark.loc[b, c]) for c in FORMAT_COLUMNS} for b in benchmarks}
     out[AVERAGE] = {c: float(np.mean([out[b][c] for b in benchmarks])) for c in FORMAT_COLUMNS}

@@ -63,6 +63,8 @@ rule main_table:
         manifests=run_manifests(MAIN_EXPERIMENTS),
         graded=graded_files(MAIN_EXPERIMENTS),
         published=paper_results("tina_models.csv"),
+        # the paper's row of a released adapter compared with an ablation run
+        published_ablations=paper_results("ablations.csv"),
         published_baselines=paper_results("baselines.csv"),
         sheets=SHEETS,
     output:

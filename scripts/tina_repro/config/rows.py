@@ -125,7 +125,7 @@ class Baseline:
 
     @property
     def kind(self) -> str:
-        """``released_adapter`` (a published LoRA checkpoint served on ``model``) or ``baseline``."""
+        """``released_adapter`` (a published LoRA checkpoint on ``model``) or ``baseline``."""
         return RELEASED_ADAPTER if self.adapter else BASELINE
 
     @property

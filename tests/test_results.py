@@ -22,7 +22,7 @@ import yaml
 from tina_repro.config import load
 from tina_repro.eval import scoring
 from tina_repro.results.collect import SCORE_COLUMNS, collect_scores, index_eval_files
-from tina_repro.results.flops import FLOPS_COLUMNS
+from tina_repro.results.flops_table import FLOPS_COLUMNS
 from tina_repro.results.make import make_table, to_markdown
 from tina_repro.results.stats import N_BOOT, SEED, average_ci, gains_vs_base, read_graded
 from tina_repro.results.tables import (
@@ -201,6 +201,9 @@ def rule_inputs(common: dict) -> dict[str, dict]:
             "log_history": common["log_history"],
             "runs": common["runs"],
             "base_model": str(BASE_MODEL),
+            "recipes": str(PAPER / "baseline_recipes.csv"),
+            "baselines": common["baselines"],
+            "published_baselines": str(PAPER / "baselines.csv"),
         },
     }
 
@@ -529,7 +532,7 @@ def test_cost_table_from_timing_files(workspace):
 
 
 def test_flops_table(workspace):
-    table = workspace["tables"]["flops_table"].set_index("experiment")
+    table = workspace["tables"]["flops_table"].set_index("model")
     assert list(table.reset_index().columns) == FLOPS_COLUMNS
     rs2 = table.loc["open_rs2"]
     n, n_lora = 1_543_569_408, 36_929_536
@@ -549,6 +552,32 @@ def test_flops_table(workspace):
     )
     # The log has rows at steps 50, 450, 850: everything up to 450 is 450/850 of the run.
     assert rs2["total_lora_flops_to_selected"] == pytest.approx(rs2["total_lora_flops"] * 450 / 850)
+    assert rs2["kind"] == "tina"
+
+
+def test_flops_table_estimates_the_full_parameter_baselines_from_their_recipes(workspace):
+    table = workspace["tables"]["flops_table"].set_index("model")
+    baselines = table[table["kind"] == "full_parameter_baseline"]
+    names = ["still3_full", "deepscaler_full", "open_rs1_full", "open_rs2_full", "open_rs3_full"]
+    assert list(baselines.index) == names
+    rs2, n = baselines.loc["open_rs2_full"], 1_543_569_408
+    # 12 prompts x 6 rollouts of 210 + 2900 tokens per step: rollout, reference log-probs (no
+    # old-policy pass in TRL with one iteration) and full training, 2 + 2 + 6 FLOPs per weight.
+    tokens = 12 * 6 * (210 + 2900)
+    assert rs2["full_ft_flops"] == 10 * n * tokens * 500
+    assert rs2["full_ft_flops_to_selected"] == 10 * n * tokens * 50
+    assert (rs2["steps"], rs2["selected_step"]) == (500, 50)
+    assert rs2["logprob_flops"] == 2 * n * tokens * 500
+    # OpenRLHF scores the rollouts with the old policy too: one more log-prob pass.
+    still = baselines.loc["still3_full"]
+    assert still["full_ft_flops_to_selected"] == 12 * n * 128 * 8 * (100 + 7500) * 210
+    # Our average of the re-evaluated baseline (the workspace scores it as published) and the
+    # paper's, with the assumptions and sources carried along.
+    assert still["best_average"] == pytest.approx(44.86, abs=0.01)
+    assert still["published_average"] == 44.86
+    assert "7.5k-token completions assumed" in still["assumption_label"]
+    assert "mean_completion_tokens=7500 ASSUMED" in still["assumptions"]
+    assert pd.isna(baselines["lora_train_flops"]).all()
 
 
 # ---- output --------------------------------------------------------------------------------------

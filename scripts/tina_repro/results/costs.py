@@ -11,8 +11,8 @@ priced by the device its manifest records (``device_name`` without the ``N x`` c
 does not say where the job ran). A device the table lacks is an error naming it and the key.
 Each row shows the device names beside its device-hours and dollars.
 
-The paper's rows (docs/paper.md#costs; config/paper_results/costs.csv, one row per task, ``experiments``
-naming the runs it covers) are computed as it adds them up:
+The paper's rows (docs/paper.md#costs; config/paper_results/costs.csv, one row per task,
+``experiments`` naming the runs it covers) are computed as it adds them up:
 
 - a task row: full training of its runs plus evaluation of every checkpoint they saved; the
   ``baseline`` row is the evaluation of the baseline models, with no training;
@@ -283,8 +283,8 @@ def cost_table(
     with the published dollars beside them, then one row per run of ``names`` (experiment ->
     paper name), then one per released adapter of ``model`` (``released_names``: its paper name).
     ``selected`` holds each run's selected step and selection score
-    (:func:`tina_repro.results.selection.select_checkpoints`). ``experiments`` keeps the paper row's key;
-    ``covers`` lists the runs a row adds up (``run@step`` for a selected checkpoint)."""
+    (:func:`tina_repro.results.selection.select_checkpoints`). ``experiments`` keeps the paper
+    row's key; ``covers`` lists the runs a row adds up (``run@step`` for a selected checkpoint)."""
     released_names = released_names or {}
     tasks = paper[paper["section"] != TOTAL_SECTION]
     all_names = list(dict.fromkeys(n for cell in tasks["experiments"] for n in _experiments(cell)))

@@ -387,5 +387,3 @@ def _finish(frame: pd.DataFrame, columns: list[str], rule_label: str) -> pd.Data
     frame["step"] = frame["step"].astype("Int64")
     frame["within_ci"] = frame["within_ci"].astype("boolean")
     return frame
-
-

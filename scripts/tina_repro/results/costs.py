@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,7 +189,7 @@ class CostModel:
         manifests: dict[str, dict],
         jobs: pd.DataFrame,
         cost_config: dict,
-        released: list[str] = (),
+        released: Sequence[str] = (),
     ):
         self.manifests = manifests
         self.jobs = jobs

@@ -31,17 +31,7 @@ SHEETS = [config[sheet] for sheet in ("experiments", "datasets", "benchmarks", "
 
 
 # Every Hub repository the workflow downloads: the base model, baseline models and adapters.
-HUB_MODELS = {}
-for _source, _revision in [
-    (W.config["base_model"]["source"], W.config["base_model"]["revision"]),
-    *[(row.model, row.revision) for row in W.baselines.values()],
-    *[(row.adapter, row.adapter_revision) for row in W.baselines.values() if row.adapter],
-]:
-    if not is_local(_source):
-        HUB_MODELS[model_slug(_source, _revision)] = {
-            "source": _source,
-            "revision": _revision or "main",
-        }
+HUB_MODELS = W.hub_repositories()
 
 
 wildcard_constraints:

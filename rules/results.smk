@@ -63,6 +63,8 @@ rule main_table:
         manifests=run_manifests(MAIN_EXPERIMENTS),
         graded=graded_files(MAIN_EXPERIMENTS),
         published=paper_results("tina_models.csv"),
+        # the paper's row of a released adapter compared with an ablation run
+        published_ablations=paper_results("ablations.csv"),
         published_baselines=paper_results("baselines.csv"),
         sheets=SHEETS,
     output:
@@ -136,6 +138,10 @@ rule flops_table:
         log_history=expand(paths.RUN_LOG_HISTORY, experiment=EXPERIMENTS),
         runs=run_tables(EXPERIMENTS),
         base_model=ancient(base_model_input()),
+        # the full-parameter baselines: FLOPs from their recipes, our average and the paper's
+        recipes=paper_results("baseline_recipes.csv"),
+        baselines=paths.BASELINE_SCORES,
+        published_baselines=paper_results("baselines.csv"),
         sheets=SHEETS,
     output:
         report(

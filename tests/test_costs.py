@@ -16,7 +16,9 @@ PAPER = ROOT / "config" / "paper_results"
 BENCHMARKS = ["aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva"]
 BASELINES = ["base", "still3_full", "deepscaler_full", "open_rs1_full", "open_rs2_full"]
 BASELINES += ["open_rs3_full"]
-PRICES = {"usd_per_gpu_hour": 1.0, "usd_per_cpu_hour": 0.25}
+PRICES = {"usd_per_device_hour": {"NVIDIA L40S": 1.0, "cpu": 0.25}}
+GPU_EVAL = {**PRICES, "evaluation_device": "NVIDIA L40S"}
+CPU_EVAL = {**PRICES, "evaluation_device": "cpu"}
 
 
 def runs() -> pd.DataFrame:
@@ -57,6 +59,7 @@ def manifests() -> dict[str, dict]:
     return {
         r.experiment: {
             "device": r.device,
+            "device_name": r.device_name,
             "device_hours": r.device_hours,
             "final_step": r.final_step,
         }
@@ -80,12 +83,12 @@ def selected() -> pd.DataFrame:
     )
 
 
-def table(jobs=None, manifest=None, prices=PRICES, eval_device="cuda") -> pd.DataFrame:
+def table(jobs=None, manifest=None, cost=GPU_EVAL, released=()) -> pd.DataFrame:
     model = costs.CostModel(
         manifests() if manifest is None else manifest,
         jobs_frame() if jobs is None else jobs,
-        prices,
-        eval_device,
+        cost,
+        released,
     )
     names = {r: r for r in runs()["experiment"]}
     frame = costs.cost_table(pd.read_csv(PAPER / "costs.csv"), model, selected(), names)
@@ -148,18 +151,50 @@ def test_per_run_rows_and_job_counts():
     assert math.isnan(run["published_total_usd"])
 
 
-def test_cpu_runs_use_the_cpu_price():
+def test_each_run_is_priced_by_the_device_its_manifest_records():
     manifest = manifests()
-    manifest["limr"] = {**manifest["limr"], "device": "cpu"}
-    frame = table(manifest=manifest, eval_device="cpu")
-    frame = frame[frame["section"] == "Run"]
-    limr = frame.loc["limr"]
+    manifest["limr"] = {**manifest["limr"], "device": "cpu", "device_name": "cpu (16 cores)"}
+    manifest["still"] = {**manifest["still"], "device_name": "4 x NVIDIA H100 80GB HBM3"}
+    h100 = {**CPU_EVAL, "usd_per_device_hour": {**PRICES["usd_per_device_hour"]}}
+    h100["usd_per_device_hour"]["NVIDIA H100 80GB HBM3"] = 2.5
+    frame = table(manifest=manifest, cost=h100)
+    runs_ = frame[frame["section"] == "Run"]
+    limr = runs_.loc["limr"]
     assert limr["training_device_hours"] == pytest.approx(4.0)
+    assert limr["training_device"] == "cpu" and limr["evaluation_device"] == "cpu"
     assert limr["training_cost_usd"] == pytest.approx(4.0 * 0.25)
     assert limr["evaluation_cost_usd"] == pytest.approx(4.0 * 0.25)
-    assert frame.loc["still", "training_cost_usd"] == pytest.approx(59.4)
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        costs.price_per_device_hour("tpu", PRICES)
+    assert runs_.loc["still", "training_device"] == "NVIDIA H100 80GB HBM3"
+    assert runs_.loc["still", "training_cost_usd"] == pytest.approx(59.4 * 2.5)
+    assert runs_.loc["deepscaler", "training_cost_usd"] == pytest.approx(84.4)
+    # A total over runs on several devices names each of them once.
+    assert frame.loc["total:main_tasks", "training_device"] == "NVIDIA H100 80GB HBM3;NVIDIA L40S"
+    assert frame.loc["baseline", "training_device"] == ""
+    assert frame.loc["baseline", "evaluation_device"] == "cpu"
+
+
+def test_an_unpriced_device_names_itself_and_the_config_key():
+    manifest = manifests()
+    manifest["still"] = {**manifest["still"], "device_name": "2 x NVIDIA A100-SXM4-80GB"}
+    message = "no price for device 'NVIDIA A100-SXM4-80GB': add it to cost.usd_per_device_hour"
+    with pytest.raises(ValueError, match=message):
+        table(manifest=manifest)
+    with pytest.raises(ValueError, match="no price for device 'tpu'"):
+        costs.CostModel(manifests(), jobs_frame(), {**PRICES, "evaluation_device": "tpu"})
+
+
+def test_released_adapters_are_costed_apart_from_the_paper_baseline_row():
+    jobs = jobs_frame()
+    released = pd.DataFrame(
+        {"run": "baseline", "point": "still_released", "step": pd.NA, "benchmark": BENCHMARKS}
+    ).assign(device_hours=0.25)
+    frame = table(jobs=pd.concat([jobs, released], ignore_index=True), released=["still_released"])
+    assert frame.loc["baseline", "evaluation_device_hours"] == pytest.approx(6.0)
+    row = frame.loc["still_released"]
+    assert row["section"] == "Released adapter" and row["eval_jobs"] == 6
+    assert row["evaluation_device_hours"] == pytest.approx(1.5)
+    assert row["total_cost_usd"] == pytest.approx(1.5)
+    assert row["evaluation_device"] == "NVIDIA L40S"
 
 
 def test_missing_records_leave_rows_empty_not_partial(caplog):

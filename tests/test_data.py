@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pandas as pd
@@ -556,3 +557,41 @@ def test_download_gated_model_asks_for_token(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(sources.DataError, match="gated for 'org/gated'.*HF_TOKEN is not set"):
         models.download_model("org/gated", "main", tmp_path / "out")
+
+
+def test_adapter_download_fetches_only_the_evaluated_checkpoints(tmp_path, monkeypatch):
+    """A Tina adapter repository holds every checkpoint: only the listed subfolders come down
+    (the Hub's own pattern filter decides which files match)."""
+    import huggingface_hub
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.utils import filter_repo_objects
+
+    repository = ["README.md", "checkpoint-1500/adapter_model.safetensors"]
+    repository += [
+        "checkpoint-2000/adapter_config.json",
+        "checkpoint-2000/adapter_model.safetensors",
+    ]
+    commit = "f" * 40
+
+    def snapshot_download(repo_id, revision, local_dir, token, allow_patterns):
+        assert (repo_id, revision) == ("Tina-Yi/R1-Distill-Qwen-1.5B-STILL", commit)
+        for name in filter_repo_objects(repository, allow_patterns=allow_patterns):
+            (Path(local_dir) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(local_dir) / name).write_text("x")
+
+    monkeypatch.setattr(constants, "is_offline_mode", lambda: False)
+    monkeypatch.setattr(
+        HfApi, "model_info", lambda self, repo, revision=None: SimpleNamespace(sha=commit)
+    )
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    spec = {
+        "source": "Tina-Yi/R1-Distill-Qwen-1.5B-STILL",
+        "revision": "main",
+        "subfolders": ["checkpoint-2000"],
+    }
+    manifest = models.download_hub_repository(spec, tmp_path / "still")
+    assert manifest["revision_resolved"] == commit
+    assert [f["path"] for f in manifest["files"]] == repository[2:]
+    # Without subfolders the whole repository comes down.
+    manifest = models.download_hub_repository({**spec, "subfolders": []}, tmp_path / "all")
+    assert [f["path"] for f in manifest["files"]] == sorted(repository)

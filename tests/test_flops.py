@@ -2,13 +2,14 @@
 against real transformers/PEFT models."""
 
 import dataclasses
+import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from helpers import tiny_row
 
-from tina_repro.results import flops
+from tina_repro.results import baseline_flops, flops
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 BASE = FIXTURES / "deepseek_r1_distill_qwen_1.5b"
@@ -105,3 +106,44 @@ def test_rows_covering_several_steps_and_bad_logs():
         flops.step_tokens(log.assign(num_tokens=[10, 20]), completions_per_step=2)
     with pytest.raises(ValueError, match="lacks column"):
         flops.step_tokens(log.drop(columns="num_tokens"), completions_per_step=2)
+
+
+RECIPES = Path(__file__).resolve().parents[1] / "config" / "paper_results" / "baseline_recipes.csv"
+
+
+def test_a_recipe_counts_rollout_log_prob_passes_and_full_training():
+    recipes = {r.baseline: r for r in baseline_flops.read_recipes(RECIPES)}
+    deepscaler = recipes["deepscaler_full"]
+    tokens = 128 * 11.2457 * (110 + 5817)
+    assert deepscaler.tokens_per_step == pytest.approx(tokens)
+    per_step = deepscaler.flops_per_step(N)
+    # verl: reference and old-policy log-prob passes, then one full-parameter update.
+    assert per_step == {
+        "rollout_flops": 2 * N * deepscaler.tokens_per_step,
+        "logprob_flops": 2 * N * deepscaler.tokens_per_step * 2,
+        "full_ft_flops": 6 * N * deepscaler.tokens_per_step,
+    }
+    [row] = baseline_flops.baseline_flops_rows([deepscaler], N, {}, {"deepscaler_full": 48.74})
+    assert row["full_ft_flops"] == pytest.approx(12 * N * tokens * 1750)
+    assert math.isnan(row["best_average"]) and row["published_average"] == 48.74
+    assert row["kind"] == "full_parameter_baseline"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"released_step": 300}, "line 2: released_step 300 is outside the run's 1..240"),
+        ({"mean_completion_tokens": -1}, r"line 2: \['mean_completion_tokens'\] must be numbers"),
+        ({"old_policy_pass": None}, r"line 2: \['old_policy_pass'\] must be numbers"),
+    ],
+)
+def test_bad_recipes_name_the_line_and_the_column(tmp_path, change, message):
+    frame = pd.read_csv(RECIPES).head(1)
+    for column, value in change.items():
+        frame[column] = value
+    frame.to_csv(tmp_path / "recipes.csv", index=False)
+    with pytest.raises(ValueError, match=message):
+        baseline_flops.read_recipes(tmp_path / "recipes.csv")
+    frame.drop(columns="assumption_label").to_csv(tmp_path / "recipes.csv", index=False)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['assumption_label'\]"):
+        baseline_flops.read_recipes(tmp_path / "recipes.csv")

@@ -101,18 +101,34 @@ def test_cost_vs_performance_skips_free_runs_with_a_warning(out, tmp_path, caplo
 
 def test_flops_vs_performance_draws_flops_up_to_the_selected_checkpoint(out, tmp_path, caplog):
     flops = pd.read_csv(TABLES / "flops.csv")
-    unscored = flops.iloc[[0]].assign(experiment="never_evaluated", best_average=float("nan"))
+    unscored = flops.iloc[[0]].assign(model="never_evaluated", best_average=float("nan"))
     pd.concat([flops, unscored]).to_csv(tmp_path / "flops.csv", index=False)
     with caplog.at_level(logging.WARNING):
         frame = paper.flops_vs_performance(tmp_path / "flops.csv", *out)
     assert_written(*out)
     assert "no selected checkpoint for never_evaluated" in caplog.text
-    assert sorted(frame["label"].unique()) == sorted(flops["experiment"])
+    tina = flops[flops["kind"] == "tina"]
+    assert sorted(frame.loc[frame["training"] != data.BASELINE_FLOPS, "label"].unique()) == sorted(
+        tina["model"]
+    )
     limr = frame[frame["label"] == "limr"].set_index("training")
-    row = flops.set_index("experiment").loc["limr"]
+    row = flops.set_index("model").loc["limr"]
     assert limr.loc[data.LORA_FLOPS, "flops"] == row["total_lora_flops_to_selected"]
     assert limr.loc[data.FULL_FLOPS, "flops"] == row["full_ft_flops_to_selected"]
     assert limr["performance"].tolist() == [row["best_average"]] * 2
+
+
+def test_flops_vs_performance_labels_each_baseline_with_its_assumptions(out):
+    frame = paper.flops_vs_performance(TABLES / "flops.csv", *out)
+    baselines = frame[frame["training"] == data.BASELINE_FLOPS].set_index("label")
+    still = "still3_full: 240 steps (released: 210); 7.5k-token completions assumed"
+    rs2 = "open_rs2_full: 500 steps (released: 50); 2.9k-token completions assumed"
+    assert list(baselines.index) == [still, rs2]
+    table = pd.read_csv(TABLES / "flops.csv").set_index("model")
+    assert baselines.loc[still, "flops"] == table.loc["still3_full", "full_ft_flops_to_selected"]
+    # Our re-evaluation where there is one, else the paper's average, marked as such.
+    assert baselines["performance"].tolist() == [44.1, 41.6]
+    assert baselines["performance_source"].tolist() == ["reproduced", "published"]
 
 
 def test_training_dynamics_plots_the_logged_rewards_and_length(out):

@@ -22,7 +22,7 @@ import yaml
 from tina_repro.config import load
 from tina_repro.eval import scoring
 from tina_repro.results.collect import SCORE_COLUMNS, collect_scores, index_eval_files
-from tina_repro.results.flops import FLOPS_COLUMNS
+from tina_repro.results.flops_table import FLOPS_COLUMNS
 from tina_repro.results.make import make_table, to_markdown
 from tina_repro.results.stats import N_BOOT, SEED, average_ci, gains_vs_base, read_graded
 from tina_repro.results.tables import (
@@ -117,6 +117,11 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
     for name in paper:
         if name.endswith("_full") or name == "base":
             baseline_files += write_point(root, "baseline", name, paper[name], hours=1.0)
+    # A released adapter scores exactly the paper's number of the run it came from.
+    for name, row in load(paper_config()).baselines.items():
+        if row.compared_with:
+            scores = paper[row.compared_with]
+            baseline_files += write_point(root, "baseline", name, scores, hours=0.25)
     collect_scores(baseline_files, scores_dir / "baselines.csv")
     manifests, tables, logs, score_files = [], [], [], list(baseline_files)
     for row in pd.read_csv(FIXTURES / "cost_runs.csv").itertuples(index=False):
@@ -145,6 +150,7 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
             "final_step": row.final_step,
             "epoch_steps": row.epoch_steps,
             "device": row.device,
+            "device_name": row.device_name,
             "n_gpus": 2,
             "device_hours": row.device_hours,
             "completions_per_step": completions,
@@ -177,6 +183,7 @@ def rule_inputs(common: dict) -> dict[str, dict]:
             "manifests": main_manifests,
             "graded": common["graded"],
             "published": str(PAPER / "tina_models.csv"),
+            "published_ablations": str(PAPER / "ablations.csv"),
             "published_baselines": str(PAPER / "baselines.csv"),
         },
         "ablations_table": {
@@ -195,6 +202,9 @@ def rule_inputs(common: dict) -> dict[str, dict]:
             "log_history": common["log_history"],
             "runs": common["runs"],
             "base_model": str(BASE_MODEL),
+            "recipes": str(PAPER / "baseline_recipes.csv"),
+            "baselines": common["baselines"],
+            "published_baselines": str(PAPER / "baselines.csv"),
         },
     }
 
@@ -231,7 +241,7 @@ def test_collect_scores_reads_paths_and_keys(workspace):
     assert row["ci_low"] < row["accuracy"] < row["ci_high"]
     baselines = pd.read_csv(workspace["root"] / "results" / "scores" / "baselines.csv")
     assert baselines["step"].isna().all() and baselines["run"].eq("baseline").all()
-    assert len(baselines) == 36
+    assert len(baselines) == (6 + 2) * 6  # baselines and released adapters
 
 
 def test_collect_scores_rejects_bad_paths_and_scores(tmp_path):
@@ -253,7 +263,7 @@ def test_collect_scores_rejects_bad_paths_and_scores(tmp_path):
 def test_main_table_reproduces_the_published_numbers_exactly(workspace):
     main = workspace["tables"]["main_table"]
     assert list(main.columns) == MAIN_COLUMNS
-    assert len(main) == (6 + 5) * 7
+    assert len(main) == (6 + 2 + 5) * 7  # baselines, released adapters, runs
     assert (main["reproduced"] == main["published"]).all()
     assert (main["difference"] == 0).all()
     assert main["within_ci"].all()
@@ -264,6 +274,19 @@ def test_main_table_reproduces_the_published_numbers_exactly(workspace):
     assert rs2["published_pct_epoch"] == 51
     base = main[(main["model"] == "base") & (main["benchmark"] == "average")].iloc[0]
     assert base["kind"] == "baseline" and pd.isna(base["step"]) and base["reproduced"] == 41.18
+
+
+def test_released_adapters_stand_beside_the_paper_number_of_their_run(workspace):
+    main = workspace["tables"]["main_table"]
+    average = main[main["benchmark"] == "average"].set_index("model")
+    released = average[average["kind"] == "released_adapter"]
+    assert list(released.index) == ["still_released", "open_r1_released"]
+    # Tina-STILL from Table 3, Tina-OpenR1 from Table 4 (its datasets ablation).
+    assert released["published"].tolist() == [48.16, 49.26]
+    assert released["step"].tolist() == [2000, 1500]
+    assert released["published_pct_epoch"].tolist() == [53, 13]
+    assert (released["difference"] == 0).all()
+    assert released["gain_vs_base"].isna().all()
 
 
 def test_ablation_table_reproduces_the_published_numbers_exactly(workspace):
@@ -487,7 +510,9 @@ def test_format_columns_average_needs_every_benchmark():
 def test_checkpoint_table_lists_every_evaluation(workspace):
     table = workspace["tables"]["checkpoints_table"]
     assert list(table.columns) == CHECKPOINT_COLUMNS
-    assert len(table) == 15 * 3 * 6 + 6 * 6
+    assert len(table) == 15 * 3 * 6 + (6 + 2) * 6
+    kinds = table.drop_duplicates("run").set_index("run")["kind"]
+    assert kinds["open_r1_released"] == "released_adapter" and kinds["base"] == "baseline"
     assert table["run"].iloc[0] == "base" and table["kind"].iloc[0] == "baseline"
     still = table[(table["run"] == "still") & (table["benchmark"] == "aime24")]
     assert still["step"].tolist() == [100, 2000, 3750]
@@ -502,11 +527,14 @@ def test_cost_table_from_timing_files(workspace):
     )
     assert (totals["total_cost_usd"].round() == totals["published_total_usd"]).all()
     assert table.loc["baseline", "evaluation_device_hours"] == pytest.approx(6.0)
+    released = table[table["section"] == "Released adapter"]
+    assert released["evaluation_device_hours"].tolist() == pytest.approx([0.25, 0.25])
+    assert (released["evaluation_device"] == "NVIDIA L40S").all()
     assert (table["eval_jobs_untimed"] == 0).all()
 
 
 def test_flops_table(workspace):
-    table = workspace["tables"]["flops_table"].set_index("experiment")
+    table = workspace["tables"]["flops_table"].set_index("model")
     assert list(table.reset_index().columns) == FLOPS_COLUMNS
     rs2 = table.loc["open_rs2"]
     n, n_lora = 1_543_569_408, 36_929_536
@@ -526,6 +554,32 @@ def test_flops_table(workspace):
     )
     # The log has rows at steps 50, 450, 850: everything up to 450 is 450/850 of the run.
     assert rs2["total_lora_flops_to_selected"] == pytest.approx(rs2["total_lora_flops"] * 450 / 850)
+    assert rs2["kind"] == "tina"
+
+
+def test_flops_table_estimates_the_full_parameter_baselines_from_their_recipes(workspace):
+    table = workspace["tables"]["flops_table"].set_index("model")
+    baselines = table[table["kind"] == "full_parameter_baseline"]
+    names = ["still3_full", "deepscaler_full", "open_rs1_full", "open_rs2_full", "open_rs3_full"]
+    assert list(baselines.index) == names
+    rs2, n = baselines.loc["open_rs2_full"], 1_543_569_408
+    # 12 prompts x 6 rollouts of 210 + 2900 tokens per step: rollout, reference log-probs (no
+    # old-policy pass in TRL with one iteration) and full training, 2 + 2 + 6 FLOPs per weight.
+    tokens = 12 * 6 * (210 + 2900)
+    assert rs2["full_ft_flops"] == 10 * n * tokens * 500
+    assert rs2["full_ft_flops_to_selected"] == 10 * n * tokens * 50
+    assert (rs2["steps"], rs2["selected_step"]) == (500, 50)
+    assert rs2["logprob_flops"] == 2 * n * tokens * 500
+    # OpenRLHF scores the rollouts with the old policy too: one more log-prob pass.
+    still = baselines.loc["still3_full"]
+    assert still["full_ft_flops_to_selected"] == 12 * n * 128 * 8 * (100 + 7500) * 210
+    # Our average of the re-evaluated baseline (the workspace scores it as published) and the
+    # paper's, with the assumptions and sources carried along.
+    assert still["best_average"] == pytest.approx(44.86, abs=0.01)
+    assert still["published_average"] == 44.86
+    assert "7.5k-token completions assumed" in still["assumption_label"]
+    assert "mean_completion_tokens=7500 ASSUMED" in still["assumptions"]
+    assert pd.isna(baselines["lora_train_flops"]).all()
 
 
 # ---- output --------------------------------------------------------------------------------------

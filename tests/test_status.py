@@ -32,4 +32,5 @@ def test_status_counts_complete_checkpoints_and_scores(tmp_path):
     limr_line = next(line for line in text.splitlines() if line.startswith("limr "))
     assert limr_line.split() == ["limr", "30/180", "partial", "1/3", "11"]
     assert "open_r1" in text and "0/epoch" in text
-    assert text.splitlines()[-1] == "baselines: 0/36 evaluations done"
+    # (six baselines + two released adapters) x six benchmarks
+    assert text.splitlines()[-1] == "baselines: 0/48 evaluations done"

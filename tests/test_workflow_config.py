@@ -68,7 +68,32 @@ def test_paper_config_loads_with_typed_rows(paper_config):
         "gpqa_diamond": 198,
         "minerva": 272,
     }
-    assert len(wc.baselines) == 6
+    assert len(wc.baselines) == 8
+    still = wc.baselines["still_released"]
+    assert (still.kind, still.checkpoint_step, still.compared_with) == (
+        "released_adapter",
+        2000,
+        "still",
+    )
+    assert (wc.baselines["base"].kind, wc.baselines["base"].checkpoint_step) == ("baseline", None)
+    # The released adapters sit on the base model, yet the base model's row is the untrained one.
+    assert wc.base_model_point() == "base"
+
+
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("compared_with", "stil", "key 'compared_with': 'stil' needs an adapter and a row of"),
+        ("adapter", "", "key 'adapter_subfolder': set without an adapter"),
+        ("adapter_subfolder", "../checkpoint-2000", "adapter_subfolder"),
+    ],
+)
+def test_bad_released_adapter_rows_are_named(paper_config, tmp_path, column, value, message):
+    edit = set_cell("still_released", column, value)
+    paper_config["baselines"] = edited_sheet(tmp_path, "config/baselines.tsv", edit)
+    with pytest.raises(ConfigError, match=message) as error:
+        load(paper_config, ROOT)
+    assert "baselines.tsv line 8 (name=still_released)" in str(error.value)
 
 
 def test_misspelled_column_names_file_row_and_key(paper_config, tmp_path):

@@ -3,7 +3,7 @@
 import shutil
 
 import pytest
-from helpers import ROOT, dry_run
+from helpers import ROOT, dry_run, paper_config, planned_jobs, snakemake
 
 
 @pytest.fixture
@@ -13,18 +13,52 @@ def workdir(tmp_path):
     return tmp_path
 
 
+def snakemake_dry_run(workdir, target):
+    """A dry-run that prints every planned job (rule, inputs, outputs)."""
+    proc = snakemake(workdir, target, "-n", timeout=300)
+    output = proc.stdout + proc.stderr
+    return proc.returncode, planned_jobs(output), output
+
+
 def test_main_table_plans_downloads_main_runs_and_baselines(workdir):
     code, counts, output = dry_run(workdir, "results/tables/main.csv")
     assert code == 0, output
     assert counts["train_grpo"] == 5
     assert counts["prepare_dataset"] == 4  # still3, deepscaler, open_s1, open_rs
     assert counts["prepare_benchmark"] == 6
-    assert counts["download_model"] == 6  # the base model and five full-parameter baselines
-    assert counts["generate_samples"] == counts["grade_samples"] == 6 * 6  # baselines x benchmarks
+    # the base model, five full-parameter baselines and Tina's two released adapter repositories
+    assert counts["download_model"] == 8
+    # (six baselines + two released adapters) x six benchmarks
+    assert counts["generate_samples"] == counts["grade_samples"] == 8 * 6
     assert counts["collect_run_scores"] == 5
     assert counts["main_table"] == 1
     # Checkpoint evaluations wait behind training, whose checkpoints are unknown until it ran.
     assert "checkpoint jobs, which will result in alteration of the DAG" in output
+
+
+def test_released_adapters_are_downloaded_and_evaluated_at_the_papers_checkpoint(workdir):
+    code, counts, output = snakemake_dry_run(
+        workdir, "results/eval/baseline/still_released/aime24/score.json"
+    )
+    assert code == 0, output
+    assert counts["download_model"] == 2 and counts["generate_samples"] == 1
+    # The generation job waits for the paper's base model and the adapter repository.
+    for model in [
+        "deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B",
+        "Tina-Yi--R1-Distill-Qwen-1.5B-STILL",
+    ]:
+        assert f"output: resources/models/{model}/manifest.json" in output
+    generate = output[output.index("rule generate_samples:") :]
+    assert "Tina-Yi--R1-Distill-Qwen-1.5B-STILL/manifest.json" in generate.split("output:")[0]
+    # Of the adapter repository only the evaluated checkpoint is fetched.
+    repositories = paper_config().hub_repositories()
+    assert repositories["Tina-Yi--R1-Distill-Qwen-1.5B-STILL"] == {
+        "source": "Tina-Yi/R1-Distill-Qwen-1.5B-STILL",
+        "revision": "main",
+        "subfolders": ["checkpoint-2000"],
+    }
+    assert repositories["Tina-Yi--R1-Distill-Qwen-1.5B-OpenR1"]["subfolders"] == ["checkpoint-1500"]
+    assert repositories["deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B"]["subfolders"] == []
 
 
 def test_ablation_table_plans_all_fifteen_runs(workdir):

@@ -9,12 +9,16 @@ column for people editing the sheets.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 # Tables of the paper an experiment row can belong to (main: Tables 2-3; the rest: Table 4).
 PAPER_TABLES = ("main", "datasets", "learning_rate", "lora_rank", "rl_algorithm")
 ABLATION_TABLES = PAPER_TABLES[1:]
+# What a baselines.tsv row is, as the tables label it.
+BASELINE = "baseline"
+RELEASED_ADAPTER = "released_adapter"
 
 Row = TypeVar("Row")
 
@@ -115,7 +119,20 @@ class Baseline:
     adapter: str | None  #: Hub id or local:PATH of a LoRA adapter served on top of ``model``
     adapter_revision: str | None
     adapter_subfolder: str | None  #: e.g. checkpoint-2000 inside the adapter repository
+    #: a released Tina adapter: the experiment whose published checkpoint it is
+    compared_with: str | None
     comment: str | None
+
+    @property
+    def kind(self) -> str:
+        """``released_adapter`` (a published LoRA checkpoint on ``model``) or ``baseline``."""
+        return RELEASED_ADAPTER if self.adapter else BASELINE
+
+    @property
+    def checkpoint_step(self) -> int | None:
+        """The training step of a ``checkpoint-N`` adapter subfolder (the HF Trainer's name)."""
+        found = re.fullmatch(r"(?:.*/)?checkpoint-(\d+)", self.adapter_subfolder or "")
+        return int(found.group(1)) if found else None
 
 
 SHEET_ROWS: dict[str, type] = {

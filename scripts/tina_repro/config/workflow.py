@@ -72,6 +72,29 @@ class WorkflowConfig:
                 return name
         return None
 
+    def hub_repositories(self) -> dict[str, dict]:
+        """Every Hub repository to download (base model, baseline models, adapters), by folder
+        name: ``source``, ``revision`` and ``subfolders``. Of an adapter repository (Tina's hold
+        every checkpoint) only the subfolders the baselines evaluate are listed; an empty list
+        means the whole repository."""
+        base = self.config["base_model"]
+        wanted = [(base["source"], base["revision"], None)]
+        for row in self.baselines.values():
+            wanted.append((row.model, row.revision, None))
+            if row.adapter:
+                wanted.append((row.adapter, row.adapter_revision, row.adapter_subfolder))
+        repositories = {}
+        for source, revision, subfolder in wanted:
+            if is_local(source):
+                continue
+            spec = repositories.setdefault(
+                model_slug(source, revision),
+                {"source": source, "revision": revision or "main", "subfolders": []},
+            )
+            if subfolder:
+                spec["subfolders"] = sorted({*spec["subfolders"], subfolder})
+        return repositories
+
     def where(self, sheet: str, name: str) -> str:
         """``config/experiments.tsv line 7 (name=limr)``: where a row is, for messages."""
         return f"{self.config[sheet]} line {self.lines[(sheet, name)]} (name={name})"
@@ -132,6 +155,11 @@ def _cross_check(wc: WorkflowConfig) -> None:
         if row.adapter_subfolder and not row.adapter:
             raise ConfigError(
                 f"{wc.where('baselines', name)}: key 'adapter_subfolder': set without an adapter"
+            )
+        if row.compared_with and (not row.adapter or row.compared_with not in wc.experiments):
+            raise ConfigError(
+                f"{wc.where('baselines', name)}: key 'compared_with': '{row.compared_with}' needs "
+                f"an adapter and a row of {config['experiments']}"
             )
     selection = config["selection"]
     unknown = [b for b in selection["selection_benchmarks"] if b not in wc.benchmarks]

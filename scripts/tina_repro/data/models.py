@@ -9,7 +9,18 @@ from tina_repro.data.sources import LOCAL_PREFIX, DataError, hub_failure
 from tina_repro.files import write_json
 
 
-def download_model(source: str, revision: str | None, out_dir, manifest_path=None) -> dict:
+def download_hub_repository(spec: dict, out_dir) -> dict:
+    """``download_model`` of a ``HUB_MODELS`` spec (rules/common.smk): of a repository whose
+    ``subfolders`` are listed (a Tina adapter repository holds every checkpoint) only those."""
+    patterns = [f"{folder}/*" for folder in spec.get("subfolders", [])]
+    return download_model(
+        spec["source"], spec["revision"], out_dir, allow_patterns=patterns or None
+    )
+
+
+def download_model(
+    source: str, revision: str | None, out_dir, manifest_path=None, allow_patterns=None
+) -> dict:
     """Make a model (or adapter) repository available in ``out_dir`` and write its manifest.
 
     Hub ids: the revision is resolved to its commit, then ``snapshot_download(local_dir=out_dir)``
@@ -17,7 +28,7 @@ def download_model(source: str, revision: str | None, out_dir, manifest_path=Non
     (HF_HOME) instead and ``out_dir`` gets symlinks to its files. ``local:PATH`` folders are linked
     file by file (symlinks, no copy: the source folder must stay in place). The manifest
     (``out_dir/manifest.json`` unless ``manifest_path`` is given) is written last, so it exists
-    only for a complete download.
+    only for a complete download. ``allow_patterns`` (Hub ids) limits the files fetched.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -28,7 +39,7 @@ def download_model(source: str, revision: str | None, out_dir, manifest_path=Non
         _link_files(folder, out)
         resolved = None
     else:
-        resolved = _snapshot(source, revision, out)
+        resolved = _snapshot(source, revision, out, allow_patterns)
     manifest_path = Path(manifest_path) if manifest_path else out / "manifest.json"
     files = sorted(
         p
@@ -45,18 +56,24 @@ def download_model(source: str, revision: str | None, out_dir, manifest_path=Non
     return manifest
 
 
-def _snapshot(source: str, revision: str | None, out: Path) -> str:
+def _snapshot(source: str, revision: str | None, out: Path, allow_patterns=None) -> str:
     """Fetch a Hub repository into ``out``; returns the commit sha fetched."""
     from huggingface_hub import HfApi, constants, snapshot_download
 
     token = os.environ.get("HF_TOKEN") or None
     try:
         if constants.is_offline_mode():
-            cached = Path(snapshot_download(source, revision=revision, local_files_only=True))
+            cached = Path(
+                snapshot_download(
+                    source, revision=revision, local_files_only=True, allow_patterns=allow_patterns
+                )
+            )
             _link_files(cached, out)
             return cached.name  # the cache keeps snapshots under snapshots/<commit sha>/
         commit = HfApi(token=token).model_info(source, revision=revision).sha
-        snapshot_download(source, revision=commit, local_dir=out, token=token)
+        snapshot_download(
+            source, revision=commit, local_dir=out, token=token, allow_patterns=allow_patterns
+        )
         return commit
     except Exception as err:  # every failure becomes one DataError that names the model
         raise hub_failure(source, source, err, repo_type="model") from err

@@ -38,6 +38,7 @@ FIGURE1_METRICS = {
     "reasoning_performance_pct": ("Reasoning performance", "six-benchmark average (%)"),
 }
 LORA_FLOPS, FULL_FLOPS = "LoRA (as trained)", "full-parameter (same steps)"
+BASELINE_FLOPS = "full-parameter baseline (recipe estimate)"
 
 
 def dataset_rows(report_paths: Iterable[str | Path]) -> dict[str, int]:
@@ -166,32 +167,46 @@ def cost_vs_performance_data(figure1_csv, main_csv, costs_csv) -> tuple[pd.DataF
 
 
 def flops_vs_performance_data(flops_csv) -> tuple[pd.DataFrame, int]:
-    """(points, number dropped): each run's LoRA FLOPs and full-parameter FLOPs up to its
-    selected checkpoint at the same score. Runs without a selected checkpoint are logged."""
-    flops = read_table(
-        flops_csv,
-        ["experiment", "best_average", "total_lora_flops_to_selected", "full_ft_flops_to_selected"],
-    )
-    unscored = flops["best_average"].isna()
+    """(points, number dropped): each Tina run's LoRA FLOPs and full-parameter FLOPs up to its
+    selected checkpoint at the same score, and each full-parameter baseline's recipe estimate up
+    to its released checkpoint, labelled with its assumptions. The baseline's score is our
+    re-evaluation, or the paper's where we have none (``performance_source``). Runs without a
+    selected checkpoint are logged."""
+    columns = ["model", "kind", "best_average", "published_average", "assumption_label"]
+    columns += ["total_lora_flops_to_selected", "full_ft_flops_to_selected"]
+    flops = read_table(flops_csv, columns)
+    baseline = flops["kind"] != "tina"
+    ours = flops["best_average"].notna()
+    unscored = ~ours & (~baseline | flops["published_average"].isna())
     if unscored.any():
         logger.warning(
             "FLOPs figure: no selected checkpoint for %s; not drawn",
-            ", ".join(flops.loc[unscored, "experiment"]),
+            ", ".join(flops.loc[unscored, "model"]),
         )
-    records = [
-        {
-            "label": row["experiment"],
-            "training": kind,
-            "flops": row[column],
-            "performance": row["best_average"],
-        }
-        for _, row in flops[~unscored].iterrows()
+    tina_points = [
+        (row["model"], kind, row[column], row["best_average"], REPRODUCED)
+        for _, row in flops[~baseline & ~unscored].iterrows()
         for kind, column in (
             (LORA_FLOPS, "total_lora_flops_to_selected"),
             (FULL_FLOPS, "full_ft_flops_to_selected"),
         )
     ]
-    frame = pd.DataFrame(records, columns=["label", "training", "flops", "performance"])
+    baseline_points = [
+        (
+            f"{row['model']}: {row['assumption_label']}",
+            BASELINE_FLOPS,
+            row["full_ft_flops_to_selected"],
+            row["best_average"] if is_ours else row["published_average"],
+            REPRODUCED if is_ours else PUBLISHED,
+        )
+        for (_, row), is_ours in zip(
+            flops[baseline & ~unscored].iterrows(), ours[baseline & ~unscored], strict=True
+        )
+    ]
+    frame = pd.DataFrame(
+        tina_points + baseline_points,
+        columns=["label", "training", "flops", "performance", "performance_source"],
+    )
     frame, dropped = drop_nonpositive(frame, "flops", "FLOPs vs performance")
     if frame.empty:
         raise ValueError(f"{flops_csv}: no run with both FLOPs and a score")

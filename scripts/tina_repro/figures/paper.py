@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from tina_repro.figures.data import (
+    BASELINE_FLOPS,
     FIGURE1_METRICS,
     FULL_FLOPS,
     LORA_FLOPS,
@@ -155,12 +156,16 @@ def flops_vs_performance(flops_csv: str | Path) -> tuple[plt.Figure, pd.DataFram
     The compute is what produced the reported model: steps up to the selected checkpoint, as the
     paper's $9 counts training up to Tina-Open-RS2's best checkpoint. Each run appears twice at
     the same score: its LoRA FLOPs and the FLOPs of the same steps as full-parameter training,
-    joined by a line. Runs without a selected checkpoint (no scores) are skipped and logged.
+    joined by a line. The full-parameter baselines (STILL-3, DeepScaleR, Open-RS) stand beside
+    them at the FLOPs their published recipes imply up to the released checkpoint, each named
+    with its main assumption. Runs without a selected checkpoint (no scores) are skipped and
+    logged.
     """
     frame, dropped = flops_vs_performance_data(flops_csv)
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    palette = dict(zip([LORA_FLOPS, FULL_FLOPS], sns.color_palette("deep", 2), strict=True))
-    for _, points in frame.groupby("label", sort=False):
+    fig, ax = plt.subplots(figsize=(9, 6))
+    kinds = [LORA_FLOPS, FULL_FLOPS, BASELINE_FLOPS]
+    palette = dict(zip(kinds, sns.color_palette("deep", 3), strict=True))
+    for _, points in frame[frame["training"] != BASELINE_FLOPS].groupby("label", sort=False):
         ax.plot(points["flops"], points["performance"], color="0.6", linewidth=0.8, zorder=1)
     sns.scatterplot(
         data=frame,
@@ -174,12 +179,14 @@ def flops_vs_performance(flops_csv: str | Path) -> tuple[plt.Figure, pd.DataFram
         zorder=2,
     )
     ax.set_xscale("log")
-    for _, point in frame[frame["training"] == LORA_FLOPS].iterrows():
-        label_point(ax, point["label"], point["flops"], point["performance"])
+    for _, point in frame[frame["training"] != FULL_FLOPS].iterrows():
+        published = point["performance_source"] == PUBLISHED
+        text = f"{point['label']} (published avg.)" if published else point["label"]
+        label_point(ax, text, point["flops"], point["performance"])
     label_axes(
         ax,
-        "Training compute up to the selected checkpoint (FLOPs, log scale; estimate)",
-        "Six-benchmark average of the selected checkpoint (%)",
+        "Training compute up to the selected or released checkpoint (FLOPs, log scale; estimate)",
+        "Six-benchmark average of that checkpoint (%)",
         "Training compute vs performance",
         f"{dropped} point(s) without FLOPs not shown" if dropped else None,
     )
@@ -239,7 +246,9 @@ def reproduced_vs_published(main_csv: str | Path) -> tuple[plt.Figure, pd.DataFr
     and the identity line; the title counts published values inside our CI."""
     frame = reproduced_vs_published_data(main_csv)
     frame["Benchmark"] = frame["benchmark"].map(benchmark_label)
-    frame["Model"] = frame["kind"].map({"tina": "Tina (LoRA)", "baseline": "baseline"})
+    frame["Model"] = frame["kind"].map(
+        {"tina": "Tina (LoRA)", "baseline": "baseline", "released_adapter": "Tina (released)"}
+    )
 
     fig, ax = plt.subplots(figsize=(7, 6.5))
     hue_order = list(dict.fromkeys(frame["Benchmark"]))

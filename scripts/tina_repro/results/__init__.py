@@ -3,7 +3,8 @@
 :mod:`~tina_repro.results.collect` gathers score files, :mod:`~tina_repro.results.selection`
 picks each run's reported checkpoint, :mod:`~tina_repro.results.stats` computes intervals and
 paired gains, :mod:`~tina_repro.results.tables` builds the main, ablation and checkpoint tables,
-:mod:`~tina_repro.results.costs` and :mod:`~tina_repro.results.flops` the cost and FLOPs tables,
-and :mod:`~tina_repro.results.make` dispatches a rule to its table. :mod:`~tina_repro.results.status`
-summarises what is done and pending.
+:mod:`~tina_repro.results.costs` the cost table, :mod:`~tina_repro.results.flops_table` the FLOPs
+table (runs counted by :mod:`~tina_repro.results.flops`, full-parameter baselines estimated by
+:mod:`~tina_repro.results.baseline_flops`), and :mod:`~tina_repro.results.make` dispatches a rule
+to its table. :mod:`~tina_repro.results.status` summarises what is done and pending.
 """

@@ -4,11 +4,15 @@ Device-hours are what a job held: training from its manifest (``device_hours`` =
 or x 1 on CPU), evaluation from the Snakemake benchmark file of every generation job (seconds x 1
 device: each ``generate_samples`` job holds one GPU, or runs on CPU), which the table job declares
 as inputs. Grading is CPU work next to
-a GPU bill and is not counted, as in the paper. Dollars are device-hours x the configured price
-of a device-hour (``cost.usd_per_gpu_hour`` for GPU jobs, ``cost.usd_per_cpu_hour`` for CPU).
+a GPU bill and is not counted, as in the paper. Dollars are device-hours x the price of an hour of
+the device the job ran on, from the config's table ``cost.usd_per_device_hour``: training is
+priced by the device its manifest records (``device_name`` without the ``N x`` count, e.g.
+``NVIDIA L40S``; ``cpu`` for CPU runs), evaluation by ``cost.evaluation_device`` (a timing file
+does not say where the job ran). A device the table lacks is an error naming it and the key.
+Each row shows the device names beside its device-hours and dollars.
 
-The paper's rows (docs/paper.md#costs; config/paper_results/costs.csv, one row per task, ``experiments``
-naming the runs it covers) are computed as it adds them up:
+The paper's rows (docs/paper.md#costs; config/paper_results/costs.csv, one row per task,
+``experiments`` naming the runs it covers) are computed as it adds them up:
 
 - a task row: full training of its runs plus evaluation of every checkpoint they saved; the
   ``baseline`` row is the evaluation of the baseline models, with no training;
@@ -22,6 +26,10 @@ naming the runs it covers) are computed as it adds them up:
 - ``total:best_checkpoint_best_task`` ($9): that run up to its selected checkpoint, plus that
   checkpoint's evaluation.
 
+Released Tina adapters (baselines.tsv rows with ``compared_with``) are not in the paper's
+baseline row: each gets a row of its own (section ``Released adapter``), the cost of checking the
+harness against a published checkpoint without training.
+
 A row that names a run or evaluation with no record here gets empty costs and a logged warning,
 so a partial sum never poses as the row's cost.
 """
@@ -30,7 +38,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +55,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BASELINE_TASK = "baseline"
+RELEASED_SECTION = "Released adapter"
+CPU_DEVICE = "cpu"
+PRICE_KEY = "cost.usd_per_device_hour"
 TOTAL_PREFIX = "total:"
 MAIN_SECTION = "Main"
 TOTAL_SECTION = "Total"
@@ -56,7 +68,9 @@ COLUMNS = [
     "task",
     "experiments",
     "training_device_hours",
+    "training_device",
     "evaluation_device_hours",
+    "evaluation_device",
     "training_cost_usd",
     "evaluation_cost_usd",
     "total_cost_usd",
@@ -71,7 +85,8 @@ COLUMNS = [
 
 @dataclass(frozen=True)
 class Cost:
-    """Device-hours and dollars of some jobs; ``+`` adds them up."""
+    """Device-hours and dollars of some jobs, and the devices they ran on (``;``-separated);
+    ``+`` adds them up."""
 
     training_device_hours: float = 0.0
     evaluation_device_hours: float = 0.0
@@ -79,9 +94,15 @@ class Cost:
     evaluation_cost_usd: float = 0.0
     eval_jobs: int = 0
     eval_jobs_untimed: int = 0
+    training_device: str = ""
+    evaluation_device: str = ""
 
     def __add__(self, other: Cost) -> Cost:
-        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Cost)))
+        summed = {}
+        for f in fields(Cost):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            summed[f.name] = _join_devices(mine, theirs) if isinstance(mine, str) else mine + theirs
+        return Cost(**summed)
 
     @property
     def total_cost_usd(self) -> float:
@@ -93,16 +114,35 @@ class Cost:
         return row
 
 
+def _join_devices(*cells: str) -> str:
+    return ";".join(sorted({d for cell in cells for d in cell.split(";") if d}))
+
+
 UNKNOWN = Cost(*(math.nan,) * 4, eval_jobs=0, eval_jobs_untimed=0)
 
 
+def manifest_device(manifest: dict) -> str:
+    """The device type a training run's manifest records: ``cpu``, or its ``device_name`` without
+    the GPU count (``2 x NVIDIA L40S`` -> ``NVIDIA L40S``)."""
+    if manifest.get("device") == CPU_DEVICE:
+        return CPU_DEVICE
+    name = manifest.get("device_name")
+    if not name:
+        raise ValueError(
+            f"manifest of {manifest.get('experiment')!r} records no device_name to price"
+        )
+    return re.sub(r"^\d+ x ", "", name)
+
+
 def price_per_device_hour(device: str, cost_config: dict) -> float:
-    """Dollars per device-hour of a ``cuda`` (GPU) or ``cpu`` job."""
-    if device == "cuda":
-        return float(cost_config["usd_per_gpu_hour"])
-    if device == "cpu":
-        return float(cost_config["usd_per_cpu_hour"])
-    raise ValueError(f"unknown device {device!r}: expected 'cuda' or 'cpu'")
+    """Dollars per hour of ``device`` from ``cost.usd_per_device_hour``."""
+    prices = cost_config["usd_per_device_hour"]
+    if device not in prices:
+        raise ValueError(
+            f"no price for device {device!r}: add it to {PRICE_KEY} in the config "
+            f"(priced: {', '.join(prices) or 'none'})"
+        )
+    return float(prices[device])
 
 
 def job_seconds(path: Path | None) -> float | None:
@@ -138,18 +178,25 @@ def evaluation_jobs(scores: pd.DataFrame, timings: Mapping[tuple, Path]) -> pd.D
 class CostModel:
     """Costs of runs, checkpoints and the baseline evaluation from manifests and timed jobs.
 
-    ``manifests``: experiment -> manifest.json dict (``device``, ``device_hours``, ``final_step``);
-    ``jobs``: :func:`evaluation_jobs` of every run and of the baselines (run ``baseline``);
-    ``eval_device``: ``cuda`` or ``cpu``, where generation ran.
+    ``manifests``: experiment -> manifest.json dict (``device``, ``device_name``,
+    ``device_hours``, ``final_step``); ``jobs``: :func:`evaluation_jobs` of every run and of the
+    baselines (run ``baseline``); ``cost_config``: the config's ``cost`` block; ``released``: the
+    baseline points that are released adapters, kept out of the paper's baseline row.
     """
 
     def __init__(
-        self, manifests: dict[str, dict], jobs: pd.DataFrame, cost_config: dict, eval_device: str
+        self,
+        manifests: dict[str, dict],
+        jobs: pd.DataFrame,
+        cost_config: dict,
+        released: Sequence[str] = (),
     ):
         self.manifests = manifests
         self.jobs = jobs
         self.cost_config = cost_config
-        self.eval_price = price_per_device_hour(eval_device, cost_config)
+        self.eval_device = cost_config["evaluation_device"]
+        self.eval_price = price_per_device_hour(self.eval_device, cost_config)
+        self.released = list(released)
 
     def _evaluation(self, jobs: pd.DataFrame) -> Cost:
         hours = float(jobs["device_hours"].sum(skipna=True))
@@ -158,13 +205,17 @@ class CostModel:
             evaluation_cost_usd=hours * self.eval_price,
             eval_jobs=len(jobs),
             eval_jobs_untimed=int(jobs["device_hours"].isna().sum()),
+            evaluation_device=self.eval_device if len(jobs) else "",
         )
 
     def _training(self, experiment: str, fraction: float = 1.0) -> Cost:
         manifest = self.manifests[experiment]
         hours = float(manifest["device_hours"]) * fraction
-        price = price_per_device_hour(manifest["device"], self.cost_config)
-        return Cost(training_device_hours=hours, training_cost_usd=hours * price)
+        device = manifest_device(manifest)
+        price = price_per_device_hour(device, self.cost_config)
+        return Cost(
+            training_device_hours=hours, training_cost_usd=hours * price, training_device=device
+        )
 
     def known(self, experiment: str) -> bool:
         return experiment in self.manifests
@@ -185,8 +236,13 @@ class CostModel:
             raise ValueError(f"{experiment}: checkpoint {step} was never evaluated")
         return self._training(experiment, step / final) + self._evaluation(jobs)
 
-    def baselines(self) -> Cost:
+    def baselines(self, points: list[str] | None = None) -> Cost:
+        """Evaluation of the baseline models (not the released adapters), or of ``points``."""
         jobs = self.jobs[self.jobs["run"] == BASELINE_TASK]
+        if points is None:
+            jobs = jobs[~jobs["point"].isin(self.released)]
+        else:
+            jobs = jobs[jobs["point"].isin(points)]
         if jobs.empty:
             return UNKNOWN
         return self._evaluation(jobs)
@@ -217,13 +273,19 @@ def best_task(selected: pd.DataFrame, main: list[str]) -> str | None:
 
 
 def cost_table(
-    paper: pd.DataFrame, model: CostModel, selected: pd.DataFrame, names: dict[str, str]
+    paper: pd.DataFrame,
+    model: CostModel,
+    selected: pd.DataFrame,
+    names: dict[str, str],
+    released_names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The paper's cost rows (``paper``: config/paper_results/costs.csv) computed from ``model``,
     with the published dollars beside them, then one row per run of ``names`` (experiment ->
-    paper name). ``selected`` holds each run's selected step and selection score
-    (:func:`tina_repro.results.selection.select_checkpoints`). ``experiments`` keeps the paper row's key;
-    ``covers`` lists the runs a row adds up (``run@step`` for a selected checkpoint)."""
+    paper name), then one per released adapter of ``model`` (``released_names``: its paper name).
+    ``selected`` holds each run's selected step and selection score
+    (:func:`tina_repro.results.selection.select_checkpoints`). ``experiments`` keeps the paper
+    row's key; ``covers`` lists the runs a row adds up (``run@step`` for a selected checkpoint)."""
+    released_names = released_names or {}
     tasks = paper[paper["section"] != TOTAL_SECTION]
     all_names = list(dict.fromkeys(n for cell in tasks["experiments"] for n in _experiments(cell)))
     main = list(
@@ -278,6 +340,16 @@ def cost_table(
                 "covers": covers,
             }
         )
+    for name in model.released:
+        rows.append(
+            {
+                "section": RELEASED_SECTION,
+                "task": released_names.get(name, name),
+                "experiments": name,
+                **model.baselines([name]).as_row(),
+                "covers": f"{BASELINE_TASK}/{name}",
+            }
+        )
     for run, paper_name in names.items():
         cost = model.run(run) if model.known(run) else UNKNOWN
         rows.append(
@@ -297,10 +369,12 @@ def costs_table(t: Tables) -> pd.DataFrame:
     scores = t.scores()
     timings = {paths.timing_parts(p): Path(p) for p in as_paths(t.inputs.get("timings", []))}
     jobs = evaluation_jobs(pd.concat([scores, t.baselines()], ignore_index=True), timings)
-    backend = t.config["evaluation"]["backend"]
-    model = CostModel(
-        t.manifests(), jobs, t.config["cost"], "cuda" if backend == "vllm" else "cpu"
-    )
+    released = {
+        name: row.paper_name or name
+        for name, row in t.W.baselines.items()
+        if row.compared_with and name in set(jobs.loc[jobs["run"] == BASELINE_TASK, "point"])
+    }
+    model = CostModel(t.manifests(), jobs, t.config["cost"], list(released))
     names = {run: t.W.experiments[run].paper_name for run in t.runs_in_order(scores)}
     paper = t.published("published", "experiments")
-    return cost_table(paper, model, t.select(scores), names)
+    return cost_table(paper, model, t.select(scores), names, released)

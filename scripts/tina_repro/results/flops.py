@@ -1,7 +1,7 @@
 """Training FLOPs of a LoRA-GRPO run, counted analytically from its logged token counts.
 
-The paper plots performance against training FLOPs but gives no formula (docs/paper.md#flops), and the
-HF Trainer's own ``total_flos`` is 0 for GRPO (its batches carry no ``input_ids``). We count
+The paper plots performance against training FLOPs but gives no formula (docs/paper.md#flops), and
+the HF Trainer's own ``total_flos`` is 0 for GRPO (its batches carry no ``input_ids``). We count
 model FLOPs the standard way: a matrix multiply with an ``(in, out)`` weight costs ``2·in·out``
 FLOPs per token (one multiply and one add per weight), so a forward pass costs ``2·N`` per token
 where ``N`` counts the weights multiplied per token (Kaplan et al. 2020, "Scaling Laws for Neural
@@ -38,16 +38,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from tina_repro.config import Experiment
-from tina_repro.results.collect import as_paths, read_manifests
-
-if TYPE_CHECKING:
-    from tina_repro.results.tables import Tables
 
 ROLLOUT_PER_TOKEN = 2
 LOGPROB_PER_TOKEN = 2
@@ -225,71 +220,3 @@ def run_flops(
         shared_prefill=bool(row.use_vllm),
     )
     return {"tokens": tokens, "flops": flops, "n_params": n_params, "n_lora_params": n_lora}
-
-
-FLOPS_COLUMNS = [
-    "experiment",
-    "steps",
-    "completions",
-    "prompt_tokens",
-    "completion_tokens",
-    "rollout_flops",
-    "logprob_flops",
-    "lora_train_flops",
-    "total_lora_flops",
-    "full_ft_flops",
-    "n_params",
-    "n_lora_params",
-    "selected_step",
-    "best_average",
-    "total_lora_flops_to_selected",
-    "full_ft_flops_to_selected",
-]
-
-def flops_table(t: Tables) -> pd.DataFrame:
-    """Training FLOPs of every run from its log_history (the module docstring), with the
-    selected checkpoint's average accuracy when scores are inputs."""
-    shape = ModelShape.from_file(t.inputs["base_model"])
-    selected, scores = None, None
-    if t.has("runs"):
-        scores = t.scores()
-        selected = t.select(scores).set_index("run")
-    rows = []
-    logs = {Path(p).parent.name: p for p in as_paths(t.inputs["log_history"])}
-    for path in as_paths(t.inputs["manifests"]):
-        experiment, manifest = next(iter(read_manifests([path]).items()))
-        if experiment not in t.W.experiments:
-            raise ValueError(f"{path}: experiment {experiment!r} is not in experiments.tsv")
-        if experiment not in logs:
-            raise ValueError(f"{path}: no log_history input for experiment {experiment!r}")
-        log = pd.read_csv(logs[experiment])
-        result = run_flops(
-            log, shape, t.W.experiments[experiment], manifest["completions_per_step"]
-        )
-        tokens, per_step = result["tokens"], result["flops"]
-        row = {
-            "experiment": experiment,
-            "steps": int(tokens["step"].iloc[-1]),
-            "completions": int(tokens["completions"].sum()),
-            "prompt_tokens": float(tokens["prompt_tokens"].sum()),
-            "completion_tokens": float(tokens["completion_tokens"].sum()),
-            **{c: float(per_step[c].sum()) for c in per_step.columns if c != "step"},
-            "n_params": result["n_params"],
-            "n_lora_params": result["n_lora_params"],
-        }
-        if selected is not None and experiment in selected.index:
-            step = int(selected.loc[experiment, "step"])
-            at_step = scores[(scores["run"] == experiment) & (scores["step"] == step)]
-            upto = per_step[per_step["step"] <= step]
-            row.update(
-                selected_step=step,
-                best_average=float(
-                    at_step[at_step["benchmark"].isin(t.reported)]["accuracy"].mean()
-                ),
-                total_lora_flops_to_selected=float(upto["total_lora_flops"].sum()),
-                full_ft_flops_to_selected=float(upto["full_ft_flops"].sum()),
-            )
-        rows.append(row)
-    frame = pd.DataFrame(rows).reindex(columns=FLOPS_COLUMNS)
-    frame["selected_step"] = frame["selected_step"].astype("Int64")
-    return frame

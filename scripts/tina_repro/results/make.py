@@ -16,7 +16,7 @@ import pandas as pd
 
 from tina_repro.config import load
 from tina_repro.results.costs import costs_table
-from tina_repro.results.flops import flops_table
+from tina_repro.results.flops_table import flops_table
 from tina_repro.results.tables import Tables, ablations_table, checkpoints_table, main_table
 
 logger = logging.getLogger(__name__)

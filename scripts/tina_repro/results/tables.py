@@ -262,7 +262,8 @@ def checkpoints_table(t: Tables) -> pd.DataFrame:
     frames = [runs]
     if t.has("baselines"):
         baselines = t.baselines()
-        frames.append(baselines.assign(kind="baseline", run=baselines["point"], pct_epoch=math.nan))
+        kinds = baselines["point"].map(lambda name: t.W.baselines[name].kind)
+        frames.append(baselines.assign(kind=kinds, run=baselines["point"], pct_epoch=math.nan))
     order = {
         "run": {name: i for i, name in enumerate([*t.W.baselines, *t.W.experiments])},
         "benchmark": {name: i for i, name in enumerate(t.benchmarks)},
@@ -276,22 +277,36 @@ def checkpoints_table(t: Tables) -> pd.DataFrame:
 
 
 def main_table(t: Tables) -> pd.DataFrame:
-    """Baselines (paper Table 2) and the main Tina runs at their selected step (Table 3)."""
+    """Baselines (paper Table 2), released Tina adapters (kind ``released_adapter``: the paper's
+    checkpoint, beside the paper's number of the run it came from) and the main Tina runs at their
+    selected step (Table 3)."""
     rows = []
     baselines = t.baselines()
     paper = t.published("published_baselines", "baseline").set_index("baseline")
     unknown = sorted(set(baselines["point"]) - set(t.W.baselines))
     if unknown:
         raise ValueError(f"scores of baseline(s) {unknown} that baselines.tsv does not define")
+    released = released_adapter_papers(t)
     for name in [b for b in t.W.baselines if b in set(baselines["point"])]:
+        baseline = t.W.baselines[name]
         paper_row = paper.loc[name] if name in paper.index else None
+        where = {}
+        if baseline.compared_with:
+            paper_row = released.get(baseline.compared_with)
+            where = {
+                "step": baseline.checkpoint_step,
+                "published_pct_epoch": (
+                    paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
+                ),
+            }
         reproduced, extra = t.measure(baselines[baselines["point"] == name], BASELINE_RUN, name)
         for row in compare(reproduced, published_values(paper_row, t.reported), extra):
             rows.append(
                 {
                     "model": name,
-                    "kind": "baseline",
-                    "paper_name": t.W.baselines[name].paper_name,
+                    "kind": baseline.kind,
+                    "paper_name": baseline.paper_name,
+                    **where,
                     **row,
                 }
             )
@@ -317,6 +332,18 @@ def main_table(t: Tables) -> pd.DataFrame:
                 }
             )
     return _finish(pd.DataFrame(rows), MAIN_COLUMNS, t.rule_label)
+
+
+def released_adapter_papers(t: Tables) -> dict[str, pd.Series]:
+    """The paper's row (Table 3, else Table 4) of every experiment a released adapter is
+    compared with (baselines.tsv ``compared_with``)."""
+    papers = [t.published("published", "experiment")]
+    if t.has("published_ablations"):
+        papers.append(t.published("published_ablations", "experiment"))
+    found = {}
+    for paper in reversed(papers):
+        found.update({row["experiment"]: row for _, row in paper.iterrows()})
+    return found
 
 
 def ablations_table(t: Tables) -> pd.DataFrame:
@@ -364,5 +391,3 @@ def _finish(frame: pd.DataFrame, columns: list[str], rule_label: str) -> pd.Data
     frame["step"] = frame["step"].astype("Int64")
     frame["within_ci"] = frame["within_ci"].astype("boolean")
     return frame
-
-

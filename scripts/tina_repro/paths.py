@@ -36,6 +36,7 @@ LOG_HISTORY = "log_history.csv"  # one row per optimizer step
 RESOLVED_CONFIG = "resolved_config.json"  # every setting used and where it came from
 SESSIONS = "train_sessions.json"  # wall time and memory of each (re)start
 TRAIN_ARGS = "train_args.json"  # arguments of a multi-GPU launch
+WRITER_LOCK = ".writer.lock"  # held by the one process training this run (tina_repro.locks)
 CHECKPOINT = "checkpoint-{step}"
 RUN_MANIFEST = f"{RUN_DIR}/{MANIFEST}"
 RUN_LOG_HISTORY = f"{RUN_DIR}/{LOG_HISTORY}"

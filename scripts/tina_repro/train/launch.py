@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import tina_repro
-from tina_repro import logs, paths
+from tina_repro import locks, logs, paths
 from tina_repro.files import read_json, write_json
 from tina_repro.train.context import TrainingJob
 from tina_repro.train.trainer import train
@@ -68,16 +68,22 @@ def run_training(job: TrainingJob, *, main_process_port: int | None = None) -> d
 
 
 def run_leased(job: TrainingJob) -> dict:
-    """``run_training`` on GPUs leased for this job alone (none for a CPU row).
+    """``run_training`` as the only writer of its run folder, on GPUs leased for it alone.
 
-    Concurrent runs on one machine get distinct devices (gpu_lease) and distinct rendezvous
-    ports for their multi-GPU launch, derived from their first device.
+    The run-folder lock comes first, so a second training of the same run (e.g. an orphan of a
+    killed ``snakemake`` still running beside a rerun) stops at once with one line naming the
+    holder instead of waiting for GPUs. This process holds it for the whole run, also while
+    accelerate's workers train, so the workers never contend for it. Concurrent runs on one
+    machine get distinct devices (gpu_lease) and distinct rendezvous ports for their multi-GPU
+    launch, derived from their first device.
     """
     from tina_repro import gpu_lease
 
-    with gpu_lease.lease(job.row.gpus) as devices:
-        port = 29500 + int(devices[0]) if devices else None
-        return run_training(job, main_process_port=port)
+    out_dir = Path(job.out_dir)
+    with locks.exclusive(out_dir / paths.WRITER_LOCK, f"run folder {out_dir}"):
+        with gpu_lease.lease(job.row.gpus) as devices:
+            port = 29500 + int(devices[0]) if devices else None
+            return run_training(job, main_process_port=port)
 
 
 def main(argv: list[str] | None = None) -> int:

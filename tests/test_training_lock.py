@@ -1,0 +1,65 @@
+"""One writer per run folder: two trainings of the same run started at once, exactly one trains."""
+
+import json
+import multiprocessing
+import socket
+
+import pytest
+from helpers import tiny_job, tiny_row, write_rows
+
+from tina_repro import locks, paths
+from tina_repro.demo.tiny_model import build_tiny_model
+
+# spawn, not fork: each training is a fresh interpreter, as two Snakemake jobs would be
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _train(job, barrier, results):
+    import os
+
+    from tina_repro.train import launch
+
+    barrier.wait(timeout=60)  # both start at the same moment
+    try:
+        manifest = launch.run_leased(job)
+        results.put(("trained", os.getpid(), manifest["final_step"]))
+    except locks.AlreadyRunningError as error:
+        results.put(("refused", os.getpid(), str(error)))
+
+
+@pytest.mark.slow
+def test_two_trainings_of_one_run_at_once_exactly_one_trains(tmp_path):
+    model = build_tiny_model(tmp_path / "model", seed=0, size="test")
+    out = tmp_path / "results" / "train" / "tiny"
+    row = tiny_row(max_steps=2, stop_step=2, save_steps=2)
+    job = tiny_job(row, write_rows(tmp_path / "rows.parquet"), model, out)
+    barrier, results = SPAWN.Barrier(2), SPAWN.Queue()
+    trainers = [SPAWN.Process(target=_train, args=(job, barrier, results)) for _ in "ab"]
+    for trainer in trainers:
+        trainer.start()
+    try:
+        outcomes = sorted(results.get(timeout=600) for _ in trainers)
+    finally:
+        for trainer in trainers:
+            trainer.join(timeout=60)
+    (refused, _loser, message), (trained, winner, final_step) = outcomes
+    assert (refused, trained, final_step) == ("refused", "trained", 2)
+    assert message == (
+        f"run folder {out} is being written by PID {winner} on host {socket.gethostname()} "
+        f"(lock {out / paths.WRITER_LOCK}); wait for it or stop that process"
+    )
+    assert json.loads((out / paths.MANIFEST).read_text())["final_step"] == 2
+    assert [trainer.exitcode for trainer in trainers] == [0, 0]
+    assert locks.holder(out / paths.WRITER_LOCK) is None  # released with its holder's run
+
+
+def test_the_lock_of_a_dead_training_never_refuses(tmp_path, monkeypatch):
+    """A lock file left by a killed run (its PID text still inside) lets the next run train."""
+    from tina_repro.train import launch
+
+    out = tmp_path / "tiny"
+    out.mkdir()
+    (out / paths.WRITER_LOCK).write_text("999999 some-dead-host\n")
+    monkeypatch.setattr(launch, "run_training", lambda job, main_process_port=None: {"ok": 1})
+    job = tiny_job(tiny_row(), tmp_path / "rows.parquet", tmp_path / "model", out)
+    assert launch.run_leased(job) == {"ok": 1}

@@ -253,5 +253,5 @@ def test_training_job_runs_on_its_leased_gpus(monkeypatch, tmp_path):
 
     monkeypatch.setattr(launch, "run_training", fake_run_training)
     with gpu_lease.lease(1, lock_dir=tmp_path):  # another job holds GPU 0
-        launch.run_leased(tiny_job(tiny_row(gpus=2), "d.parquet", "base", "out"))
+        launch.run_leased(tiny_job(tiny_row(gpus=2), "d.parquet", "base", tmp_path / "run"))
     assert seen == {"devices": "1,2", "port": 29501}

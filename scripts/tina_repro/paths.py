@@ -28,6 +28,8 @@ BENCHMARK_PARQUET = "resources/benchmarks/{benchmark}.parquet"
 BENCHMARK_REPORT = "resources/benchmarks/{benchmark}.report.json"
 MODEL_DIR = "resources/models/{model}"
 MODEL_MANIFEST = MODEL_DIR + "/manifest.json"
+# The commit each Hub revision resolved to at its first download (tina_repro.hub_lock); committed.
+HUB_LOCK = "config/hub.lock.tsv"
 
 # ---- training (rules/train.smk) ----------------------------------------------------------------
 RUN_DIR = "results/train/{experiment}"

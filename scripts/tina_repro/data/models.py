@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tina_repro.data.sources import LOCAL_PREFIX, DataError, hub_failure
+from tina_repro.data.sources import LOCAL_PREFIX, DataError, hub_failure, locked_download
 from tina_repro.files import write_json
 
 
 def download_model(source: str, revision: str | None, out_dir, manifest_path=None) -> dict:
     """Make a model (or adapter) repository available in ``out_dir`` and write its manifest.
 
-    Hub ids: the revision is resolved to its commit, then ``snapshot_download(local_dir=out_dir)``
+    Hub ids: the revision is resolved to its commit, the one config/hub.lock.tsv holds once a first
+    download recorded it (sources.locked_download), then ``snapshot_download(local_dir=out_dir)``
     fetches that commit. With ``HF_HUB_OFFLINE=1`` the snapshot comes from the Hugging Face cache
     (HF_HOME) instead and ``out_dir`` gets symlinks to its files. ``local:PATH`` folders are linked
     file by file (symlinks, no copy: the source folder must stay in place). The manifest
@@ -45,21 +46,24 @@ def download_model(source: str, revision: str | None, out_dir, manifest_path=Non
     return manifest
 
 
-def _snapshot(source: str, revision: str | None, out: Path) -> str:
-    """Fetch a Hub repository into ``out``; returns the commit sha fetched."""
-    from huggingface_hub import HfApi, constants, snapshot_download
+def _snapshot(source: str, revision: str | None, out: Path) -> str | None:
+    """Fetch a Hub repository into ``out`` at its locked commit; returns the commit fetched."""
+    from huggingface_hub import constants, snapshot_download
 
     token = os.environ.get("HF_TOKEN") or None
-    try:
-        if constants.is_offline_mode():
-            cached = Path(snapshot_download(source, revision=revision, local_files_only=True))
-            _link_files(cached, out)
-            return cached.name  # the cache keeps snapshots under snapshots/<commit sha>/
-        commit = HfApi(token=token).model_info(source, revision=revision).sha
-        snapshot_download(source, revision=commit, local_dir=out, token=token)
-        return commit
-    except Exception as err:  # every failure becomes one DataError that names the model
-        raise hub_failure(source, source, err, repo_type="model") from err
+
+    def fetch(pinned: str) -> tuple[None, str | None]:
+        try:
+            if constants.is_offline_mode():
+                cached = Path(snapshot_download(source, revision=pinned, local_files_only=True))
+                _link_files(cached, out)
+                return None, cached.name  # the cache keeps snapshots under snapshots/<commit>/
+            snapshot_download(source, revision=pinned, local_dir=out, token=token)
+            return None, None  # ``pinned`` is the commit the lock resolved
+        except Exception as err:  # every failure becomes one DataError that names the model
+            raise hub_failure(source, source, err, repo_type="model") from err
+
+    return locked_download(source, source, "model", revision, fetch)[1]
 
 
 def _link_files(folder: Path, out: Path) -> None:

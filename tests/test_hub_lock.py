@@ -346,3 +346,33 @@ def test_hub_lock_command_fails_in_one_line_for_an_unlocked_repo(hub_lock_file, 
     assert capsys.readouterr().err == (
         f"tina-repro hub-lock: error: {hub_lock_file} has no row for org/unknown\n"
     )
+
+
+def test_an_offline_cache_without_the_locked_model_commit_is_drift(
+    hub_lock_file, tmp_path, monkeypatch
+):
+    """The cache holds only a newer snapshot of main: refused, and nothing is linked."""
+    from huggingface_hub import constants
+
+    from tina_repro.data import models, sources
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(NEW)
+    (repo / "snapshots" / NEW).mkdir(parents=True)
+    (repo / "snapshots" / NEW / "config.json").write_text("{}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    check_resolved("org/tiny", "model", "main", OLD, hub_lock_file)  # an earlier download
+
+    with pytest.raises(sources.DataError) as caught:
+        models.download_model("org/tiny", "main", tmp_path / "out")
+    assert str(caught.value) == (
+        f"org/tiny: model org/tiny@main resolved to {NEW} but {hub_lock_file} locks {OLD}; "
+        "to accept the change deliberately set TINA_HUB_LOCK_UPDATE=1 "
+        "(or run: tina-repro hub-lock --update org/tiny)"
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+
+    monkeypatch.setenv("TINA_HUB_LOCK_UPDATE", "1")  # accepted deliberately: the cache's commit
+    assert models.download_model("org/tiny", "main", tmp_path / "out")["revision_resolved"] == NEW
+    assert read_lock(hub_lock_file)[("model", "org/tiny", "main")].commit == NEW

@@ -2,6 +2,7 @@
 
 import json
 import multiprocessing
+import os
 import socket
 
 import pytest
@@ -15,8 +16,6 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def _train(job, barrier, results):
-    import os
-
     from tina_repro.train import launch
 
     barrier.wait(timeout=60)  # both start at the same moment
@@ -63,3 +62,27 @@ def test_the_lock_of_a_dead_training_never_refuses(tmp_path, monkeypatch):
     monkeypatch.setattr(launch, "run_training", lambda job, main_process_port=None: {"ok": 1})
     job = tiny_job(tiny_row(), tmp_path / "rows.parquet", tmp_path / "model", out)
     assert launch.run_leased(job) == {"ok": 1}
+
+
+def test_multi_gpu_workers_train_under_the_launchers_lock(tmp_path, monkeypatch):
+    """accelerate's workers run the worker entry, which takes no lock: the launcher holds it."""
+    from tina_repro.files import write_json
+    from tina_repro.train import launch
+
+    monkeypatch.setenv("TINA_GPU_COUNT", "2")
+    monkeypatch.setenv("TINA_GPU_LOCK_DIR", str(tmp_path / "gpu-locks"))
+    out = tmp_path / "run"
+    seen = []
+
+    def worker_train(job):
+        seen.append(locks.holder(out / paths.WRITER_LOCK))
+        write_json(out / paths.MANIFEST, {"final_step": 2})
+
+    def accelerate_launch(argv, **kwargs):  # its workers, run here: a second lock would refuse
+        launch.main(argv[argv.index("--args") :])
+
+    monkeypatch.setattr(launch, "train", worker_train)
+    monkeypatch.setattr(launch.subprocess, "run", accelerate_launch)
+    job = tiny_job(tiny_row(gpus=2), tmp_path / "rows.parquet", tmp_path / "model", out)
+    assert launch.run_leased(job) == {"final_step": 2}
+    assert seen == [f"PID {os.getpid()} on host {socket.gethostname()}"]

@@ -52,18 +52,34 @@ def _snapshot(source: str, revision: str | None, out: Path) -> str | None:
 
     token = os.environ.get("HF_TOKEN") or None
 
-    def fetch(pinned: str) -> tuple[None, str | None]:
+    def fetch(pinned: str) -> tuple[Path | None, str | None]:
         try:
             if constants.is_offline_mode():
-                cached = Path(snapshot_download(source, revision=pinned, local_files_only=True))
-                _link_files(cached, out)
-                return None, cached.name  # the cache keeps snapshots under snapshots/<commit>/
+                cached = _cached_snapshot(source, pinned, revision or "main")
+                return cached, cached.name  # the cache keeps snapshots under snapshots/<commit>/
             snapshot_download(source, revision=pinned, local_dir=out, token=token)
             return None, None  # ``pinned`` is the commit the lock resolved
         except Exception as err:  # every failure becomes one DataError that names the model
             raise hub_failure(source, source, err, repo_type="model") from err
 
-    return locked_download(source, source, "model", revision, fetch)[1]
+    cached, commit = locked_download(source, source, "model", revision, fetch)
+    if cached is not None:  # linked only once the lock accepted its commit
+        _link_files(cached, out)
+    return commit
+
+
+def _cached_snapshot(source: str, pinned: str, requested: str) -> Path:
+    """The cache's snapshot of the locked commit, else of the requested branch: a cache holding
+    only another commit is then reported as drift from the lock, not as an unreachable Hub."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(source, revision=pinned, local_files_only=True))
+    except LocalEntryNotFoundError:
+        if pinned == requested:
+            raise
+        return Path(snapshot_download(source, revision=requested, local_files_only=True))
 
 
 def _link_files(folder: Path, out: Path) -> None:

@@ -158,10 +158,10 @@ def test_many_two_gpu_jobs_all_finish_without_sharing(monkeypatch, tmp_path):
                 assert end <= other_start or other_end <= start
 
 
-def _hold_one(lock_dir, queue, hold_s):
+def _hold_one(lock_dir, queue, release):
     with gpu_lease.lease(1, lock_dir=lock_dir) as ids:
         queue.put(ids[0])
-        time.sleep(hold_s)
+        release.wait(timeout=60)
 
 
 def test_eight_concurrent_processes_get_eight_distinct_gpus(monkeypatch, tmp_path):
@@ -169,10 +169,12 @@ def test_eight_concurrent_processes_get_eight_distinct_gpus(monkeypatch, tmp_pat
     monkeypatch.setenv("TINA_GPU_COUNT", "8")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_hold_one, args=(tmp_path, queue, 1.5)) for _ in range(8)]
+    release = context.Event()  # all eight hold their GPU at once until every one has reported
+    workers = [context.Process(target=_hold_one, args=(tmp_path, queue, release)) for _ in range(8)]
     for worker in workers:
         worker.start()
-    devices = [queue.get(timeout=30) for _ in workers]
+    devices = [queue.get(timeout=60) for _ in workers]
+    release.set()
     for worker in workers:
         worker.join(timeout=30)
     assert sorted(devices, key=int) == [str(i) for i in range(8)]
@@ -183,7 +185,8 @@ def test_a_killed_holder_releases_its_gpu(monkeypatch, tmp_path):
     monkeypatch.setenv("TINA_GPU_COUNT", "1")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    holder = context.Process(target=_hold_one, args=(tmp_path, queue, 60))
+    never = context.Event()  # kept referenced: the child unpickles it after start() returns
+    holder = context.Process(target=_hold_one, args=(tmp_path, queue, never))
     holder.start()
     assert queue.get(timeout=30) == "0"
     holder.kill()

@@ -86,3 +86,48 @@ def test_multi_gpu_workers_train_under_the_launchers_lock(tmp_path, monkeypatch)
     job = tiny_job(tiny_row(gpus=2), tmp_path / "rows.parquet", tmp_path / "model", out)
     assert launch.run_leased(job) == {"final_step": 2}
     assert seen == [f"PID {os.getpid()} on host {socket.gethostname()}"]
+
+
+def _launch_and_wait(job, ready):
+    """A training whose accelerate launcher is a stand-in that reports its PID and waits."""
+    import sys
+
+    from tina_repro.train import launch
+
+    waiting = f"import os, time; open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(300)"
+    launch.launch_command = lambda *args, **kwargs: [sys.executable, "-c", waiting]
+    launch.run_leased(job)
+
+
+def test_a_launcher_orphaned_by_its_parent_keeps_the_run_folder_locked(tmp_path, monkeypatch):
+    import signal
+
+    from tina_repro.train import launch
+
+    monkeypatch.setenv("TINA_GPU_LOCK_DIR", str(tmp_path / "gpu-locks"))
+    monkeypatch.setenv("TINA_GPU_COUNT", "2")
+    out, ready = tmp_path / "run", tmp_path / "launcher.pid"
+    job = tiny_job(tiny_row(gpus=2), tmp_path / "rows.parquet", tmp_path / "model", out)
+    parent = SPAWN.Process(target=_launch_and_wait, args=(job, ready))
+    parent.start()
+    launcher = None
+    try:
+        for _ in range(600):  # the launcher has started (bounded: 60 s)
+            if ready.exists() and ready.read_text():
+                break
+            parent.join(timeout=0.1)
+        launcher = int(ready.read_text())
+        parent.kill()  # the training process dies; its launcher runs on, orphaned
+        parent.join(timeout=30)
+        with pytest.raises(locks.AlreadyRunningError, match=f"run folder {out} is being written"):
+            launch.run_leased(job)
+    finally:
+        if launcher is not None:
+            os.kill(launcher, signal.SIGKILL)
+        parent.kill()
+    for _ in range(600):  # the kernel drops the lock once the launcher is gone
+        if locks.holder(out / paths.WRITER_LOCK) is None:
+            break
+        parent.join(timeout=0.1)
+    monkeypatch.setattr(launch, "run_training", lambda job, main_process_port=None: {"ok": 1})
+    assert launch.run_leased(job) == {"ok": 1}

@@ -62,8 +62,11 @@ def run_training(job: TrainingJob, *, main_process_port: int | None = None) -> d
     # the package may be importable only through pytest's or Snakemake's path, not installed
     search = [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in search if p)}
-    # The workers write where this process does: the rule's log under Snakemake.
-    subprocess.run(argv, check=True, env=env, stdout=sys.stdout, stderr=sys.stderr)
+    # The workers write where this process does: the rule's log under Snakemake. The launcher
+    # shares this process's run-folder lock, which so outlives this process if it is killed.
+    lock = locks.held_fd(Path(job.out_dir) / paths.WRITER_LOCK)
+    keep = () if lock is None else (lock,)
+    subprocess.run(argv, check=True, env=env, stdout=sys.stdout, stderr=sys.stderr, pass_fds=keep)
     return read_json(Path(job.out_dir) / paths.MANIFEST)
 
 

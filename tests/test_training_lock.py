@@ -8,7 +8,7 @@ import socket
 import pytest
 from helpers import tiny_job, tiny_row, write_rows
 
-from tina_repro import locks, paths
+from tina_repro import gpu_lease, locks, paths
 from tina_repro.demo.tiny_model import build_tiny_model
 
 # spawn, not fork: each training is a fresh interpreter, as two Snakemake jobs would be
@@ -99,7 +99,9 @@ def _launch_and_wait(job, ready):
     launch.run_leased(job)
 
 
-def test_a_launcher_orphaned_by_its_parent_keeps_the_run_folder_locked(tmp_path, monkeypatch):
+def test_a_launcher_orphaned_by_its_parent_keeps_the_run_folder_and_gpus_locked(
+    tmp_path, monkeypatch
+):
     import signal
 
     from tina_repro.train import launch
@@ -121,6 +123,9 @@ def test_a_launcher_orphaned_by_its_parent_keeps_the_run_folder_locked(tmp_path,
         parent.join(timeout=30)
         with pytest.raises(locks.AlreadyRunningError, match=f"run folder {out} is being written"):
             launch.run_leased(job)
+        with pytest.raises(gpu_lease.GpuLeaseTimeout):  # and its GPUs stay leased
+            with gpu_lease.lease(1, timeout_s=0.2, poll_s=0.05):
+                pass
     finally:
         if launcher is not None:
             os.kill(launcher, signal.SIGKILL)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import tina_repro
-from tina_repro import locks, logs, paths
+from tina_repro import gpu_lease, locks, logs, paths
 from tina_repro.files import read_json, write_json
 from tina_repro.train.context import TrainingJob
 from tina_repro.train.trainer import train
@@ -63,9 +63,10 @@ def run_training(job: TrainingJob, *, main_process_port: int | None = None) -> d
     search = [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in search if p)}
     # The workers write where this process does: the rule's log under Snakemake. The launcher
-    # shares this process's run-folder lock, which so outlives this process if it is killed.
+    # shares this process's run-folder lock and GPU leases, which so outlive this process if it
+    # is killed while the launcher runs on.
     lock = locks.held_fd(Path(job.out_dir) / paths.WRITER_LOCK)
-    keep = () if lock is None else (lock,)
+    keep = (*([] if lock is None else [lock]), *gpu_lease.held_fds())
     subprocess.run(argv, check=True, env=env, stdout=sys.stdout, stderr=sys.stderr, pass_fds=keep)
     return read_json(Path(job.out_dir) / paths.MANIFEST)
 
@@ -80,8 +81,6 @@ def run_leased(job: TrainingJob) -> dict:
     machine get distinct devices (gpu_lease) and distinct rendezvous ports for their multi-GPU
     launch, derived from their first device.
     """
-    from tina_repro import gpu_lease
-
     out_dir = Path(job.out_dir)
     with locks.exclusive(out_dir / paths.WRITER_LOCK, f"run folder {out_dir}"):
         with gpu_lease.lease(job.row.gpus) as devices:

@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
 from snakemake.exceptions import WorkflowError
 from tina_repro import config as workflow_config
+from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
 from tina_repro.config.rows import ABLATION_TABLES, as_params
@@ -104,6 +105,21 @@ def hub_model_spec(wildcards):
     return HUB_MODELS[wildcards.model]
 
 
+def hub_lock_input(row):
+    """The Hub lock a download reads and extends (none for local: sources). ancient: a download
+    recording its commit rewrites the file, and that must not make every other download, and
+    all that follows it, outdated; a changed row is taken up deliberately (README, Hub lock)."""
+    return [] if is_local(row.source) else [ancient(paths.HUB_LOCK)]
+
+
+def dataset_hub_lock(wildcards):
+    return hub_lock_input(W.datasets[wildcards.dataset])
+
+
+def benchmark_hub_lock(wildcards):
+    return hub_lock_input(W.benchmarks[wildcards.benchmark])
+
+
 # ---- training ----------------------------------------------------------------------------------
 def training_row(wildcards):
     """The experiment row as the trainer takes it; the free-text comment never triggers a rerun."""
@@ -123,6 +139,14 @@ def training_dataset(wildcards):
 
 def training_gpus(wildcards):
     return W.experiments[wildcards.experiment].gpus
+
+
+def training_threads(wildcards):
+    return jobs.threads(training_gpus(wildcards))
+
+
+def training_env(wildcards):
+    return jobs.conda_env(training_gpus(wildcards))
 
 
 # ---- evaluation --------------------------------------------------------------------------------
@@ -160,6 +184,19 @@ def evaluated_model_params(wildcards):
             experiment=wildcards.run, step=paths.point_step(wildcards.point)
         ),
     }
+
+
+def generation_gpus():
+    """vLLM generates on one GPU; the transformers backend on the CPU."""
+    return 1 if config["evaluation"]["backend"] == "vllm" else 0
+
+
+def generation_threads():
+    return jobs.threads(generation_gpus())
+
+
+def generation_env():
+    return jobs.conda_env(generation_gpus())
 
 
 def generation_settings():

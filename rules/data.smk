@@ -4,6 +4,7 @@
 rule prepare_dataset:
     input:
         dataset_source,
+        hub_lock=dataset_hub_lock,
     output:
         parquet=paths.DATASET_PARQUET,
         report=paths.DATASET_REPORT,
@@ -20,6 +21,7 @@ rule prepare_dataset:
 rule prepare_benchmark:
     input:
         benchmark_source,
+        hub_lock=benchmark_hub_lock,
     output:
         parquet=paths.BENCHMARK_PARQUET,
         report=paths.BENCHMARK_REPORT,
@@ -36,6 +38,8 @@ rule prepare_benchmark:
 
 
 rule download_model:
+    input:
+        hub_lock=ancient(paths.HUB_LOCK),
     output:
         manifest=paths.MODEL_MANIFEST,
     log:

@@ -28,7 +28,7 @@ rule build_demo_model:
     benchmark:
         "benchmarks/build_demo_model/base_model.tsv"
     conda:
-        "../envs/gpu.yaml"
+        "../envs/cpu.yaml"
     # Snakemake sets OMP_NUM_THREADS to this: one thread is nearly as fast as two on 2 idle cores,
     # and a second thread beside another job oversubscribes them (far slower; README).
     threads: 1

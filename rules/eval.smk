@@ -12,7 +12,8 @@ rule generate_samples:
     benchmark:
         paths.GENERATION_TIMING
     conda:
-        "../envs/gpu.yaml"
+        generation_env()
+    threads: generation_threads()
     resources:
         gpu=1 if config["evaluation"]["backend"] == "vllm" else 0,
     params:

@@ -15,7 +15,8 @@ checkpoint train_grpo:
     benchmark:
         "benchmarks/train_grpo/{experiment}.tsv"
     conda:
-        "../envs/gpu.yaml"
+        training_env
+    threads: training_threads
     resources:
         gpu=training_gpus,
     params:

@@ -2,6 +2,17 @@
 
 import os
 
+import pytest
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def hub_lock_file(tmp_path, monkeypatch):
+    """Downloads in tests record their commits here, never in the committed config/hub.lock.tsv."""
+    path = tmp_path / "hub.lock.tsv"
+    monkeypatch.setenv("TINA_HUB_LOCK", str(path))
+    monkeypatch.delenv("TINA_HUB_LOCK_UPDATE", raising=False)
+    return path

@@ -1,13 +1,19 @@
-"""GPU leases: concurrent jobs on one machine get distinct device ids (fake device count)."""
+"""GPU leases: concurrent jobs on one machine get distinct device ids (fake device count); the
+threads and environment the workflow's GPU and CPU jobs ask for."""
 
 import fcntl
 import multiprocessing
 import os
+import re
+import shutil
 import time
 
 import pytest
 
-from tina_repro import gpu_lease
+from tina_repro import gpu_lease, jobs
+
+SAMPLES = "results/eval/baseline/base/aime24/samples.jsonl"
+DEMO_TARGETS = "results/train/demo/manifest.json"
 
 
 @pytest.fixture(autouse=True)
@@ -152,10 +158,10 @@ def test_many_two_gpu_jobs_all_finish_without_sharing(monkeypatch, tmp_path):
                 assert end <= other_start or other_end <= start
 
 
-def _hold_one(lock_dir, queue, hold_s):
+def _hold_one(lock_dir, queue, release):
     with gpu_lease.lease(1, lock_dir=lock_dir) as ids:
         queue.put(ids[0])
-        time.sleep(hold_s)
+        release.wait(timeout=60)
 
 
 def test_eight_concurrent_processes_get_eight_distinct_gpus(monkeypatch, tmp_path):
@@ -163,10 +169,12 @@ def test_eight_concurrent_processes_get_eight_distinct_gpus(monkeypatch, tmp_pat
     monkeypatch.setenv("TINA_GPU_COUNT", "8")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_hold_one, args=(tmp_path, queue, 1.5)) for _ in range(8)]
+    release = context.Event()  # all eight hold their GPU at once until every one has reported
+    workers = [context.Process(target=_hold_one, args=(tmp_path, queue, release)) for _ in range(8)]
     for worker in workers:
         worker.start()
-    devices = [queue.get(timeout=30) for _ in workers]
+    devices = [queue.get(timeout=60) for _ in workers]
+    release.set()
     for worker in workers:
         worker.join(timeout=30)
     assert sorted(devices, key=int) == [str(i) for i in range(8)]
@@ -177,7 +185,8 @@ def test_a_killed_holder_releases_its_gpu(monkeypatch, tmp_path):
     monkeypatch.setenv("TINA_GPU_COUNT", "1")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    holder = context.Process(target=_hold_one, args=(tmp_path, queue, 60))
+    never = context.Event()  # kept referenced: the child unpickles it after start() returns
+    holder = context.Process(target=_hold_one, args=(tmp_path, queue, never))
     holder.start()
     assert queue.get(timeout=30) == "0"
     holder.kill()
@@ -253,5 +262,62 @@ def test_training_job_runs_on_its_leased_gpus(monkeypatch, tmp_path):
 
     monkeypatch.setattr(launch, "run_training", fake_run_training)
     with gpu_lease.lease(1, lock_dir=tmp_path):  # another job holds GPU 0
-        launch.run_leased(tiny_job(tiny_row(gpus=2), "d.parquet", "base", "out"))
+        launch.run_leased(tiny_job(tiny_row(gpus=2), "d.parquet", "base", tmp_path / "run"))
     assert seen == {"devices": "1,2", "port": 29501}
+
+
+# ---- what the workflow's jobs ask of their host (the real DAG, planned offline) ----------------
+
+
+def _planned(workdir, *args):
+    """{rule: [its jobs' dry-run blocks]} of ``snakemake -n`` in ``workdir``."""
+    from helpers import snakemake
+
+    proc = snakemake(workdir, "-n", "--cores", "32", *args, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    blocks = {}
+    for block in re.split(r"\n(?=(?:rule|checkpoint) )", proc.stdout):
+        if match := re.match(r"(?:rule|checkpoint) (\w+):", block):
+            blocks.setdefault(match.group(1), []).append(block)
+    return blocks
+
+
+def _threads(block):
+    match = re.search(r"^\s+threads: (\d+)$", block, flags=re.MULTILINE)
+    return int(match.group(1)) if match else 1
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    from helpers import ROOT
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    return tmp_path
+
+
+def test_gpu_jobs_get_threads_per_gpu_and_cpu_jobs_one(workdir):
+    paper = _planned(workdir, "results/train/still/manifest.json", SAMPLES)
+    assert [_threads(b) for b in paper["train_grpo"]] == [2 * jobs.THREADS_PER_GPU]  # 2 GPUs
+    assert [_threads(b) for b in paper["generate_samples"]] == [jobs.THREADS_PER_GPU]  # vLLM
+    assert [_threads(b) for b in paper["prepare_dataset"]] == [1]
+
+    demo = _planned(workdir, DEMO_TARGETS, "--configfile", str(workdir / "config/demo/config.yaml"))
+    assert [_threads(b) for b in demo["train_grpo"]] == [1]  # CPU rows, as the 2-core demo runs
+    assert jobs.conda_env(0) == "../envs/cpu.yaml" and jobs.conda_env(2) == "../envs/gpu.yaml"
+
+
+def test_recording_a_commit_in_the_hub_lock_reruns_nothing(workdir):
+    """Downloads read and write config/hub.lock.tsv; a newer lock leaves finished ones alone."""
+    parquet = workdir / "resources/benchmarks/aime24.parquet"
+    report = workdir / "resources/benchmarks/aime24.report.json"
+    assert (
+        "config/hub.lock.tsv"
+        in _planned(workdir, str(parquet.relative_to(workdir)))["prepare_benchmark"][0]
+    )
+    parquet.parent.mkdir(parents=True)
+    parquet.touch()
+    report.touch()
+    lock = workdir / "config/hub.lock.tsv"
+    lock.write_text(lock.read_text() + f"dataset\torg/other\tmain\t{'a' * 40}\t2026-01-01\n")
+    os.utime(lock, (parquet.stat().st_mtime + 60,) * 2)  # recorded after aime24 was prepared
+    assert _planned(workdir, str(parquet.relative_to(workdir))) == {}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
+from pathlib import Path
 from types import SimpleNamespace
 
 import huggingface_hub
+import pandas as pd
 import pytest
 
 from tina_repro import hub_lock
@@ -221,3 +223,156 @@ def test_concurrent_writers_keep_both_rows(hub, lock):
     assert len(rows) == 40
     assert rows[("model", "alice/repo-7", "main")].commit == f"{7:040x}"
     assert rows[("model", "bob/repo-19", "main")].commit == f"{19:040x}"
+
+
+# ---- the downloads themselves: models, adapters, datasets and benchmarks -------------------------
+
+
+@pytest.fixture
+def online(hub, monkeypatch, hub_lock_file):
+    """The fake Hub, reachable: snapshot_download and load_dataset record what they were asked."""
+    import datasets
+    from huggingface_hub import constants
+
+    import tina_repro.data.models  # noqa: F401  (huggingface_hub is imported lazily there)
+
+    hub.fetched = []
+
+    def snapshot_download(repo_id, *, revision, local_dir, token=None, **kwargs):
+        hub.fetched.append(("model", repo_id, revision))
+        (Path(local_dir) / "config.json").write_text(revision)
+        return str(local_dir)
+
+    def load_dataset(path, *, revision, **kwargs):
+        hub.fetched.append(("dataset", path, revision))
+        return datasets.Dataset.from_pandas(pd.DataFrame({"problem": ["1+1"], "answer": ["2"]}))
+
+    monkeypatch.setattr(constants, "is_offline_mode", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    return hub
+
+
+def _benchmark():
+    from helpers import paper_config
+
+    return paper_config().benchmarks["aime24"]  # HuggingFaceH4/aime_2024 at main
+
+
+def test_first_downloads_record_their_commits_and_reruns_read_them(online, hub_lock_file, tmp_path):
+    from tina_repro.data import models, sources
+
+    aime = _benchmark()
+    online.heads[("model", "org/base", "main")] = OLD
+    online.heads[("dataset", aime.source, "main")] = DATA
+
+    manifest = models.download_model("org/base", "main", tmp_path / "base")
+    frame = sources.load_source(aime)
+    assert manifest["revision_resolved"] == OLD and frame.attrs["revision_resolved"] == DATA
+    assert online.fetched == [("model", "org/base", OLD), ("dataset", aime.source, DATA)]
+    assert {key: row.commit for key, row in read_lock(hub_lock_file).items()} == {
+        ("model", "org/base", "main"): OLD,
+        ("dataset", aime.source, "main"): DATA,
+    }
+
+    # months later both branches moved: a rerun still reads the locked commits
+    online.heads[("model", "org/base", "main")] = NEW
+    online.heads[("dataset", aime.source, "main")] = NEW
+    online.calls.clear()
+    before = hub_lock_file.read_text()
+    assert models.download_model("org/base", "main", tmp_path / "again")["revision_resolved"] == OLD
+    assert sources.load_source(aime).attrs["revision_resolved"] == DATA
+    assert online.calls == []  # no branch was resolved again
+    assert online.fetched[2:] == [("model", "org/base", OLD), ("dataset", aime.source, DATA)]
+    assert hub_lock_file.read_text() == before
+
+
+def test_a_download_that_read_another_commit_stops_in_one_line(
+    hub_lock_file, tmp_path, monkeypatch
+):
+    """Offline, datasets falls back to the newest cached copy: not the locked commit, refused."""
+    import datasets
+
+    from tina_repro.data import sources
+
+    aime = _benchmark()
+    check_resolved(aime.source, "dataset", "main", OLD, hub_lock_file)  # an earlier download
+    cached = tmp_path / "cache" / NEW
+    datasets.Dataset.from_pandas(pd.DataFrame({"problem": ["1+1"], "answer": ["2"]})).save_to_disk(
+        cached
+    )
+    asked = []
+
+    def newest_cached(path, *, revision, **kwargs):
+        asked.append(revision)
+        return datasets.Dataset.from_file(str(next(cached.glob("*.arrow"))))
+
+    monkeypatch.setattr(datasets, "load_dataset", newest_cached)
+    with pytest.raises(sources.DataError) as caught:
+        sources.load_source(aime)
+    assert asked == [OLD]  # the locked commit was asked for
+    assert str(caught.value) == (
+        f"aime24: dataset {aime.source}@main resolved to {NEW} but {hub_lock_file} locks {OLD}; "
+        "to accept the change deliberately set TINA_HUB_LOCK_UPDATE=1 "
+        f"(or run: tina-repro hub-lock --update {aime.source})"
+    )
+    assert read_lock(hub_lock_file)[("dataset", aime.source, "main")].commit == OLD
+
+
+def test_accepting_a_moved_revision_deliberately(online, hub_lock_file, tmp_path, monkeypatch):
+    from tina_repro import cli
+    from tina_repro.data import models
+
+    online.heads[("model", "org/adapter", "main")] = OLD
+    models.download_model("org/adapter", "main", tmp_path / "a")
+    online.heads[("model", "org/adapter", "main")] = NEW
+
+    monkeypatch.setenv("TINA_HUB_LOCK_UPDATE", "1")  # for one run
+    assert models.download_model("org/adapter", "main", tmp_path / "b")["revision_resolved"] == NEW
+    assert read_lock(hub_lock_file)[("model", "org/adapter", "main")].commit == NEW
+    monkeypatch.delenv("TINA_HUB_LOCK_UPDATE")
+
+    online.heads[("model", "org/adapter", "main")] = DATA  # or with the command, once
+    assert cli.main(["hub-lock", "--update", "org/adapter"]) == 0
+    assert read_lock(hub_lock_file)[("model", "org/adapter", "main")].commit == DATA
+    assert models.download_model("org/adapter", "main", tmp_path / "c")["revision_resolved"] == DATA
+    assert online.fetched == [("model", "org/adapter", c) for c in (OLD, NEW, DATA)]
+
+
+def test_hub_lock_command_fails_in_one_line_for_an_unlocked_repo(hub_lock_file, capsys):
+    from tina_repro import cli
+
+    assert cli.main(["hub-lock", "--update", "org/unknown"]) == 2
+    assert capsys.readouterr().err == (
+        f"tina-repro hub-lock: error: {hub_lock_file} has no row for org/unknown\n"
+    )
+
+
+def test_an_offline_cache_without_the_locked_model_commit_is_drift(
+    hub_lock_file, tmp_path, monkeypatch
+):
+    """The cache holds only a newer snapshot of main: refused, and nothing is linked."""
+    from huggingface_hub import constants
+
+    from tina_repro.data import models, sources
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(NEW)
+    (repo / "snapshots" / NEW).mkdir(parents=True)
+    (repo / "snapshots" / NEW / "config.json").write_text("{}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    check_resolved("org/tiny", "model", "main", OLD, hub_lock_file)  # an earlier download
+
+    with pytest.raises(sources.DataError) as caught:
+        models.download_model("org/tiny", "main", tmp_path / "out")
+    assert str(caught.value) == (
+        f"org/tiny: model org/tiny@main resolved to {NEW} but {hub_lock_file} locks {OLD}; "
+        "to accept the change deliberately set TINA_HUB_LOCK_UPDATE=1 "
+        "(or run: tina-repro hub-lock --update org/tiny)"
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+
+    monkeypatch.setenv("TINA_HUB_LOCK_UPDATE", "1")  # accepted deliberately: the cache's commit
+    assert models.download_model("org/tiny", "main", tmp_path / "out")["revision_resolved"] == NEW
+    assert read_lock(hub_lock_file)[("model", "org/tiny", "main")].commit == NEW

@@ -140,6 +140,23 @@ def cmd_status(args) -> None:
     print(format_status(wc, wc.root))
 
 
+def cmd_hub_lock(args) -> None:
+    from tina_repro import hub_lock
+    from tina_repro.data.sources import DataError, hub_resolver
+
+    lock = Path(args.lock) if args.lock else hub_lock.lock_file()
+    try:
+        if args.update:
+            moved = hub_lock.update_repo(args.update, lock, resolver=hub_resolver(args.update))
+            print(f"{lock}: {args.update} now locked at:")
+        else:
+            moved = {key: entry.commit for key, entry in hub_lock.read_lock(lock).items()}
+    except (hub_lock.HubLockError, DataError) as error:
+        raise ValueError(str(error)) from None
+    for (repo_type, repo_id, requested), commit in sorted(moved.items()):
+        print(f"{repo_type}\t{repo_id}@{requested}\t{commit}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tina-repro", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -209,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--input", required=True)
     cmd.add_argument("--output", required=True)
     cmd.add_argument("--processes", type=int, default=1)
+
+    cmd = add("hub-lock", cmd_hub_lock, "list the Hub lock, or accept a moved revision")
+    cmd.add_argument("--update", metavar="REPO", help="re-resolve every locked revision of REPO")
+    cmd.add_argument(
+        "--lock", help="the lock file (default: $TINA_HUB_LOCK or config/hub.lock.tsv)"
+    )
 
     add("status", cmd_status, "per experiment: trained steps, evaluated checkpoints", True)
     return parser

@@ -17,7 +17,9 @@ Locked devices use one ``flock`` file per device under ``TINA_GPU_LOCK_DIR`` (de
 ``/tmp/tina-repro-gpu-locks``; all jobs of a machine must agree). A job takes all its devices at
 once or none: an attempt that finds fewer than ``n`` free releases what it took before sleeping
 (randomised backoff), so waiting jobs never hold devices and cannot deadlock each other. A lock
-dies with its process, so a killed job never leaks a GPU. ``n == 0`` hides CUDA.
+dies with its process, so a killed job never leaks a GPU. ``n == 0`` hides CUDA. A child process
+that uses the devices (accelerate's launcher) shares the lease when given :func:`held_fds` in
+``subprocess``'s ``pass_fds``: the devices stay locked while either lives.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ DEMO_CONFIG = "config/demo/config.yaml"
 # Leases active in this process: (value exported, scheduler's devices or None, ids). Tells a
 # nested lease that CUDA_VISIBLE_DEVICES was set by this module, not by a scheduler.
 _active: list[tuple[str, list[str] | None, list[str]]] = []
+_handles: list[IO[str]] = []  # the device locks held in this process, for held_fds
 
 
 class GpuLeaseError(RuntimeError):
@@ -80,6 +83,11 @@ def visible_devices() -> list[str]:
     """Device ids this process may hand out (see the module docstring for the order)."""
     assigned = _scheduler_devices()
     return assigned if assigned is not None else _machine_devices()
+
+
+def held_fds() -> list[int]:
+    """Descriptors of the device locks this process holds, to share with a child process."""
+    return [handle.fileno() for handle in _handles]
 
 
 def _try_lock(path: Path) -> IO[str] | None:
@@ -166,11 +174,13 @@ def lease(
     exported = ",".join(ids)
     os.environ["CUDA_VISIBLE_DEVICES"] = exported
     _active.append((exported, assigned, ids))
+    _handles.extend(handle for _device, handle in held)
     try:
         yield ids
     finally:
         _active.pop()
         for _device, handle in held:
+            _handles.remove(handle)
             handle.close()
         if previous is None:
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)

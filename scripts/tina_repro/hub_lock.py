@@ -4,7 +4,8 @@ Why: the sheets ask for revisions such as ``main``, and a branch moves. A rerun 
 read the same bytes, so the first download records the commit a revision resolved to and every
 later run downloads that commit instead of whatever the branch points at by then.
 
-Format: a tab-separated file (``config/hub.lock.tsv`` by convention; callers pass the path) with
+Format: a tab-separated file (``config/hub.lock.tsv``, :func:`lock_file`; ``TINA_HUB_LOCK`` names
+another, as the tests do so that they never write the committed one) with
 the header ``repo_type  repo_id  requested  commit  recorded_at``. ``repo_type`` is ``model`` or
 ``dataset``, ``requested`` the revision asked for (``main``, a tag), ``commit`` the 40-hex sha it
 resolved to and ``recorded_at`` the ISO date it was recorded. Rows are keyed by
@@ -32,11 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from tina_repro import paths
+
 log = logging.getLogger(__name__)
 
 HEADER = ("repo_type", "repo_id", "requested", "commit", "recorded_at")
 REPO_TYPES = ("model", "dataset")
 UPDATE_ENV = "TINA_HUB_LOCK_UPDATE"
+LOCK_ENV = "TINA_HUB_LOCK"
 _SHA = re.compile(r"[0-9a-f]{40}")
 
 Key = tuple[str, str, str]  # (repo_type, repo_id, requested)
@@ -55,6 +59,11 @@ class LockEntry(NamedTuple):
 def is_commit(revision: str) -> bool:
     """Whether ``revision`` is already a full 40-hex commit sha."""
     return bool(_SHA.fullmatch(revision.lower()))
+
+
+def lock_file() -> Path:
+    """The lock file downloads use: ``$TINA_HUB_LOCK``, else the workflow's config/hub.lock.tsv."""
+    return Path(os.environ.get(LOCK_ENV) or paths.HUB_LOCK)
 
 
 def accept_update_from_env() -> bool:

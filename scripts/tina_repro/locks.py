@@ -7,6 +7,10 @@ and writes the holder's PID and host into it. A second writer stops at once with
 left by a dead process never refuses anyone: the PID text is only read to name a live holder and
 is overwritten by the next one. The file stays in place after release (deleting it would race
 with a writer opening it). Not re-entrant: the same path twice in one process is refused too.
+
+A child process that writes the same output (accelerate's launcher) can share the lock: pass
+``held_fd(path)`` in ``subprocess``'s ``pass_fds`` and the lock lasts until the parent and that
+child have both exited, so a child orphaned by its parent's death still keeps others out.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ from pathlib import Path
 
 class AlreadyRunningError(RuntimeError):
     """Another live process is writing the same output."""
+
+
+_held: dict[Path, int] = {}  # lock file (absolute) -> its descriptor, for the locks held here
+
+
+def held_fd(path: str | Path) -> int | None:
+    """The descriptor of the lock this process holds on ``path`` (None when it holds none)."""
+    return _held.get(Path(path).absolute())
 
 
 def _describe(text: str) -> str | None:
@@ -78,6 +90,10 @@ def exclusive(path: str | Path, what: str) -> Iterator[Path]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-        yield path
+        _held[path.absolute()] = fd
+        try:
+            yield path
+        finally:
+            del _held[path.absolute()]
     finally:
         os.close(fd)

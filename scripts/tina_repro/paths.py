@@ -28,6 +28,8 @@ BENCHMARK_PARQUET = "resources/benchmarks/{benchmark}.parquet"
 BENCHMARK_REPORT = "resources/benchmarks/{benchmark}.report.json"
 MODEL_DIR = "resources/models/{model}"
 MODEL_MANIFEST = MODEL_DIR + "/manifest.json"
+# The commit each Hub revision resolved to at its first download (tina_repro.hub_lock); committed.
+HUB_LOCK = "config/hub.lock.tsv"
 
 # ---- training (rules/train.smk) ----------------------------------------------------------------
 RUN_DIR = "results/train/{experiment}"
@@ -36,6 +38,7 @@ LOG_HISTORY = "log_history.csv"  # one row per optimizer step
 RESOLVED_CONFIG = "resolved_config.json"  # every setting used and where it came from
 SESSIONS = "train_sessions.json"  # wall time and memory of each (re)start
 TRAIN_ARGS = "train_args.json"  # arguments of a multi-GPU launch
+WRITER_LOCK = ".writer.lock"  # held by the one process training this run (tina_repro.locks)
 CHECKPOINT = "checkpoint-{step}"
 RUN_MANIFEST = f"{RUN_DIR}/{MANIFEST}"
 RUN_LOG_HISTORY = f"{RUN_DIR}/{LOG_HISTORY}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tina_repro.data.sources import LOCAL_PREFIX, DataError, hub_failure
+from tina_repro.data.sources import LOCAL_PREFIX, DataError, hub_failure, locked_download
 from tina_repro.files import write_json
 
 
@@ -23,7 +23,8 @@ def download_model(
 ) -> dict:
     """Make a model (or adapter) repository available in ``out_dir`` and write its manifest.
 
-    Hub ids: the revision is resolved to its commit, then ``snapshot_download(local_dir=out_dir)``
+    Hub ids: the revision is resolved to its commit, the one config/hub.lock.tsv holds once a first
+    download recorded it (sources.locked_download), then ``snapshot_download(local_dir=out_dir)``
     fetches that commit. With ``HF_HUB_OFFLINE=1`` the snapshot comes from the Hugging Face cache
     (HF_HOME) instead and ``out_dir`` gets symlinks to its files. ``local:PATH`` folders are linked
     file by file (symlinks, no copy: the source folder must stay in place). The manifest
@@ -56,27 +57,50 @@ def download_model(
     return manifest
 
 
-def _snapshot(source: str, revision: str | None, out: Path, allow_patterns=None) -> str:
-    """Fetch a Hub repository into ``out``; returns the commit sha fetched."""
-    from huggingface_hub import HfApi, constants, snapshot_download
+def _snapshot(source: str, revision: str | None, out: Path, allow_patterns=None) -> str | None:
+    """Fetch a Hub repository into ``out`` at its locked commit; returns the commit fetched."""
+    from huggingface_hub import constants, snapshot_download
 
     token = os.environ.get("HF_TOKEN") or None
-    try:
-        if constants.is_offline_mode():
-            cached = Path(
-                snapshot_download(
-                    source, revision=revision, local_files_only=True, allow_patterns=allow_patterns
-                )
+
+    def fetch(pinned: str) -> tuple[Path | None, str | None]:
+        try:
+            if constants.is_offline_mode():
+                cached = _cached_snapshot(source, pinned, revision or "main", allow_patterns)
+                return cached, cached.name  # the cache keeps snapshots under snapshots/<commit>/
+            snapshot_download(
+                source, revision=pinned, local_dir=out, token=token, allow_patterns=allow_patterns
             )
-            _link_files(cached, out)
-            return cached.name  # the cache keeps snapshots under snapshots/<commit sha>/
-        commit = HfApi(token=token).model_info(source, revision=revision).sha
-        snapshot_download(
-            source, revision=commit, local_dir=out, token=token, allow_patterns=allow_patterns
+            return None, None  # ``pinned`` is the commit the lock resolved
+        except Exception as err:  # every failure becomes one DataError that names the model
+            raise hub_failure(source, source, err, repo_type="model") from err
+
+    cached, commit = locked_download(source, source, "model", revision, fetch)
+    if cached is not None:  # linked only once the lock accepted its commit
+        _link_files(cached, out)
+    return commit
+
+
+def _cached_snapshot(source: str, pinned: str, requested: str, allow_patterns=None) -> Path:
+    """The cache's snapshot of the locked commit, else of the requested branch: a cache holding
+    only another commit is then reported as drift from the lock, not as an unreachable Hub."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(
+            snapshot_download(
+                source, revision=pinned, local_files_only=True, allow_patterns=allow_patterns
+            )
         )
-        return commit
-    except Exception as err:  # every failure becomes one DataError that names the model
-        raise hub_failure(source, source, err, repo_type="model") from err
+    except LocalEntryNotFoundError:
+        if pinned == requested:
+            raise
+        return Path(
+            snapshot_download(
+                source, revision=requested, local_files_only=True, allow_patterns=allow_patterns
+            )
+        )
 
 
 def _link_files(folder: Path, out: Path) -> None:

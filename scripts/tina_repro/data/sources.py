@@ -3,7 +3,8 @@
 Sources are Hub dataset ids loaded with ``datasets.load_dataset`` (``HF_TOKEN`` from the
 environment, never logged or written), or ``local:PATH`` for a Parquet, JSONL, JSON or CSV file.
 A Hub that cannot be reached, or a gated repository without a usable token, raises
-:class:`DataError` saying what to do.
+:class:`DataError` saying what to do. Every Hub download (datasets, benchmarks, models, adapters)
+goes through :func:`locked_download`, which reads the commit pinned in config/hub.lock.tsv.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pandas as pd
 import pyarrow as pa
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
 
+from tina_repro import hub_lock
 from tina_repro.config import Benchmark, Dataset
 from tina_repro.files import sha256_file
 
@@ -27,6 +31,7 @@ LOCAL_PREFIX = "local:"
 # Columns of the GPQA schema (Idavidrein/gpqa) besides the sheet's problem/answer columns.
 GPQA_INCORRECT_COLUMNS = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+Fetched = TypeVar("Fetched")
 
 
 class DataError(RuntimeError):
@@ -87,23 +92,82 @@ def _load_hub(spec: Dataset | Benchmark) -> pd.DataFrame:
     import datasets  # deferred: heavy import, unused for local sources
 
     name, source = spec.name, spec.source
-    try:
-        ds = datasets.load_dataset(
-            source,
-            name=spec.config or None,
-            split=spec.split,
-            revision=spec.revision or None,
-            token=os.environ.get("HF_TOKEN") or None,
-        )
-    except Exception as err:  # every failure becomes one DataError that names the dataset
-        raise hub_failure(name, source, err, repo_type="dataset") from err
+
+    def fetch(revision: str):
+        try:
+            ds = datasets.load_dataset(
+                source,
+                name=spec.config or None,
+                split=spec.split,
+                revision=revision,
+                token=os.environ.get("HF_TOKEN") or None,
+            )
+        except Exception as err:  # every failure becomes one DataError that names the dataset
+            raise hub_failure(name, source, err, repo_type="dataset") from err
+        return ds, _commit_of(ds)
+
+    ds, commit = locked_download(name, source, "dataset", spec.revision, fetch)
     needed = [c for c in source_columns(spec) if c in ds.column_names]
     if len(needed) == len(source_columns(spec)):
         # Big sets (OpenR1: long generations) load only the mapped columns into memory.
         ds = ds.select_columns(needed)
     df = ds.to_pandas()
-    df.attrs["revision_resolved"] = _commit_of(ds)
+    df.attrs["revision_resolved"] = commit
     return df
+
+
+def locked_download(
+    name: str,
+    repo_id: str,
+    repo_type: str,
+    requested: str | None,
+    fetch: Callable[[str], tuple[Fetched, str | None]],
+) -> tuple[Fetched, str | None]:
+    """Download a Hub repository at the commit the Hub lock holds for ``requested``.
+
+    ``fetch(revision)`` downloads and returns (what it got, the commit it read or None). Online,
+    the first download resolves ``requested`` (default ``main``) and records its commit, and every
+    later one fetches that commit, wherever the branch has moved since. Offline (HF_HUB_OFFLINE=1)
+    the locked commit is asked of the cache. Either way, a download that read another commit than
+    the locked one stops with one line naming both and how to accept the change (hub_lock).
+    """
+    from huggingface_hub import constants
+
+    lock_path, requested = hub_lock.lock_file(), requested or "main"
+    try:
+        if hub_lock.is_commit(requested):
+            revision = requested
+        elif constants.is_offline_mode():  # the cache says which commit a branch is at
+            locked = hub_lock.read_lock(lock_path).get((repo_type, repo_id, requested))
+            accept = hub_lock.accept_update_from_env()
+            revision = locked.commit if locked and not accept else requested
+        else:
+            revision = hub_lock.resolve(
+                repo_id, repo_type, requested, lock_path, resolver=hub_resolver(name)
+            )
+        fetched, commit = fetch(revision)
+        commit = commit or (revision if hub_lock.is_commit(revision) else None)
+        if commit is None:  # e.g. a cache layout that does not name its commit
+            logger.warning(
+                "%s: %s@%s read, but its commit is unknown: not locked", name, repo_id, requested
+            )
+        else:
+            hub_lock.check_resolved(repo_id, repo_type, requested, commit, lock_path)
+    except hub_lock.HubLockError as err:
+        raise DataError(f"{name}: {err}") from None
+    return fetched, commit
+
+
+def hub_resolver(name: str) -> hub_lock.Resolver:
+    """``hub_lock.hub_commit`` whose failures are one DataError naming ``name``."""
+
+    def resolve_on_hub(repo_id: str, repo_type: str, requested: str) -> str:
+        try:
+            return hub_lock.hub_commit(repo_id, repo_type, requested)
+        except Exception as err:
+            raise hub_failure(name, repo_id, err, repo_type=repo_type) from err
+
+    return resolve_on_hub
 
 
 def _commit_of(ds) -> str | None:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import tina_repro
-from tina_repro import logs, paths
+from tina_repro import gpu_lease, locks, logs, paths
 from tina_repro.files import read_json, write_json
 from tina_repro.train.context import TrainingJob
 from tina_repro.train.trainer import train
@@ -62,22 +62,30 @@ def run_training(job: TrainingJob, *, main_process_port: int | None = None) -> d
     # the package may be importable only through pytest's or Snakemake's path, not installed
     search = [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in search if p)}
-    # The workers write where this process does: the rule's log under Snakemake.
-    subprocess.run(argv, check=True, env=env, stdout=sys.stdout, stderr=sys.stderr)
+    # The workers write where this process does: the rule's log under Snakemake. The launcher
+    # shares this process's run-folder lock and GPU leases, which so outlive this process if it
+    # is killed while the launcher runs on.
+    lock = locks.held_fd(Path(job.out_dir) / paths.WRITER_LOCK)
+    keep = (*([] if lock is None else [lock]), *gpu_lease.held_fds())
+    subprocess.run(argv, check=True, env=env, stdout=sys.stdout, stderr=sys.stderr, pass_fds=keep)
     return read_json(Path(job.out_dir) / paths.MANIFEST)
 
 
 def run_leased(job: TrainingJob) -> dict:
-    """``run_training`` on GPUs leased for this job alone (none for a CPU row).
+    """``run_training`` as the only writer of its run folder, on GPUs leased for it alone.
 
-    Concurrent runs on one machine get distinct devices (gpu_lease) and distinct rendezvous
-    ports for their multi-GPU launch, derived from their first device.
+    The run-folder lock comes first, so a second training of the same run (e.g. an orphan of a
+    killed ``snakemake`` still running beside a rerun) stops at once with one line naming the
+    holder instead of waiting for GPUs. This process holds it for the whole run, also while
+    accelerate's workers train, so the workers never contend for it. Concurrent runs on one
+    machine get distinct devices (gpu_lease) and distinct rendezvous ports for their multi-GPU
+    launch, derived from their first device.
     """
-    from tina_repro import gpu_lease
-
-    with gpu_lease.lease(job.row.gpus) as devices:
-        port = 29500 + int(devices[0]) if devices else None
-        return run_training(job, main_process_port=port)
+    out_dir = Path(job.out_dir)
+    with locks.exclusive(out_dir / paths.WRITER_LOCK, f"run folder {out_dir}"):
+        with gpu_lease.lease(job.row.gpus) as devices:
+            port = 29500 + int(devices[0]) if devices else None
+            return run_training(job, main_process_port=port)
 
 
 def main(argv: list[str] | None = None) -> int:

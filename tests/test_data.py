@@ -581,7 +581,7 @@ def test_adapter_download_fetches_only_the_evaluated_checkpoints(tmp_path, monke
 
     monkeypatch.setattr(constants, "is_offline_mode", lambda: False)
     monkeypatch.setattr(
-        HfApi, "model_info", lambda self, repo, revision=None: SimpleNamespace(sha=commit)
+        HfApi, "model_info", lambda self, repo, revision=None, **_: SimpleNamespace(sha=commit)
     )
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     spec = {

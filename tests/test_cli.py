@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_validate_reports_the_paper_config(capsys):
     assert cli.main(["validate", "--directory", str(ROOT)]) == 0
-    assert "15 experiments, 7 datasets, 6 benchmarks, 8 baselines" in capsys.readouterr().out
+    assert "18 experiments, 7 datasets, 6 benchmarks, 8 baselines" in capsys.readouterr().out
 
 
 def test_validate_from_another_directory_finds_the_workflow(monkeypatch, tmp_path, capsys):

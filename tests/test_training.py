@@ -10,6 +10,7 @@ import pytest
 from helpers import SEVEN, paper_config, tiny_context, tiny_job, tiny_row, write_rows
 
 from tina_repro.demo.tiny_model import build_tiny_model
+from tina_repro.files import roundtrip
 from tina_repro.train import rewards
 from tina_repro.train.callbacks import TrainingDivergedError
 from tina_repro.train.checkpoints import CHECKPOINT_FILES, complete_checkpoints
@@ -21,6 +22,7 @@ from tina_repro.train.prompts import (
     prepare_prompts,
     read_training_rows,
 )
+from tina_repro.train.provenance import planned_run
 from tina_repro.train.trainer import train
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is first imported (lazily)
@@ -87,7 +89,8 @@ PAPER_COMMON = {
     "off_policy_mask_threshold": None,
     "disable_dropout": False,
     "shuffle_dataset": True,
-    "temperature": 0.7,
+    "temperature": 1.0,  # log-probs of the raw logits, as the paper's trainer
+    "generation_kwargs": {"temperature": 0.7, "top_p": 1.0},  # what the rollouts sample with
     "top_p": 1.0,
     "top_k": 0,
     "min_p": None,
@@ -155,32 +158,41 @@ def test_open_rs2_on_two_gpus_maps_to_exact_grpo_config(paper):
     ):
         assert by_field[field]["trl_default"] == trl_default, field
         assert by_field[field]["value"] == kwargs[field]
+    assert by_field["temperature"]["why"].startswith("log-prob temperature")
+    assert by_field["generation_kwargs"]["value"] == {"temperature": 0.7, "top_p": 1.0}
     assert by_field["max_prompt_length"]["trl_default"] == "removed"
     assert by_field["max_prompt_length"]["paper"] == 512
     assert "dataset preparation" in by_field["max_prompt_length"]["why"]
     assert all(entry["why"] for entry in mapping)
 
 
-def test_drgrpo_row_uses_trl_dr_grpo_loss_without_std_scaling(paper):
-    kwargs, mapping = grpo_settings(paper.experiments["open_rs3_drgrpo"], "bfloat16", 2, "cuda")
-    assert kwargs == {
-        **PAPER_COMMON,
-        **GPU_COMMON,
-        "per_device_train_batch_size": 6,
-        "gradient_accumulation_steps": 4,
-        "steps_per_generation": 4,
-        "num_generations": 6,
-        "loss_type": "dr_grpo",
+def test_drgrpo_rows_as_released_as_tina_meant_and_trls(paper):
+    def settings(name):
+        return grpo_settings(paper.experiments[name], "bfloat16", 2, "cuda")
+
+    open_rs3, _ = settings("open_rs3")
+    released, mapping = settings("open_rs3_drgrpo")
+    # The typo was dropped by TRL 0.15.2: the published run had Open-RS3's recipe.
+    assert released == open_rs3
+    assert (released["loss_type"], released["scale_rewards"]) == ("grpo", "group")
+
+    tina, mapping = settings("open_rs3_drgrpo_tina")
+    assert tina == {
+        **open_rs3,
+        "loss_type": "bnpo",
         "scale_rewards": "none",
-        "reward_weights": [1.0, 2.0],  # format:1, cosine:2
-        "warmup_steps": 150,
-        "max_steps": 1500,
-        "save_steps": 50,
+        # one generation per micro-batch: each micro-batch is one whole prompt group
+        "steps_per_generation": 1,
     }
+    by_field = {entry["field"]: entry for entry in mapping}
+    assert "micro-batch" in by_field["loss_type"]["paper"]
+    assert "mix prompt groups" in by_field["steps_per_generation"]["why"]
+    assert by_field["reward parameters"]["value"] == {"format": {}, "cosine": {"max_len": 3584}}
+
+    trl_drgrpo, mapping = settings("open_rs3_drgrpo_trl")
+    assert trl_drgrpo == {**open_rs3, "loss_type": "dr_grpo", "scale_rewards": "none"}
     loss = next(entry for entry in mapping if entry["field"] == "loss_type")
-    assert "scale_reward" in loss["paper"]  # the recipe's typo is recorded
-    rewards_entry = next(entry for entry in mapping if entry["field"] == "reward parameters")
-    assert rewards_entry["value"] == {"format": {}, "cosine": {"max_len": 3584}}
+    assert loss["paper"] == "not available in TRL 0.15.2 nor in Tina's trainer"
 
 
 def test_a_table_field_the_installed_trl_lacks_raises(paper):
@@ -376,6 +388,12 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
     assert (log["tokens_generated"] <= 8 * row.max_completion_length).all()
 
     resolved = json.loads((out / "resolved_config.json").read_text())
+    # what `tina-repro resolve` prints is what the run wrote
+    plan = roundtrip(planned_run(row, tiny_context().dtype, 0, "cpu", 8))
+    assert {key: resolved[key] for key in plan if key != "settings"} == {
+        key: value for key, value in plan.items() if key != "settings"
+    }
+    assert {key: resolved["settings"][key] for key in plan["settings"]} == plan["settings"]
     grpo = resolved["grpo_config"]
     assert (grpo["max_steps"], grpo["warmup_steps"], grpo["beta"], grpo["loss_type"]) == (
         20,
@@ -383,6 +401,7 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
         0.04,
         "grpo",
     )
+    assert grpo["temperature"] == 1.0 and grpo["generation_kwargs"]["temperature"] == 0.7
     assert grpo["use_bias_correction_kl"] is False and grpo["bf16"] is False
     assert grpo["per_device_train_batch_size"] == 4 and grpo["gradient_accumulation_steps"] == 2
     assert resolved["lora_config"]["r"] == 8

@@ -40,14 +40,24 @@ def set_cell(name, column, value):
 
 def test_paper_config_loads_with_typed_rows(paper_config):
     wc = load(paper_config, ROOT)
-    assert len(wc.experiments) == 15
+    assert len(wc.experiments) == 18
     assert wc.experiments_in("main") == ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
-    assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 15
-    drgrpo = wc.experiments["open_rs3_drgrpo"]
-    assert (drgrpo.loss_type, drgrpo.scale_rewards, drgrpo.beta) == ("dr_grpo", "none", 0.04)
+    assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 18
+    drgrpo = wc.experiments["open_rs3_drgrpo"]  # as released: the typo left plain GRPO
+    assert (drgrpo.loss_type, drgrpo.scale_rewards, drgrpo.beta) == ("grpo", "group", 0.04)
+    tina = wc.experiments["open_rs3_drgrpo_tina"]
+    assert (tina.loss_type, tina.scale_rewards) == ("bnpo", "none")
     assert drgrpo.learning_rate == pytest.approx(1e-6)
     assert drgrpo.lora_target_modules[0] == "q_proj" and len(drgrpo.lora_target_modules) == 7
-    assert wc.experiments["open_r1"].max_steps is None
+    assert wc.experiments["open_r1"].max_steps is None  # one epoch, cut at stop_step
+    assert (wc.experiments["open_r1"].stop_step, wc.experiments["open_thoughts"].stop_step) == (
+        1900,
+        2800,
+    )
+    assert (wc.experiments["limr_rank128"].lora_r, wc.experiments["limr_rank128"].lora_alpha) == (
+        128,
+        512,
+    )
     assert wc.experiments["limr"].use_vllm is True
     assert wc.system_prompt("open_rs2") == wc.config["system_prompts"]["open_rs"]
     assert wc.system_prompt("open_rs1") == wc.config["system_prompts"]["open_r1"]
@@ -106,7 +116,7 @@ def test_misspelled_column_names_file_row_and_key(paper_config, tmp_path):
     with pytest.raises(ConfigError) as error:
         load(paper_config, ROOT)
     message = str(error.value)
-    assert "experiments.tsv line 16 (name=open_rs3_drgrpo)" in message
+    assert "experiments.tsv line 17 (name=open_rs3_drgrpo)" in message
     assert "unknown key 'scale_reward'" in message
     assert "\n" not in message
 

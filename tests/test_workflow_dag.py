@@ -1,5 +1,6 @@
 """The real Snakemake DAG of the paper config, planned offline (dry-runs, no jobs executed)."""
 
+import re
 import shutil
 
 import pytest
@@ -61,10 +62,11 @@ def test_released_adapters_are_downloaded_and_evaluated_at_the_papers_checkpoint
     assert repositories["deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B"]["subfolders"] == []
 
 
-def test_ablation_table_plans_all_fifteen_runs(workdir):
+def test_ablation_table_plans_all_eighteen_runs(workdir):
     code, counts, output = dry_run(workdir, "results/tables/ablations.csv")
     assert code == 0, output
-    assert counts["train_grpo"] == 15
+    # the paper's 15, the released rank-128 recipe and two more Dr.GRPO readings
+    assert counts["train_grpo"] == 18
     assert counts["prepare_dataset"] == 7
 
 
@@ -76,4 +78,12 @@ def test_unknown_key_stops_the_dry_run(workdir):
     code, counts, output = dry_run(workdir, "results/tables/main.csv")
     assert code != 0
     assert not counts
-    assert "line 16 (name=open_rs3_drgrpo): unknown key 'scale_reward'" in output
+    assert "line 17 (name=open_rs3_drgrpo): unknown key 'scale_reward'" in output
+
+
+def test_ablation_table_plans_a_training_job_for_each_new_reading(workdir):
+    proc = snakemake(workdir, "results/tables/ablations.csv", "-n", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    planned = set(re.findall(r"wildcards: experiment=(\S+)", proc.stdout))
+    assert {"limr_rank64", "limr_rank128", "open_r1", "open_thoughts"} <= planned
+    assert {"open_rs3_drgrpo", "open_rs3_drgrpo_tina", "open_rs3_drgrpo_trl"} <= planned

@@ -95,6 +95,15 @@ def cmd_train(args) -> None:
     print(json.dumps(manifest, indent=2))
 
 
+def cmd_resolve(args) -> None:
+    from tina_repro.train.resolve import resolve_experiment
+
+    wc = _config(args)
+    row = _row(wc, "experiments", args.experiment)
+    plan = resolve_experiment(wc, row, n_gpus=args.gpus, dataset_parquet=args.dataset)
+    print(json.dumps(plan, indent=2))
+
+
 def cmd_generate(args) -> None:
     from tina_repro.eval.generate import generate_benchmark
 
@@ -203,6 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--dataset", required=True, help="normalized training Parquet")
     cmd.add_argument("--base-model", required=True, help="base model folder")
     cmd.add_argument("--out-dir", required=True, help="run folder (resumes if it has checkpoints)")
+
+    cmd = add(
+        "resolve",
+        cmd_resolve,
+        "print, without training, the GRPOConfig arguments and paper-to-TRL mapping of one row",
+        config=True,
+    )
+    cmd.add_argument("experiment", help="a name from the experiments sheet")
+    cmd.add_argument("--gpus", type=int, help="training GPUs (0 = CPU; default: the row's gpus)")
+    cmd.add_argument(
+        "--dataset",
+        help="normalized training Parquet (default: the workflow's prepared one; its row count "
+        "sets one-epoch schedules)",
+    )
 
     cmd = add("generate", cmd_generate, "sample completions of one model on a benchmark", True)
     cmd.add_argument("benchmark", help="a name from the benchmarks sheet (for its gold format)")

@@ -88,7 +88,8 @@ MAIN_COLUMNS = [
     "gain_ci_low",
     "gain_ci_high",
 ]
-ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS]
+# comparison_note: ablations.csv's word on which run a published row is compared with, and why
+ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS, "comparison_note"]
 FORMAT_COLUMNS = ("format_rate", "accuracy_given_formatted", "accuracy_after_think")
 GAIN_COLUMNS = ("gain_vs_base", "gain_ci_low", "gain_ci_high")
 PAPER_DECIMALS = 2
@@ -379,6 +380,9 @@ def ablations_table(t: Tables) -> pd.DataFrame:
                         "pct_epoch": pct_epoch(steps[run], manifests.get(run)),
                         "published_pct_epoch": (
                             paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
+                        ),
+                        "comparison_note": (
+                            paper_row.get("comparison_note") if paper_row is not None else None
                         ),
                         **row,
                     }

@@ -75,12 +75,12 @@ def _row(name: str) -> Callable[[Plan], Any]:
 def _loss_paper(plan: Plan) -> str:
     if plan.row.loss_type == "grpo":
         return "mean of token losses per sequence, then mean over sequences (no loss_type field)"
-    if plan.row.loss_type == "dr_grpo":
+    if plan.row.loss_type == "bnpo":
         return (
-            "recipe meant Dr.GRPO but its key 'scale_reward' was a typo TRL 0.15.2 dropped, so "
-            "the released run used the per-sequence mean (docs/paper.md#drgrpo-typo)"
+            "Tina's scale_rewards=False branch: sum of token losses / sum of tokens over the "
+            "micro-batch, which held one prompt group (docs/paper.md#drgrpo-typo)"
         )
-    return "not available in TRL 0.15.2"
+    return "not available in TRL 0.15.2 nor in Tina's trainer"
 
 
 def _loss_why(plan: Plan) -> str:
@@ -89,12 +89,44 @@ def _loss_why(plan: Plan) -> str:
             "TRL 1.16 'grpo' is the same per-sequence normalisation; the default 'dapo' divides "
             "by the token count of the whole accumulated batch"
         )
+    if plan.row.loss_type == "bnpo":
+        return (
+            "TRL 1.16 'bnpo' is the same sum / sum over one micro-batch, divided by the "
+            "accumulation steps as Tina's Trainer did; steps_per_generation 1 keeps each "
+            "micro-batch one prompt group"
+        )
     if plan.row.loss_type == "dr_grpo":
         return (
-            "experiments.tsv asks for the Dr.GRPO paper's loss: TRL 'dr_grpo' sums token losses "
-            "and divides by the constant max_completion_length"
+            "the Dr.GRPO paper's loss, not Tina's: sum of token losses / (completions x "
+            "max_completion_length)"
         )
     return "set by experiments.tsv (not a paper run)"
+
+
+def _steps_per_generation(plan: Plan) -> int:
+    # TRL 1.16 generates steps_per_generation micro-batches at once and shuffles the completions
+    # before splitting them (GRPOTrainer._prepare_inputs). Only 'bnpo' normalises per micro-batch,
+    # so only it needs each micro-batch generated alone to stay one whole prompt group.
+    if plan.row.loss_type == "bnpo":
+        return 1
+    return plan.geometry["gradient_accumulation_steps"]
+
+
+def _steps_per_generation_why(plan: Plan) -> str:
+    if plan.row.loss_type == "bnpo":
+        return (
+            "one generation per micro-batch, as the paper: TRL shuffles a multi-micro-batch "
+            "generation before splitting it, which would mix prompt groups inside the "
+            "micro-batch that bnpo normalises over"
+        )
+    return (
+        "TRL 1.16 generates the whole step at once with the same weights: same sampling "
+        "distribution, and this loss does not depend on how completions fall into micro-batches"
+    )
+
+
+def _sampling(plan: Plan) -> dict:
+    return {"temperature": plan.row.temperature, "top_p": plan.row.top_p}
 
 
 # Fields the table keeps although TRL 1.16 no longer has them: never passed to GRPOConfig.
@@ -123,9 +155,8 @@ GRPO_TABLE: tuple[Setting, ...] = (
     Setting(
         "steps_per_generation",
         "one generation per micro-batch, all with the weights of the current step",
-        lambda p: p.geometry["gradient_accumulation_steps"],
-        "TRL 1.16 generates the whole step at once with the same weights: same sampling "
-        "distribution, so the same estimator",
+        _steps_per_generation,
+        _steps_per_generation_why,
     ),
     Setting("num_generations", _row("num_generations"), _row("num_generations"), "recipe value"),
     # ---- sampling
@@ -143,13 +174,37 @@ GRPO_TABLE: tuple[Setting, ...] = (
         "left-truncated so the templated prompt fits (TRL 0.15.2 cut the templated token ids "
         "from the left, and with vLLM only for the loss, not for generation)",
     ),
+    # TRL 1.16 divides the policy and reference logits by GRPOConfig.temperature before the
+    # log-probs of the loss and the KL (add_fused_lm_head(..., temperature=self.temperature) in
+    # trl/trainer/grpo_trainer.py); Tina's trainer took log_softmax of the raw logits. So the
+    # field stays 1.0 and the row's sampling settings travel in generation_kwargs, which at TRL
+    # 1.16.0 override the sampling fields on every generation path (trl/trainer/grpo_trainer.py
+    # __init__: generation_kwargs.update(args.generation_kwargs) before GenerationConfig, and
+    # passed to unwrap_model_for_generation; trl/generation/vllm_generation.py colocate:
+    # generation_kwargs.update(self.generation_kwargs) before SamplingParams; server mode:
+    # trl/generation/vllm_client.py generate: sampling_params.update(generation_kwargs)).
     Setting(
         "temperature",
-        _row("temperature"),
-        _row("temperature"),
-        "recipe value (TRL 0.15.2 default 0.9)",
+        "log-probs of the raw logits (temperature 1); sampling at the recipe's temperature",
+        1.0,
+        "log-prob temperature: 1.0 keeps the paper's objective (TRL 1.16 would divide the "
+        "logits of the loss and KL by it); sampling takes the row's temperature from "
+        "generation_kwargs",
     ),
-    Setting("top_p", _row("top_p"), _row("top_p"), "vLLM SamplingParams default 1.0 in the paper"),
+    Setting(
+        "generation_kwargs",
+        _sampling,
+        _sampling,
+        "sampling temperature and top_p of the recipe (vLLM SamplingParams in the paper); TRL "
+        "1.16 lets generation_kwargs override the sampling fields for transformers and vLLM "
+        "generation alike, so only the rollouts see them",
+    ),
+    Setting(
+        "top_p",
+        _row("top_p"),
+        _row("top_p"),
+        "vLLM SamplingParams default 1.0 in the paper; sampling only (also in generation_kwargs)",
+    ),
     Setting("top_k", "off (vLLM default -1)", 0, "0 disables top-k in TRL 1.16"),
     Setting("min_p", "off", None, "disabled, as the paper"),
     Setting("repetition_penalty", 1.0, 1.0, "no penalty, as the paper"),
@@ -186,7 +241,8 @@ GRPO_TABLE: tuple[Setting, ...] = (
         "vllm_importance_sampling_correction",
         "none",
         False,
-        "TRL 1.16 reweights losses by vLLM/trainer logprob ratios by default; 0.15.2 did not",
+        "TRL 1.16 reweights losses by vLLM/trainer logprob ratios by default; 0.15.2 did not "
+        "(and vLLM's are at the sampling temperature, the trainer's at 1.0)",
     ),
     Setting("mask_truncated_completions", "truncated completions trained on", False, "as 0.15.2"),
     Setting(

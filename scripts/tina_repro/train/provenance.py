@@ -2,7 +2,8 @@
 
 ``resolved_config.json`` holds every GRPOConfig and LoraConfig value the trainer ran with, the
 paper-to-TRL mapping, the row, package versions and the git commit of the code. Its ``settings``
-block is what must not change between a run and its resumption.
+block is what must not change between a run and its resumption. :func:`planned_run` is the part
+known before any model is loaded; ``tina-repro resolve`` prints exactly that.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import sys
 from pathlib import Path
 
 from tina_repro import paths
+from tina_repro.config import Experiment
 from tina_repro.files import roundtrip
+from tina_repro.train.geometry import batch_geometry, lora_settings, reward_settings, schedule
+from tina_repro.train.mapping import grpo_settings
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +69,39 @@ def versions() -> dict:
     return found
 
 
-def resolved_config(trainer, row: dict, settings, mapping, geometry, steps) -> dict:
-    """resolved_config.json: every value the trainer actually runs with, and where it came from."""
+def planned_run(row: Experiment, dtype: str, n_gpus: int, device: str, n_prompts: int) -> dict:
+    """What a run of ``row`` resolves to before any model is loaded, on ``n_gpus`` GPUs (0 on CPU)
+    of ``device`` with ``n_prompts`` training rows: GRPOConfig keyword arguments, LoRA and reward
+    settings (under ``settings``), the paper-to-TRL mapping, batch geometry and schedule.
+
+    Training writes these same values into resolved_config.json, and ``tina-repro resolve``
+    prints them, so the two cannot disagree."""
+    grpo_kwargs, mapping = grpo_settings(row, dtype, n_gpus, device, n_prompts=n_prompts)
     return {
-        "experiment": row["name"],
+        "experiment": row.name,
+        "device": device,
+        "n_gpus": n_gpus,
+        "settings": {
+            "grpo": grpo_kwargs,
+            "lora": lora_settings(row),
+            "rewards": reward_settings(row),
+        },
+        "mapping": mapping,
+        "geometry": batch_geometry(row.prompts_per_step, row.num_generations, n_gpus),
+        "schedule": schedule(row, n_prompts),
+    }
+
+
+def resolved_config(trainer, row: dict, settings: dict, plan: dict) -> dict:
+    """resolved_config.json: every value the trainer actually runs with, and where it came from.
+
+    ``plan`` is :func:`planned_run`'s output; ``settings`` (:func:`settings_block`) holds its
+    ``settings`` plus what only the loaded tokenizer and dataset tell."""
+    return {
+        **roundtrip({key: value for key, value in plan.items() if key != "settings"}),
         "settings": settings,
         "grpo_config": json.loads(trainer.args.to_json_string()),
         "lora_config": roundtrip(trainer.model.peft_config["default"].to_dict()),
-        "mapping": roundtrip(mapping),
-        "geometry": geometry,
-        "schedule": steps,
         "row": row,
         "trainable_parameters": sum(
             p.numel() for p in trainer.model.parameters() if p.requires_grad
@@ -84,13 +111,12 @@ def resolved_config(trainer, row: dict, settings, mapping, geometry, steps) -> d
     }
 
 
-def settings_block(grpo_kwargs, lora_kwargs, reward_specs, system_prompt, tokenizer, n_rows):
-    """What must not change between a run and its resumption."""
+def settings_block(planned: dict, system_prompt, tokenizer, n_rows):
+    """What must not change between a run and its resumption: ``planned`` is the ``settings`` of
+    :func:`planned_run`."""
     return roundtrip(
         {
-            "grpo": grpo_kwargs,
-            "lora": lora_kwargs,
-            "rewards": reward_specs,
+            **planned,
             "system_prompt": system_prompt,
             "chat_template": tokenizer.chat_template,
             "pad_token": tokenizer.pad_token,

@@ -35,8 +35,7 @@ from tina_repro.train import rewards
 from tina_repro.train.callbacks import run_control_callback
 from tina_repro.train.checkpoints import checkpoint_step, complete_checkpoints, resume_point
 from tina_repro.train.context import TrainingJob
-from tina_repro.train.geometry import batch_geometry, lora_settings, reward_settings, schedule
-from tina_repro.train.mapping import DEVICES, grpo_settings
+from tina_repro.train.mapping import DEVICES
 from tina_repro.train.outputs import (
     Sessions,
     device_name,
@@ -45,7 +44,12 @@ from tina_repro.train.outputs import (
     write_manifest,
 )
 from tina_repro.train.prompts import load_tokenizer, prepare_prompts, read_training_rows
-from tina_repro.train.provenance import check_same_settings, resolved_config, settings_block
+from tina_repro.train.provenance import (
+    check_same_settings,
+    planned_run,
+    resolved_config,
+    settings_block,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +97,9 @@ def train(job: TrainingJob) -> dict:
     dataset_parquet, base_model_dir = job.dataset_parquet, job.base_model_dir
     # Everything that can be checked cheaply is checked before any model is loaded.
     device, n_gpus = resolve_device(row, job.device)
-    geometry = batch_geometry(row.prompts_per_step, row.num_generations, n_gpus)
-    reward_specs = reward_settings(row)
     table, skipped = read_training_rows(dataset_parquet)
-    steps = schedule(row, len(table))
+    plan = planned_run(row, context.dtype, n_gpus, device, len(table))
+    geometry, steps = plan["geometry"], plan["schedule"]
     is_main = int(os.environ.get("RANK", "0")) == 0
 
     resume = resume_point(out, remove_incomplete=is_main)
@@ -111,11 +114,7 @@ def train(job: TrainingJob) -> dict:
     dataset, prompt_stats = prepare_prompts(
         table, tokenizer, context.system_prompt, row.max_prompt_length
     )
-    grpo_kwargs, mapping = grpo_settings(row, context.dtype, n_gpus, device, n_prompts=len(table))
-    lora_kwargs = lora_settings(row)
-    settings = settings_block(
-        grpo_kwargs, lora_kwargs, reward_specs, context.system_prompt, tokenizer, len(table)
-    )
+    settings = settings_block(plan["settings"], context.system_prompt, tokenizer, len(table))
     if resume:
         check_same_settings(out, settings)
     info = {
@@ -140,8 +139,8 @@ def train(job: TrainingJob) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
     out.mkdir(parents=True, exist_ok=True)
-    args = GRPOConfig(output_dir=str(out), disable_tqdm=True, **grpo_kwargs)
-    reward_funcs = [rewards.build(s["name"], **s["params"]) for s in reward_specs]
+    args = GRPOConfig(output_dir=str(out), disable_tqdm=True, **plan["settings"]["grpo"])
+    reward_funcs = [rewards.build(s["name"], **s["params"]) for s in plan["settings"]["rewards"]]
     sessions = Sessions(out, resume_step, started) if is_main else None
     control = run_control_callback(
         steps["stop_step"], job.max_wall_seconds, sessions, started, is_main
@@ -152,12 +151,12 @@ def train(job: TrainingJob) -> dict:
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=LoraConfig(**lora_kwargs),
+        peft_config=LoraConfig(**plan["settings"]["lora"]),
         callbacks=[control],
     )
     control.accelerator = trainer.accelerator
     if is_main:
-        resolved = resolved_config(trainer, as_params(row), settings, mapping, geometry, steps)
+        resolved = resolved_config(trainer, as_params(row), settings, plan)
         resolved["context"] = as_params(context)
         resolved["dataset"] = {
             "path": str(dataset_parquet),
@@ -165,7 +164,7 @@ def train(job: TrainingJob) -> dict:
             "skipped_rows": skipped,
             **prompt_stats,
         }
-        resolved.update(base_model_dir=str(base_model_dir), device=device, n_gpus=n_gpus)
+        resolved["base_model_dir"] = str(base_model_dir)
         write_json(out / paths.RESOLVED_CONFIG, resolved)
         sessions.update(resume_step)
     if resume:

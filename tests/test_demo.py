@@ -147,8 +147,8 @@ def test_thirty_percent_of_teacher_traces_have_no_answer(demo_files):
 
 def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     """Answered traces earn the accuracy reward and pass the paper's grader on every gold form;
-    unanswered ones (a backwards check, </think>, then nothing) get no reward at all, which is the headroom GRPO can
-    close."""
+    unanswered ones (a backwards check, </think>, then nothing) get no reward at all, which is the
+    headroom GRPO can close."""
     from tina_repro.eval.grading import grade
     from tina_repro.train.rewards import build
 

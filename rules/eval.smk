@@ -14,7 +14,7 @@ rule generate_samples:
     conda:
         "../envs/gpu.yaml"
     resources:
-        gpu=1 if config["evaluation"]["backend"] == "vllm" else 0,
+        gpu=generation_gpus,
     params:
         model=evaluated_model_params,
         gold_format=benchmark_gold_format,

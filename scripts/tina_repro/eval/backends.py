@@ -1,4 +1,4 @@
-"""Generation backends: transformers on CPU, vLLM on GPU; each turns requests into completions.
+"""Generation backends (transformers on CPU; vLLM on GPU or CPU): requests in, completions out.
 
 CPU (``backend: transformers``): fp32, the adapter loaded with ``PeftModel.from_pretrained`` and
 merged into the weights in memory (the LoRA layers' extra matmuls would cost a third of the

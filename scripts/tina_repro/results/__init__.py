@@ -5,5 +5,6 @@ picks each run's reported checkpoint, :mod:`~tina_repro.results.stats` computes 
 paired gains, :mod:`~tina_repro.results.tables` builds the main, ablation and checkpoint tables,
 :mod:`~tina_repro.results.costs` and :mod:`~tina_repro.results.flops` the cost and FLOPs tables,
 and :mod:`~tina_repro.results.make` dispatches a rule to its table. :mod:`~tina_repro.results.status`
-summarises what is done and pending.
+summarises what is done and pending, :mod:`~tina_repro.results.plan` what evaluation still costs,
+and :mod:`~tina_repro.results.gpu_check` what the GPU check measured.
 """

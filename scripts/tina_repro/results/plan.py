@@ -239,7 +239,8 @@ def format_plan(p: Plan, device_name: str) -> str:
     unit = "GPU" if p.device == "cuda" else "CPU"
     lines += [
         "",
-        f"rates ({p.device}): {r.tokens_per_second:,.0f} tokens/s [{r.source['tokens_per_second']}],"
+        f"rates ({p.device}): {r.tokens_per_second:,.0f} tokens/s "
+        f"[{r.source['tokens_per_second']}],"
         f" engine start {r.engine_start_seconds:.0f} s [{r.source['engine_start_seconds']}],"
         f" {r.sample_tokens(p.max_new_tokens):,.0f} tokens/sample "
         f"[{r.source['tokens_per_sample']}"

@@ -87,7 +87,7 @@ def test_rates_from_another_workdir_keep_this_configs_sample_length(tmp_path):
     assert p.rates.tokens_per_second == pytest.approx(2500)
     assert p.rates.engine_start_seconds == pytest.approx(30)
     assert p.rates.tokens_per_sample is None  # 50 tokens/sample at 64 max_new_tokens is not ours
-    assert "default: 0.2 x max_new_tokens" in format_plan(p, "CPU")
+    assert "default: 0.2 x max_new_tokens" in format_plan(p)
 
 
 def test_cli_plan_prints_both_engine_layouts(tmp_path, capsys):

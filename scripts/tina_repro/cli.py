@@ -145,9 +145,7 @@ def cmd_plan(args) -> None:
 
     wc = _config(args)
     rates_from = Path(args.rates_from) if args.rates_from else None
-    p = plan(wc, wc.root, rates_from=rates_from)
-    device = wc.config["cost"]["gpu_type"] if p.device == "cuda" else "CPU"
-    print(format_plan(p, device))
+    print(format_plan(plan(wc, wc.root, rates_from=rates_from)))
 
 
 def build_parser() -> argparse.ArgumentParser:

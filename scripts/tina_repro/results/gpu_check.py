@@ -66,7 +66,8 @@ def summary(wc: WorkflowConfig, workdir: Path, paper: WorkflowConfig) -> str:
             f"last step {run['step_seconds']:.1f} s, peak GPU memory "
             + (f"{memory / 1024:.1f} GiB" if memory is not None else "not recorded")
         )
-    usd = paper.config["cost"]["usd_per_gpu_hour"]
+    paper_plan = plan(paper, workdir, rates_from=workdir)
+    usd = paper_plan.usd_per_device_hour
     timed = [run for run in runs if run["step_seconds"]]
     if timed:
         hours = paper_training_hours(paper, timed[0]["step_seconds"])
@@ -74,9 +75,5 @@ def summary(wc: WorkflowConfig, workdir: Path, paper: WorkflowConfig) -> str:
             f"paper training at that step time: {hours:,.0f} GPU-hours, ${hours * usd:,.0f} at "
             f"${usd:g}/GPU-hour (every row at {timed[0]['experiment']}'s step time: rough)"
         )
-    device = paper.config["cost"]["gpu_type"]
-    lines += [
-        "paper evaluation plan from the measured rates:",
-        format_plan(plan(paper, workdir, rates_from=workdir), device),
-    ]
+    lines += ["paper evaluation plan from the measured rates:", format_plan(paper_plan)]
     return "\n".join(lines)

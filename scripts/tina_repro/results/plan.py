@@ -85,6 +85,7 @@ class Plan:
     runs: list[RunPlan]
     rates: Rates
     device: str  #: cuda or cpu
+    device_name: str  #: what the price is for
     usd_per_device_hour: float
     max_new_tokens: int
     skipped: list[str]  #: runs whose checkpoints cannot be planned, with the reason
@@ -178,6 +179,13 @@ def measured_rates(records: list[dict], device: str, *, sample_tokens: bool) -> 
     return rates
 
 
+def evaluation_price(cost: dict, device: str) -> tuple[str, float]:
+    """(device name, dollars per device-hour) of generation jobs on ``device`` (cuda or cpu)."""
+    if device == "cuda":
+        return cost["gpu_type"], cost["usd_per_gpu_hour"]
+    return "CPU", cost["usd_per_cpu_hour"]
+
+
 def plan(wc: WorkflowConfig, workdir: Path = Path("."), rates_from: Path | None = None) -> Plan:
     """The evaluation plan of ``wc`` in ``workdir`` (see the module docstring)."""
     settings = wc.config["evaluation"]
@@ -215,18 +223,19 @@ def plan(wc: WorkflowConfig, workdir: Path = Path("."), rates_from: Path | None 
         runs.append(RunPlan(run, len(points), pending_models, pending, samples))
     for line in skipped:
         logger.warning("not planned: %s", line)
-    cost = wc.config["cost"]
+    device_name, usd = evaluation_price(wc.config["cost"], device)
     return Plan(
         runs=runs,
         rates=rates,
         device=device,
-        usd_per_device_hour=cost["usd_per_gpu_hour" if device == "cuda" else "usd_per_cpu_hour"],
+        device_name=device_name,
+        usd_per_device_hour=usd,
         max_new_tokens=settings["max_new_tokens"],
         skipped=skipped,
     )
 
 
-def format_plan(p: Plan, device_name: str) -> str:
+def format_plan(p: Plan) -> str:
     """The plan as text: one line per run, the rates with their sources, the totals."""
     lines = [f"{'run':<18} {'models':>7} {'pending':>8} {'evals pending':>14} {'samples':>9}"]
     for run in p.runs:
@@ -257,7 +266,7 @@ def format_plan(p: Plan, device_name: str) -> str:
             f"{label}: {starts} engine starts, {hours['total']:,.1f} {unit}-hours "
             f"({hours['generation']:,.1f} generating {hours['tokens'] / 1e6:,.1f} M tokens + "
             f"{hours['startup']:,.1f} starting), ${hours['total'] * p.usd_per_device_hour:,.0f} at "
-            f"${p.usd_per_device_hour:g}/{unit}-hour ({device_name})"
+            f"${p.usd_per_device_hour:g}/{unit}-hour ({p.device_name})"
         )
     lines.append(
         f"pending: {p.total('evaluations_pending')} evaluations of "

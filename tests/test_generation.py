@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ROOT
 
+from tina_repro.config import load_files
 from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
-from tina_repro.eval.backends import TransformersBackend, vllm_lora_rank
+from tina_repro.eval.backends import (
+    TransformersBackend,
+    VllmBackend,
+    generation_gpus,
+    vllm_lora_rank,
+)
 from tina_repro.eval.generate import generate_benchmark
 from tina_repro.eval.requests import render_prompt, sample_seed
 from tina_repro.eval.score import grade_and_score
@@ -28,6 +35,11 @@ SETTINGS = {
     "backend": "transformers",
     "vllm_gpu_memory_utilization": 0.5,
     "max_model_len": 2048,
+    "vllm_device": "cuda",
+    "vllm_dtype": "bfloat16",
+    "vllm_enforce_eager": False,
+    "adapter_mode": "lora",
+    "merge_dtype": "bfloat16",
     "batch_size": 4,
     "grading_processes": 1,
 }
@@ -198,11 +210,12 @@ def test_missing_adapter_is_named(benchmark_parquet, tiny_dir, tmp_path):
 @pytest.fixture
 def fake_vllm(monkeypatch):
     """A stand-in ``vllm`` module recording engine arguments and requests."""
-    calls = {"engines": [], "generate": []}
+    calls = {"engines": [], "generate": [], "model_files": []}
 
     class LLM:
         def __init__(self, **kwargs):
             calls["engines"].append({**kwargs, "visible": os.environ.get("CUDA_VISIBLE_DEVICES")})
+            calls["model_files"].append(sorted(p.name for p in Path(kwargs["model"]).iterdir()))
 
         def generate(self, prompts, sampling_params, lora_request=None, use_tqdm=True):
             calls["generate"].append((prompts, sampling_params, lora_request))
@@ -229,6 +242,9 @@ def fake_vllm(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.lora", lora)
     monkeypatch.setitem(sys.modules, "vllm.lora.request", request)
+    platforms = types.ModuleType("vllm.platforms")
+    platforms.current_platform = types.SimpleNamespace(device_type="cuda")
+    monkeypatch.setitem(sys.modules, "vllm.platforms", platforms)
     monkeypatch.setenv("TINA_GPU_COUNT", "1")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     return calls
@@ -243,10 +259,12 @@ def test_vllm_serves_the_adapter_with_per_sample_seeds(
     (engine,) = fake_vllm["engines"]
     assert engine == {
         "model": str(tiny_dir),
+        "tokenizer": str(tiny_dir),
         "seed": 1234,
         "gpu_memory_utilization": 0.5,
         "max_model_len": 2048,
         "dtype": "bfloat16",
+        "enforce_eager": False,
         "enable_lora": True,
         "max_lora_rank": 8,  # rank 4 rounded up to a rank vLLM accepts
         "visible": "0",  # one leased GPU
@@ -288,6 +306,61 @@ def test_vllm_without_adapter_runs_the_plain_model(
     (engine,) = fake_vllm["engines"]
     assert "enable_lora" not in engine and "max_lora_rank" not in engine
     assert fake_vllm["generate"][0][2] is None
+
+
+def test_vllm_merged_mode_serves_a_merged_copy_it_removes(
+    fake_vllm, benchmark_parquet, tiny_dir, adapter_dir, tmp_path
+):
+    run(
+        benchmark_parquet,
+        tiny_dir,
+        tmp_path / "s.jsonl",
+        adapter_dir,
+        backend="vllm",
+        adapter_mode="merged",
+    )
+    (engine,) = fake_vllm["engines"]
+    assert "enable_lora" not in engine and fake_vllm["generate"][0][2] is None
+    # the engine loaded a full model folder, gone once the engine held it
+    assert {"config.json", "model.safetensors"} <= set(fake_vllm["model_files"][0])
+    assert engine["model"] != str(tiny_dir) and not Path(engine["model"]).exists()
+    assert engine["tokenizer"] == str(tiny_dir)
+
+
+def test_vllm_on_cpu_holds_no_gpu_and_caps_the_context(
+    fake_vllm, monkeypatch, benchmark_parquet, tiny_dir, tmp_path
+):
+    sys.modules["vllm.platforms"].current_platform.device_type = "cpu"
+    settings = {"backend": "vllm", "vllm_device": "cpu", "vllm_dtype": "float32"}
+    run(
+        benchmark_parquet,
+        tiny_dir,
+        tmp_path / "s.jsonl",
+        max_model_len=32768,
+        **settings,
+        vllm_enforce_eager=True,
+    )
+    (engine,) = fake_vllm["engines"]
+    limit = json.loads((tiny_dir / "config.json").read_text())["max_position_embeddings"]
+    assert limit < 32768 and engine["max_model_len"] == limit
+    assert (engine["dtype"], engine["enforce_eager"]) == ("float32", True)
+    assert engine["visible"] == ""  # lease(0): CUDA hidden, no GPU taken
+
+
+def test_only_vllm_on_cuda_holds_a_gpu():
+    cases = [("vllm", "cuda"), ("vllm", "cpu"), ("transformers", "cuda"), ("transformers", "cpu")]
+    assert [generation_gpus({"backend": b, "vllm_device": d}) for b, d in cases] == [1, 0, 0, 0]
+    # the demo with vLLM on CPU (tests/vllm_cpu/config.yaml) is a valid config that leases none
+    wc = load_files(
+        ROOT / "config/demo/config.yaml", ROOT / "tests/vllm_cpu/config.yaml", root=ROOT
+    )
+    assert wc.config["evaluation"]["backend"] == "vllm"
+    assert generation_gpus(wc.config["evaluation"]) == 0
+
+
+def test_vllm_refuses_a_device_its_build_does_not_run_on(fake_vllm, tiny_dir):
+    with pytest.raises(RuntimeError, match="vllm_device is 'cpu' but the installed vLLM runs on"):
+        VllmBackend(str(tiny_dir), None, {**SETTINGS, "backend": "vllm", "vllm_device": "cpu"})
 
 
 @pytest.mark.parametrize(

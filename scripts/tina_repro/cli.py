@@ -166,6 +166,14 @@ def cmd_hub_lock(args) -> None:
         print(f"{repo_type}\t{repo_id}@{requested}\t{commit}")
 
 
+def cmd_plan(args) -> None:
+    from tina_repro.results.plan import format_plan, plan
+
+    wc = _config(args)
+    rates_from = Path(args.rates_from) if args.rates_from else None
+    print(format_plan(plan(wc, wc.root, rates_from=rates_from)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tina-repro", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -257,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add("status", cmd_status, "per experiment: trained steps, evaluated checkpoints", True)
+
+    cmd = add("plan", cmd_plan, "evaluations pending, engine starts, GPU-hours and dollars", True)
+    cmd.add_argument(
+        "--rates-from",
+        help="working directory whose generation records give tokens/s and engine start time "
+        "(e.g. the GPU check's); default: this workflow's own, else the stated defaults",
+    )
     return parser
 
 

@@ -54,6 +54,8 @@ SCORE = EVAL_DIR + "/score.json"
 PARTIAL_SUFFIX = ".partial"  # finished samples of an interrupted generation
 # Snakemake's benchmark file of a generation job: its wall time is the evaluation cost.
 GENERATION_TIMING = "benchmarks/generate_samples/{run}/{point}/{benchmark}.tsv"
+# One generation job's measured engine start, throughput and device (tina-repro plan reads them).
+GENERATION_RECORD = "results/eval/{run}/{point}/generation.json"
 
 # ---- results and figures (rules/results.smk, rules/figures.smk) -------------------------------
 RUN_SCORES = "results/scores/{experiment}.csv"

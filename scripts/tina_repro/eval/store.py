@@ -14,7 +14,9 @@ and adapter folders, ``gold_format`` and the sampling settings
 which here are only the links; the job finds each finished store file by identity and links it
 again, so its bytes and its mtime stay as they were. Only the target of a link carries the
 samples' age: the link's own mtime is set to the target's, and Snakemake (``Mtime.local`` with
-``follow_symlinks=True`` in ``is_newer``) takes the newer of the two.
+``follow_symlinks=True`` in ``is_newer``) takes the newer of the two. The store files of other
+identities stay where they are, so reverting a setting links its samples again instead of
+regenerating them; delete them by hand to reclaim the space.
 """
 
 from __future__ import annotations

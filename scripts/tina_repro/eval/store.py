@@ -12,11 +12,13 @@ In ``results/eval/{run}/{point}/{benchmark}/``::
 and adapter folders, ``gold_format`` and the sampling settings
 (:func:`tina_repro.eval.requests.sampling_settings`). Snakemake deletes a rerun job's outputs,
 which here are only the links; the job finds each finished store file by identity and links it
-again, so its bytes and its mtime stay as they were. Only the target of a link carries the
-samples' age: the link's own mtime is set to the target's, and Snakemake (``Mtime.local`` with
-``follow_symlinks=True`` in ``is_newer``) takes the newer of the two. The store files of other
-identities stay where they are, so reverting a setting links its samples again instead of
-regenerating them; delete them by hand to reclaim the space.
+again, so its bytes and its mtime stay as they were (a new link gets the store's mtime too).
+Snakemake then touches the job's outputs, the links themselves (``lutime``), and compares the
+newer of link and target (``Mtime.local(follow_symlinks=True)`` in ``IOFile.is_newer``), so a
+relinked samples.jsonl looks new: the grading rule's input (``samples_to_grade`` in
+rules/common.smk) is therefore ``ancient()`` while it links to the store of the current identity.
+The store files of other identities stay where they are, so reverting a setting links its
+samples again instead of regenerating them; delete them by hand to reclaim the space.
 """
 
 from __future__ import annotations

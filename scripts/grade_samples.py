@@ -1,5 +1,7 @@
 """Snakemake entry: grade generated samples and score them (pass@k, bootstrap CI)."""
 
+import os
+
 from tina_repro import logs
 from tina_repro.eval.score import grade_and_score
 
@@ -9,6 +11,11 @@ grade_and_score(
     benchmark_parquet=snakemake.input.benchmark,
     graded_path=snakemake.output.graded,
     score_path=snakemake.output.score,
-    processes=snakemake.params.processes,
-    identity=dict(snakemake.wildcards.items()),
+    # The rule's threads (evaluation.grading_processes): how fast, never what, it grades.
+    processes=snakemake.threads,
+    # The store file samples.jsonl links to: what rules/common.smk (samples_to_grade) checks.
+    identity={
+        **dict(snakemake.wildcards.items()),
+        "samples_store": os.path.basename(os.path.realpath(snakemake.input.samples)),
+    },
 )

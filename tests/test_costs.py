@@ -211,19 +211,18 @@ def test_missing_records_leave_rows_empty_not_partial(caplog):
 def test_untimed_jobs_are_counted(tmp_path, caplog):
     jobs = jobs_frame()
     jobs = jobs[jobs["run"] == "limr"][["run", "point", "step", "benchmark"]]
-    timing = tmp_path / "limr" / "step-10"
-    timing.mkdir(parents=True)
-    for benchmark in ["aime24", "aime25"]:
-        (timing / f"{benchmark}.tsv").write_text("s\th:m:s\tmax_rss\n1800.0\t0:30:00\t10\n")
+    timing = tmp_path / "limr" / "step-10.tsv"  # one generation job per evaluated model
+    timing.parent.mkdir(parents=True)
+    timing.write_text("s\th:m:s\tmax_rss\n3600.0\t1:00:00\t10\n")
     timings = {
-        (r.run, r.point, r.benchmark): tmp_path / r.run / r.point / f"{r.benchmark}.tsv"
-        for r in jobs.itertuples(index=False)
+        (r.run, r.point): tmp_path / r.run / f"{r.point}.tsv" for r in jobs.itertuples(index=False)
     }
     with caplog.at_level(logging.WARNING):
         timed = costs.evaluation_jobs(jobs, timings)
+    assert len(timed) == 3  # three checkpoints, each one job for its six benchmarks
     assert timed["device_hours"].sum() == pytest.approx(1.0)
-    assert timed["device_hours"].isna().sum() == 16
-    assert "16 of 18 generation jobs have no timing file" in caplog.text
-    (timing / "amc23.tsv").write_text("h:m:s\n0:30:00\n")
+    assert timed["device_hours"].isna().sum() == 2
+    assert "2 of 3 generation jobs have no timing file" in caplog.text
+    timing.write_text("h:m:s\n0:30:00\n")
     with pytest.raises(ValueError, match="not a Snakemake benchmark file"):
         costs.evaluation_jobs(jobs, timings)

@@ -295,7 +295,8 @@ def test_demo_dag_builds_its_inputs_first_and_the_paper_dag_never_does(tmp_path)
     assert counts["make_demo_data"] == counts["build_demo_model"] == 1
     assert counts["prepare_dataset"] == 1 and counts["prepare_benchmark"] == 3
     assert counts["train_grpo"] == 1
-    assert counts["generate_samples"] == 3  # the base model on each level
+    assert counts["generate_samples"] == 1  # the base model, every level in one job
+    assert counts["grade_samples"] == 3  # one per level
     assert "download_model" not in counts
     code, counts, output = dry_run(tmp_path, "results/tables/main.csv")
     assert code == 0, output

@@ -3,13 +3,16 @@ two local benchmarks, tiny model, transformers backend."""
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, snakemake
+from helpers import ROOT, dry_run, paper_config, snakemake
 
+from tina_repro import paths
+from tina_repro.config import model_slug
 from tina_repro.demo.tiny_model import build_tiny_model
 
 EXPERIMENT = "tiny_run"
@@ -158,3 +161,113 @@ def test_checkpoints_are_generated_graded_and_scored(workdir):
         completions[target] = [row["completion"] for row in samples]
     # Each checkpoint's own adapter was applied.
     assert completions[targets[0]] != completions[targets[2]]
+
+
+def run_override(workdir: Path, name: str, **changes) -> str:
+    """An override file: the fixture's, with ``changes``."""
+    override = yaml.safe_load((workdir / "override.yaml").read_text()) | changes
+    path = workdir / name
+    path.write_text(yaml.safe_dump(override))
+    return str(path)
+
+
+def eval_file(benchmark: str, name: str, step: int = STEPS[-1]) -> str:
+    return f"results/eval/{EXPERIMENT}/step-{step}/{benchmark}/{name}"
+
+
+@pytest.mark.slow
+def test_an_added_benchmark_is_the_only_one_generated_and_graded(workdir):
+    sheet = workdir / "data" / "benchmarks.tsv"
+    rows = sheet.read_text().splitlines()
+    math_only = workdir / "data" / "math_only.tsv"
+    math_only.write_text("\n".join(rows[:2]) + "\n")  # header and tiny_math
+    first = run_override(workdir, "math_only.yaml", benchmarks=str(math_only))
+    target = eval_file("tiny_math", "score.json")
+    proc = snakemake(workdir, target, "--cores", "2", "--configfile", first)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    samples = workdir / eval_file("tiny_math", "samples.jsonl")
+    graded = workdir / eval_file("tiny_math", "graded.jsonl")
+    store_file = samples.parent / os.readlink(samples)
+    before = {
+        "samples": (store_file.read_bytes(), store_file.stat().st_mtime_ns),
+        "graded": (graded.read_bytes(), graded.stat().st_mtime_ns),
+    }
+
+    both = str(workdir / "override.yaml")
+    targets = [eval_file(b, "score.json") for b in BENCHMARKS]
+    code, planned, output = dry_run(workdir, *targets, "--configfile", both)
+    assert code == 0, output
+    # The new benchmark is prepared, the model regenerated (only tiny_gpqa), tiny_gpqa graded.
+    assert planned == {
+        "prepare_benchmark": 1,
+        "generate_samples": 1,
+        "grade_samples": 1,
+        "total": 3,
+    }
+    proc = snakemake(workdir, *targets, "--cores", "2", "--configfile", both)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    record = json.loads(
+        (workdir / f"results/eval/{EXPERIMENT}/step-10/generation.json").read_text()
+    )
+    assert record["benchmarks"] == list(BENCHMARKS)
+    assert record["generated_benchmarks"] == ["tiny_gpqa"]
+    assert record["samples"] == 3 * 2
+    assert os.readlink(samples) == store_file.name
+    assert (store_file.read_bytes(), store_file.stat().st_mtime_ns) == before["samples"]
+    assert (graded.read_bytes(), graded.stat().st_mtime_ns) == before["graded"]
+    assert (workdir / eval_file("tiny_gpqa", "score.json")).is_file()
+    code, planned, output = dry_run(workdir, *targets, "--configfile", both)
+    assert code == 0 and not planned, output  # nothing left to do
+
+    # Settings that change how fast, not what, are no params: nothing reruns.
+    evaluation = yaml.safe_load((workdir / "override.yaml").read_text())["evaluation"]
+    harmless = {"batch_size": 1, "grading_processes": 2, "vllm_gpu_memory_utilization": 0.9}
+    fast = run_override(workdir, "fast.yaml", evaluation=evaluation | harmless)
+    code, planned, output = dry_run(workdir, *targets, "--configfile", fast)
+    assert code == 0 and not planned, output
+    # A sampling setting changes every sample of the model: one generation job, both grades.
+    hotter = run_override(workdir, "hotter.yaml", evaluation=evaluation | {"temperature": 1.0})
+    code, planned, output = dry_run(workdir, *targets, "--configfile", hotter)
+    assert code == 0, output
+    assert planned == {"generate_samples": 1, "grade_samples": 2, "total": 3}
+    proc = snakemake(workdir, *targets, "--cores", "2", "--configfile", hotter)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    assert os.readlink(samples) != store_file.name
+    # Back to the first setting: its samples are still stored, so they are linked again (nothing
+    # generated), and graded again, since the grades on disk are of the other samples.
+    code, planned, output = dry_run(workdir, *targets, "--configfile", both)
+    assert planned == {"generate_samples": 1, "grade_samples": 2, "total": 3}, output
+    proc = snakemake(workdir, *targets, "--cores", "2", "--configfile", both)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    record = json.loads(
+        (workdir / f"results/eval/{EXPERIMENT}/step-10/generation.json").read_text()
+    )
+    assert (record["generated_benchmarks"], record["samples"]) == ([], 0)
+    assert os.readlink(samples) == store_file.name
+    assert (store_file.read_bytes(), store_file.stat().st_mtime_ns) == before["samples"]
+    assert graded.read_bytes() == before["graded"][0]
+
+
+def test_paper_dry_run_plans_one_generation_job_per_evaluated_model(tmp_path):
+    """Main runs with finished training (three saved checkpoints each) and the baselines: one
+    generate_samples job per model, one grade_samples job per (model, benchmark)."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    wc = paper_config()
+    main = wc.experiments_in("main")
+    base = wc.config["base_model"]
+    inputs = [paths.MODEL_MANIFEST.format(model=model_slug(base["source"], base["revision"]))]
+    inputs += [paths.DATASET_PARQUET.format(dataset=wc.experiments[e].dataset) for e in main]
+    for path in inputs:  # what training read, older than what it wrote
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).touch()
+    for experiment in main:
+        run_dir = tmp_path / "results" / "train" / experiment
+        run_dir.mkdir(parents=True)
+        (run_dir / "manifest.json").write_text(json.dumps({"checkpoint_steps": [50, 100, 150]}))
+        (run_dir / "log_history.csv").write_text("step\n50\n100\n150\n")
+    code, planned, output = dry_run(tmp_path, "results/tables/main.csv")
+    assert code == 0, output
+    models = len(wc.baselines) + 3 * len(main)
+    assert planned["generate_samples"] == models
+    assert planned["grade_samples"] == models * len(wc.benchmarks)
+    assert "train_grpo" not in planned

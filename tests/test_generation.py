@@ -3,7 +3,9 @@ and grading plus scoring of a hand-written samples file."""
 
 import hashlib
 import json
+import multiprocessing
 import os
+import socket
 import sys
 import types
 from pathlib import Path
@@ -12,16 +14,19 @@ import pandas as pd
 import pytest
 from helpers import ROOT
 
+from tina_repro import locks
 from tina_repro.config import load_files
 from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
+from tina_repro.eval import store
 from tina_repro.eval.backends import (
     TransformersBackend,
     VllmBackend,
     generation_gpus,
     vllm_lora_rank,
 )
-from tina_repro.eval.generate import generate_benchmark
-from tina_repro.eval.requests import render_prompt, sample_seed
+from tina_repro.eval.generate import BenchmarkTask, generate_benchmark, generate_model
+from tina_repro.eval.merge import load_merged, merge_retention
+from tina_repro.eval.requests import render_prompt, sample_seed, sampling_settings
 from tina_repro.eval.score import grade_and_score
 
 PROBLEMS = ["What is $2+3$?", "Compute $4\\times 5-6$.", "What is $17-9$?"]
@@ -42,6 +47,8 @@ SETTINGS = {
     "merge_dtype": "bfloat16",
     "batch_size": 4,
     "grading_processes": 1,
+    "adapter_mode": "merged",
+    "merge_dtype": "float32",
 }
 ROW_KEYS = {
     "problem_id",
@@ -116,7 +123,14 @@ def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
         (p, s) for p in range(3) for s in range(2)
     ]
     assert all(set(row) == ROW_KEYS for row in rows)
-    assert not out.with_name("samples.jsonl.partial").exists()
+    # samples.jsonl links to its store file; nothing else is left beside them but the lock.
+    (store,) = out.parent.glob("samples.*.jsonl")
+    assert os.readlink(out) == store.name
+    assert {p.name for p in out.parent.iterdir()} == {
+        "samples.jsonl",
+        store.name,
+        store.name + ".lock",
+    }
     for row in rows:
         # The model's own chat template, no system prompt, generation prompt appended.
         rendered = BOS + USER + "Solve this.\n\n" + PROBLEMS[row["problem_id"]] + GENERATION_PROMPT
@@ -161,12 +175,12 @@ def test_resume_generates_only_missing_samples(
         return original(self, requests)
 
     out = tmp_path / "samples.jsonl"
-    partial = tmp_path / "samples.jsonl.partial"
     monkeypatch.setattr(TransformersBackend, "generate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run(benchmark_parquet, tiny_dir, out, adapter_dir)
     assert not out.exists()
-    assert len(partial.read_text().splitlines()) == 1 + 4  # fingerprint + first batch
+    (partial,) = tmp_path.glob("samples.*.jsonl.partial")
+    assert len(partial.read_text().splitlines()) == 1 + 4  # identity + first batch
     with partial.open("a") as handle:
         handle.write('{"problem_id": 2, "sample_in')  # a line cut short by the kill
 
@@ -186,12 +200,16 @@ def test_partial_file_of_other_settings_is_not_resumed(
     benchmark_parquet, tiny_dir, tmp_path, monkeypatch
 ):
     out = tmp_path / "samples.jsonl"
-    stale = {"problem_id": 0, "sample_index": 0, "completion": "stale"}
-    (tmp_path / "samples.jsonl.partial").write_text(
-        json.dumps({"fingerprint": "other"}) + "\n" + json.dumps(stale) + "\n"
+    settings = {**SETTINGS, "samples_per_problem": 1}
+    identity = store.benchmark_identity(
+        benchmark_parquet, tiny_dir, None, sampling_settings(settings, False), "expr"
     )
+    partial = store.partial_path(store.store_path(out, identity))
+    stale = {"problem_id": 0, "sample_index": 0, "completion": "stale"}
+    partial.write_text(json.dumps({"identity": "other"}) + "\n" + json.dumps(stale) + "\n")
     rows = run(benchmark_parquet, tiny_dir, out, samples_per_problem=1)
     assert len(rows) == 3 and "stale" not in {r["completion"] for r in rows}
+    assert not partial.exists()
 
 
 def test_prompt_longer_than_the_context_is_refused(benchmark_parquet, tiny_dir, tmp_path):
@@ -202,6 +220,217 @@ def test_prompt_longer_than_the_context_is_refused(benchmark_parquet, tiny_dir, 
 def test_missing_adapter_is_named(benchmark_parquet, tiny_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint-9 is not a PEFT adapter"):
         run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", adapter=tmp_path / "checkpoint-9")
+
+
+# ---- one job per model: every benchmark through one backend start -----------------------------
+
+
+@pytest.fixture(scope="module")
+def other_parquet(tmp_path_factory):
+    """A second benchmark (GPQA-style letters) for the same model."""
+    path = tmp_path_factory.mktemp("bench") / "tiny_gpqa.parquet"
+    pd.DataFrame(
+        {
+            "id": [0, 1],
+            "problem": ["Pick A.", "Pick B."],
+            "answer": ["A", "B"],
+            "prompt": ["Pick A.\nA) 1\nB) 2", "Pick B.\nA) 1\nB) 2"],
+            "choices": [None] * 2,
+            "correct_letter": ["A", "B"],
+        }
+    ).to_parquet(path)
+    return path
+
+
+RECORD_KEYS = {
+    "device",
+    "engine_start_seconds",
+    "generation_seconds",
+    "generated_tokens",
+    "samples",
+    "tokens_per_second",
+    "benchmarks",
+    "backend",
+    "adapter_mode",
+    "generated_benchmarks",
+    "merge_retention_bf16",
+}
+
+
+def tasks(root, math_parquet, gpqa_parquet=None):
+    out = [BenchmarkTask("tiny_math", math_parquet, "expr", root / "tiny_math" / "samples.jsonl")]
+    if gpqa_parquet is not None:
+        samples = root / "tiny_gpqa" / "samples.jsonl"
+        out.append(BenchmarkTask("tiny_gpqa", gpqa_parquet, "letter", samples))
+    return out
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """Backend starts and the (problem, sample, prompt) of every generated request."""
+    calls = {"starts": 0, "requests": []}
+    init, generate = TransformersBackend.__init__, TransformersBackend.generate
+
+    def counting_init(self, *args):
+        calls["starts"] += 1
+        init(self, *args)
+
+    def recording(self, requests):
+        calls["requests"].extend((r.gold_format, r.key) for r in requests)
+        return generate(self, requests)
+
+    monkeypatch.setattr(TransformersBackend, "__init__", counting_init)
+    monkeypatch.setattr(TransformersBackend, "generate", recording)
+    return calls
+
+
+def test_one_backend_start_serves_every_benchmark(
+    reference, benchmark_parquet, other_parquet, tiny_dir, adapter_dir, tmp_path, recorded
+):
+    record_path = tmp_path / "generation.json"
+    jobs = tasks(tmp_path, benchmark_parquet, other_parquet)
+    record = generate_model(tiny_dir, adapter_dir, jobs, SETTINGS, record_path)
+    assert recorded["starts"] == 1
+    assert len(recorded["requests"]) == 6 + 4
+    # A benchmark's samples do not depend on the other benchmarks sharing its batches.
+    assert jobs[0].samples.read_bytes() == reference[0].read_bytes()
+    rows = [json.loads(line) for line in jobs[1].samples.read_text().splitlines()]
+    assert [(r["task"], r["gold_format"], r["gold"]) for r in rows] == [
+        ("gpqa", "letter", gold) for gold in ("A", "A", "B", "B")
+    ]
+    assert json.loads(record_path.read_text()) == record
+    assert set(record) == RECORD_KEYS
+    tokens = sum(
+        json.loads(line)["n_tokens"]
+        for job in jobs
+        for line in job.samples.read_text().splitlines()
+    )
+    assert (record["device"], record["backend"], record["adapter_mode"]) == (
+        "cpu",
+        "transformers",
+        "merged",
+    )
+    assert (record["samples"], record["generated_tokens"]) == (10, tokens)
+    assert record["tokens_per_second"] == tokens / record["generation_seconds"]
+    assert record["engine_start_seconds"] > 0
+    assert record["benchmarks"] == record["generated_benchmarks"] == ["tiny_math", "tiny_gpqa"]
+    measured = merge_retention(tiny_dir, adapter_dir, "bfloat16")
+    assert record["merge_retention_bf16"] == {
+        "overall": measured["overall"]["retention"],
+        "by_layer_type": {
+            "q_proj": measured["by_layer_type"]["q_proj"]["retention"],
+            "v_proj": measured["by_layer_type"]["v_proj"]["retention"],
+        },
+    }
+
+
+def _targeted_weights(model) -> dict:
+    return {
+        name: param.detach().clone()
+        for name, param in model.named_parameters()
+        if name.endswith(("q_proj.weight", "v_proj.weight"))
+    }
+
+
+def test_adapter_modes(tiny_dir, adapter_dir):
+    """merged: the weights of a merge in merge_dtype (bf16 rounds them onto its grid), computed
+    in fp32; lora: the adapter unmerged, its own layers in the model."""
+    import torch
+    from peft import PeftModel
+    from peft.tuners.lora import LoraLayer
+
+    bf16 = TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "merge_dtype": "bfloat16"})
+    fp32 = TransformersBackend(tiny_dir, adapter_dir, SETTINGS)
+    expected = _targeted_weights(load_merged(tiny_dir, adapter_dir, "bfloat16"))
+    got, exact = _targeted_weights(bf16.model), _targeted_weights(fp32.model)
+    assert set(got) == set(expected) and len(got) == 4  # q and v of both layers
+    for name, weight in got.items():
+        assert weight.dtype == torch.float32
+        assert torch.equal(weight, expected[name].float())
+        assert torch.equal(weight, weight.bfloat16().float())  # on bf16's grid
+        assert not torch.equal(weight, exact[name])  # the fp32 merge kept what bf16 rounded
+    assert not any(isinstance(m, LoraLayer) for m in bf16.model.modules())
+
+    lora = TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "adapter_mode": "lora"})
+    assert isinstance(lora.model, PeftModel)
+    assert sum(isinstance(m, LoraLayer) for m in lora.model.modules()) == 4
+    with pytest.raises(ValueError, match="adapter_mode must be 'merged' or 'lora', got 'fused'"):
+        TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "adapter_mode": "fused"})
+
+
+def test_adding_a_benchmark_generates_only_it(
+    benchmark_parquet, other_parquet, tiny_dir, tmp_path, recorded
+):
+    (math_task,) = tasks(tmp_path, benchmark_parquet)
+    generate_model(tiny_dir, None, [math_task], SETTINGS)
+    store_file = math_task.samples.parent / os.readlink(math_task.samples)
+    before = (store_file.read_bytes(), store_file.stat().st_mtime_ns)
+    assert math_task.samples.lstat().st_mtime_ns == before[1]  # the link carries the store's age
+    recorded["requests"].clear()
+    math_task.samples.unlink()  # what Snakemake does to a rerun job's outputs
+    record = generate_model(
+        tiny_dir, None, tasks(tmp_path, benchmark_parquet, other_parquet), SETTINGS
+    )
+    assert {gold_format for gold_format, _ in recorded["requests"]} == {"letter"}
+    assert len(recorded["requests"]) == 4
+    assert record["generated_benchmarks"] == ["tiny_gpqa"] and record["samples"] == 4
+    assert (record["adapter_mode"], record["merge_retention_bf16"]) == (None, None)
+    assert os.readlink(math_task.samples) == store_file.name
+    assert (store_file.read_bytes(), store_file.stat().st_mtime_ns) == before
+    assert math_task.samples.lstat().st_mtime_ns == before[1]
+    assert recorded["starts"] == 2  # the first run and the one that generated tiny_gpqa
+
+    recorded["requests"].clear()
+    record = generate_model(
+        tiny_dir, None, tasks(tmp_path, benchmark_parquet, other_parquet), SETTINGS
+    )
+    assert recorded["requests"] == [] and recorded["starts"] == 2  # all reused: no engine start
+    assert (record["samples"], record["device"], record["tokens_per_second"]) == (0, None, None)
+
+
+# Spawned, not forked: a fork of a process whose torch thread pool has run can hang in it.
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _generate_blocked(root, parquet, model_dir, started, release, results):
+    """Generate, pausing inside the first batch until ``release`` is set."""
+    original = TransformersBackend.generate
+
+    def paused(self, requests):
+        started.set()
+        release.wait(timeout=60)
+        return original(self, requests)
+
+    TransformersBackend.generate = paused
+    generate_model(model_dir, None, tasks(root, parquet), SETTINGS)
+    results.put(os.getpid())
+
+
+def test_a_second_writer_of_the_same_samples_stops_at_once(benchmark_parquet, tiny_dir, tmp_path):
+    started, release, results = SPAWN.Event(), SPAWN.Event(), SPAWN.Queue()
+    first = SPAWN.Process(
+        target=_generate_blocked,
+        args=(tmp_path, benchmark_parquet, tiny_dir, started, release, results),
+    )
+    first.start()
+    try:
+        assert started.wait(timeout=60)
+        with pytest.raises(locks.AlreadyRunningError) as refused:
+            generate_model(tiny_dir, None, tasks(tmp_path, benchmark_parquet), SETTINGS)
+    finally:
+        release.set()
+        first.join(timeout=60)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"samples {tmp_path / 'tiny_math'}/samples.")
+    assert f"is being written by PID {first.pid} on host {socket.gethostname()}" in message
+    assert first.exitcode == 0 and results.get(timeout=5) == first.pid
+    # The first writer finished; the refused one left nothing behind.
+    assert not list(tmp_path.glob("tiny_math/*.partial"))
+    rows = [
+        json.loads(line) for line in (tmp_path / "tiny_math/samples.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == 6
 
 
 # ---- vLLM against a fake engine ----------------------------------------------------------------

@@ -59,6 +59,16 @@ def tiny_delta(layer_type, shape_a, shape_b):
     return a, b
 
 
+def grid_delta(layer_type, shape_a, shape_b):
+    """Dyadic A, B with scaling 4: ΔW = ±m·2^-7 with 4 <= m <= 60, so W + ΔW = 1 ± m·2^-7 lies
+    on bf16's grid (spacing 2^-7 in [1, 2), 2^-8 in [0.5, 1)): the merge is exact."""
+    (r, n_in), (n_out, _) = shape_a, shape_b
+    k, j, i = torch.arange(r), torch.arange(n_in), torch.arange(n_out)
+    a = (-1.0) ** j[None, :] * ((j[None, :] + k[:, None]) % 5 + 1) * 2.0**-4
+    b = (-1.0) ** i[:, None] * ((i[:, None] + k[None, :]) % 3 + 1) * 2.0**-5
+    return a, b
+
+
 def large_delta(layer_type, shape_a, shape_b):
     """Random A, B with scaling 4, r 4: ΔW entries ~ N(0, 1), as large as the weights."""
     g = torch.Generator().manual_seed(sum(map(ord, layer_type)))
@@ -123,6 +133,20 @@ def test_update_far_below_bf16_step_is_rounded_away(ones_base, tmp_path):
     assert fp32["overall"]["zero_fraction"] == 0.0
     for stats in fp32["by_layer_type"].values():
         assert stats["retention"] == 1.0 and stats["zero_fraction"] == 0.0
+
+
+def test_update_on_bf16_steps_survives_exactly(ones_base, tmp_path):
+    adapter = _adapter(ones_base, tmp_path / "g", grid_delta)
+    deltas = _exact_deltas(grid_delta)
+    steps = torch.cat([d.flatten() for d in deltas.values()]) / 2.0**-7
+    assert (
+        steps.abs().min() >= 4 and steps.abs().max() <= 60 and bool((steps == steps.round()).all())
+    )
+    bf16 = merge_retention(ones_base, adapter, "bfloat16")
+    for stats in [bf16["overall"], *bf16["by_layer_type"].values()]:
+        assert (stats["retention"], stats["error"], stats["zero_fraction"]) == (1.0, 0.0, 0.0)
+    expected_norm = math.sqrt(2 * sum(d.square().sum().item() for d in deltas.values()))
+    assert bf16["overall"]["realised_norm"] == pytest.approx(expected_norm, rel=1e-12)
 
 
 def test_update_far_above_bf16_step_survives(ones_base, tmp_path):

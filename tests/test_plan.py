@@ -68,7 +68,9 @@ def test_finished_samples_and_measured_records_change_the_plan(tmp_path):
             samples.write_text("")
     write_record(tmp_path, "demo", "step-20", **record("cpu", 4.0, 10.0, 30000, 2400))
     write_record(tmp_path, "demo", "step-40", **record("cpu", 6.0, 20.0, 60000, 800))
-    write_record(tmp_path, "other", "step-1", **record("cuda", 50.0, 1.0, 1, 1))  # other device
+    write_record(
+        tmp_path, "other", "step-1", **record("NVIDIA H100 80GB HBM3", 50.0, 1.0, 1, 1)
+    )  # other device
 
     p = plan(wc, tmp_path)
     demo = next(run for run in p.runs if run.run == "demo")

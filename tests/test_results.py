@@ -94,18 +94,26 @@ def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) 
         folder.mkdir(parents=True)
         (folder / "graded.jsonl").write_text("".join(json.dumps(r) + "\n" for r in graded))
         (folder / "score.json").write_text(json.dumps(scoring.score(graded)))
-        timing = root / "benchmarks" / "generate_samples" / run / point / f"{benchmark}.tsv"
-        timing.parent.mkdir(parents=True, exist_ok=True)
-        timing.write_text(f"s\th:m:s\n{hours * 3600 / len(accuracy)}\t0\n")
         paths.append(folder / "score.json")
+    timing = root / "benchmarks" / "generate_samples" / run / f"{point}.tsv"
+    timing.parent.mkdir(parents=True, exist_ok=True)
+    timing.write_text(f"s\th:m:s\n{hours * 3600}\t0\n")
+    record = {"merge_retention_bf16": retention_of(point) if run != "baseline" else None}
+    (root / "results" / "eval" / run / point / "generation.json").write_text(json.dumps(record))
     return paths
+
+
+def retention_of(point: str) -> dict:
+    """A checkpoint's (made-up) bf16 merge retention, from its step."""
+    step = int(point.removeprefix("step-"))
+    return {"overall": 1 - step / 1e4, "by_layer_type": {"q_proj": 0.5, "v_proj": step / 1e4}}
 
 
 def timing_of(score: Path) -> Path:
     """The generation timing file of the job behind a score.json."""
-    *_, run, point, benchmark, _name = score.parts
+    *_, run, point, _benchmark, _name = score.parts
     root = score.parents[5]
-    return root / "benchmarks" / "generate_samples" / run / point / f"{benchmark}.tsv"
+    return root / "benchmarks" / "generate_samples" / run / f"{point}.tsv"
 
 
 def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
@@ -162,7 +170,8 @@ def build_workspace(root: Path, experiments: dict) -> dict[str, list[str]]:
         "baselines": str(scores_dir / "baselines.csv"),
         "manifests": [str(p) for p in manifests],
         "graded": [str(p.with_name("graded.jsonl")) for p in score_files],
-        "timings": [str(timing_of(p)) for p in score_files],
+        "timings": sorted({str(timing_of(p)) for p in score_files}),
+        "records": sorted({str(p.parents[1] / "generation.json") for p in score_files}),
         "log_history": [str(p) for p in logs],
     }
 
@@ -176,7 +185,10 @@ def rule_inputs(common: dict) -> dict[str, dict]:
     main_manifests = [p for p in common["manifests"] if Path(p).parent.name in MAIN]
     keep = ("runs", "baselines", "manifests")
     return {
-        "checkpoints_table": {key: common[key] for key in keep},
+        "checkpoints_table": {
+            **{key: common[key] for key in keep},
+            "records": [p for p in common["records"] if "/baseline/" not in p],
+        },
         "main_table": {
             "runs": main_runs,
             "baselines": common["baselines"],
@@ -513,14 +525,23 @@ def test_format_columns_average_needs_every_benchmark():
 # ---- checkpoints, costs, FLOPs -------------------------------------------------------------------
 def test_checkpoint_table_lists_every_evaluation(workspace):
     table = workspace["tables"]["checkpoints_table"]
-    assert list(table.columns) == CHECKPOINT_COLUMNS
+    retention = [
+        "merge_retention_bf16",
+        "merge_retention_bf16_q_proj",
+        "merge_retention_bf16_v_proj",
+    ]
+    assert list(table.columns) == CHECKPOINT_COLUMNS + retention
     assert len(table) == 15 * 3 * 6 + (6 + 2) * 6
     kinds = table.drop_duplicates("run").set_index("run")["kind"]
     assert kinds["open_r1_released"] == "released_adapter" and kinds["base"] == "baseline"
     assert table["run"].iloc[0] == "base" and table["kind"].iloc[0] == "baseline"
+    assert table[table["kind"] == "baseline"][retention].isna().all().all()
     still = table[(table["run"] == "still") & (table["benchmark"] == "aime24")]
     assert still["step"].tolist() == [100, 2000, 3750]
     assert still["pct_epoch"].tolist() == pytest.approx([100 / 37.5, 2000 / 37.5, 100.0])
+    assert still[retention].values.tolist() == [
+        [1 - step / 1e4, 0.5, step / 1e4] for step in (100, 2000, 3750)
+    ]
 
 
 def test_cost_table_from_timing_files(workspace):

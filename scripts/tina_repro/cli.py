@@ -240,7 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--benchmark-parquet", required=True, help="prepared benchmark Parquet")
     cmd.add_argument("--model", required=True, help="base model folder")
     cmd.add_argument("--adapter", help="LoRA adapter folder (a checkpoint-N)")
-    cmd.add_argument("--out", required=True, help="samples.jsonl (resumes from .partial)")
+    cmd.add_argument(
+        "--out",
+        required=True,
+        help="samples.jsonl, a link to its store file (resumes from its .partial)",
+    )
 
     cmd = add("score", cmd_score, "grade samples.jsonl and write graded.jsonl + score.json")
     cmd.add_argument("--samples", required=True)

@@ -10,6 +10,7 @@ working directory, e.g. tests).
     resources/models/{model}/manifest.json     download_model -> train_grpo, generate_samples
     results/train/{experiment}/manifest.json   train_grpo (written last) -> all downstream
       .../checkpoint-{step}/, log_history.csv, resolved_config.json, train_sessions.json
+    results/eval/{run}/{point}/generation.json generate_samples (one job per evaluated model)
     results/eval/{run}/{point}/{benchmark}/    samples.jsonl (generate_samples),
                                                graded.jsonl + score.json (grade_samples)
     results/scores/{experiment}.csv            collect_run_scores -> tables, figures
@@ -47,15 +48,18 @@ RUN_CHECKPOINT = f"{RUN_DIR}/{CHECKPOINT}"
 # ---- evaluation (rules/eval.smk) ---------------------------------------------------------------
 STEP_PREFIX = "step-"  # a checkpoint's {point} is step-N; a baseline's is its name
 EVAL_ROOT = "results/eval"
-EVAL_DIR = EVAL_ROOT + "/{run}/{point}/{benchmark}"
-SAMPLES = EVAL_DIR + "/samples.jsonl"
+EVAL_POINT_DIR = EVAL_ROOT + "/{run}/{point}"
+EVAL_DIR = EVAL_POINT_DIR + "/{benchmark}"
+SAMPLES = EVAL_DIR + "/samples.jsonl"  # a link to SAMPLES_STORE (tina_repro.eval.store)
+SAMPLES_STORE = "samples.{identity}.jsonl"  # beside the link: the samples of one identity
 GRADED = EVAL_DIR + "/graded.jsonl"
 SCORE = EVAL_DIR + "/score.json"
 PARTIAL_SUFFIX = ".partial"  # finished samples of an interrupted generation
+# One generation job per evaluated model: its device, engine start, throughput, merge retention
+# (tina-repro plan reads them).
+GENERATION_RECORD = EVAL_POINT_DIR + "/generation.json"
 # Snakemake's benchmark file of a generation job: its wall time is the evaluation cost.
-GENERATION_TIMING = "benchmarks/generate_samples/{run}/{point}/{benchmark}.tsv"
-# One generation job's measured engine start, throughput and device (tina-repro plan reads them).
-GENERATION_RECORD = "results/eval/{run}/{point}/generation.json"
+GENERATION_TIMING = "benchmarks/generate_samples/{run}/{point}.tsv"
 
 # ---- results and figures (rules/results.smk, rules/figures.smk) -------------------------------
 RUN_SCORES = "results/scores/{experiment}.csv"
@@ -107,12 +111,20 @@ def eval_parts(path: str | Path) -> tuple[str, str, str]:
     return parts[-4], parts[-3], parts[-2]
 
 
-def timing_parts(path: str | Path) -> tuple[str, str, str]:
-    """(run, point, benchmark) of a generation timing file (:data:`GENERATION_TIMING`)."""
+def timing_parts(path: str | Path) -> tuple[str, str]:
+    """(run, point) of a generation timing file (:data:`GENERATION_TIMING`)."""
     path = Path(path)
-    if len(path.parts) < 3:
-        raise ValueError(f"{path}: expected .../{{run}}/{{point}}/{{benchmark}}.tsv")
-    return path.parts[-3], path.parts[-2], path.stem
+    if len(path.parts) < 2:
+        raise ValueError(f"{path}: expected .../{{run}}/{{point}}.tsv")
+    return path.parts[-2], path.stem
+
+
+def record_parts(path: str | Path) -> tuple[str, str]:
+    """(run, point) of a generation record (:data:`GENERATION_RECORD`)."""
+    parts = Path(path).parts
+    if len(parts) < 3:
+        raise ValueError(f"{path}: expected .../{{run}}/{{point}}/generation.json")
+    return parts[-3], parts[-2]
 
 
 def beside(path: str | Path, name: str) -> Path:

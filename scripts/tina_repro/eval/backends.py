@@ -1,9 +1,12 @@
 """Generation backends (transformers on CPU; vLLM on GPU or CPU): requests in, completions out.
 
-CPU (``backend: transformers``): fp32, the adapter loaded with ``PeftModel.from_pretrained`` and
-merged into the weights in memory (the LoRA layers' extra matmuls would cost a third of the
-generation time; nothing is written to disk), left-padded batches of ``batch_size`` generated with
-``model.generate``. Sampling (temperature, top-p) happens in a logits processor that draws each
+CPU (``backend: transformers``): fp32 arithmetic on left-padded batches of ``batch_size``
+generated with ``model.generate``. ``evaluation.adapter_mode`` says how a LoRA adapter is applied:
+``merged`` (the paper's, docs/paper.md#merge) merges it into the base weights in
+``evaluation.merge_dtype`` in memory (:func:`tina_repro.eval.merge.load_merged`; nothing is written
+to disk), so a bf16 merge rounds the update as the paper's merged checkpoints did; ``lora`` keeps
+the adapter unmerged (``PeftModel``), the exact update, at the cost of the LoRA layers' extra
+matmuls. Sampling (temperature, top-p) happens in a logits processor that draws each
 row's token from that row's own ``torch.Generator``, which is what makes a row independent of the
 others in its batch.
 
@@ -83,11 +86,21 @@ class TransformersBackend:
         self.settings = settings
         self.chunk_size = settings["batch_size"]
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        if adapter_dir:
+        mode = settings["adapter_mode"]
+        if not adapter_dir:
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        elif mode == "merged":
+            from tina_repro.eval.merge import load_merged
+
+            # The weights of a merge_dtype merge, computed with in fp32 like the rest of CPU work.
+            model = load_merged(model_dir, adapter_dir, settings["merge_dtype"]).float()
+        elif mode == "lora":
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+            base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+            model = PeftModel.from_pretrained(base, adapter_dir)
+        else:
+            raise ValueError(f"adapter_mode must be 'merged' or 'lora', got {mode!r}")
         self.model = model.eval()
         eos = model.generation_config.eos_token_id
         if eos is None:

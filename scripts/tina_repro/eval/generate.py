@@ -1,4 +1,5 @@
-"""Completions of one model (base weights plus an optional LoRA adapter) on one benchmark.
+"""Completions of one model (base weights plus an optional LoRA adapter) on every benchmark, from
+one backend start.
 
 GPU (the paper's setup; ``evaluation.backend: vllm``)::
 
@@ -6,51 +7,78 @@ GPU (the paper's setup; ``evaluation.backend: vllm``)::
     snakemake --cores 16 --resources gpu=2 results/tables/main.csv
     snakemake --cores 4 --resources gpu=1 results/eval/limr/step-180/aime24/score.json  # one
 
-Each ``generate_samples`` job leases one GPU (:mod:`tina_repro.gpu_lease`) and starts one engine
-(:mod:`tina_repro.eval.backends`). Data parallelism is per job: Snakemake runs as many evaluation
-jobs at once as ``--resources gpu=N`` allows, each on its own leased device (the paper ran
-lighteval with ``data_parallel_size=2``, one ``LLM`` per GPU). Per-sample seeds
-(:mod:`tina_repro.eval.requests`) make the result independent of that split.
+Each ``generate_samples`` job evaluates one model (a checkpoint or a baseline): it leases one GPU
+(:mod:`tina_repro.gpu_lease`), starts one engine (:mod:`tina_repro.eval.backends`) and sends the
+requests of all benchmarks through it together, as the paper's harness ran all six tasks through
+one engine per checkpoint. Data parallelism is per job: Snakemake runs as many models at once as
+``--resources gpu=N`` allows (the paper ran lighteval with ``data_parallel_size=2``, one ``LLM``
+per GPU). Per-sample seeds (:mod:`tina_repro.eval.requests`) make a sample independent of that
+split and of which other benchmarks share its batch.
 
-Resuming: finished samples are appended to ``<out_path>.partial`` (first line: a fingerprint of
-model, adapter, benchmark and sampling settings), flushed after every batch. A rerun keeps the
-samples of a matching partial file, generates only the rest, and finally writes ``out_path``
-atomically in benchmark order. The partial file is not a declared output, so Snakemake leaves it.
+Outputs stay per benchmark, through content-addressed store files (:mod:`tina_repro.eval.store`):
+a benchmark whose store file of the current identity exists is only linked again, so adding a
+benchmark generates just that one. Resuming: finished samples are appended to the store's
+``.partial`` file (first line: the identity), flushed after every batch; a rerun keeps them and
+generates only the rest. Each unfinished store is locked (:mod:`tina_repro.locks`) for the job's
+lifetime: a second writer of the same samples stops at once, naming the first.
+
+The job writes :data:`tina_repro.paths.GENERATION_RECORD`: the device, engine start and generation
+seconds, generated tokens and samples, tokens/s (what ``tina-repro plan`` extrapolates from), and
+for a checkpoint the share of its LoRA update that survives a bf16 merge.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from tina_repro import gpu_lease, paths
+from tina_repro import gpu_lease, locks
+from tina_repro.eval import store
 from tina_repro.eval.backends import BACKENDS, generation_gpus
-from tina_repro.eval.requests import SAMPLING_KEYS, build_requests, sample_row
-from tina_repro.files import append_jsonl, sha256_file, write_jsonl
+from tina_repro.eval.requests import Request, build_requests, sample_row, sampling_settings
+from tina_repro.files import append_jsonl, write_json, write_jsonl
 
 logger = logging.getLogger(__name__)
 
-
-def fingerprint(
-    benchmark_parquet, model_dir: str, adapter_dir: str | None, settings: dict, gold_format: str
-) -> str:
-    """Identity of a generation job: a partial file from another identity is not resumed."""
-    identity = {
-        "benchmark_sha256": sha256_file(benchmark_parquet),
-        "model_dir": str(model_dir),
-        "adapter_dir": str(adapter_dir) if adapter_dir else None,
-        "gold_format": gold_format,
-        **{key: settings[key] for key in SAMPLING_KEYS},
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+CPU_DEVICE = "cpu"  # as the cost table names a CPU device
 
 
-def _read_partial(path: Path, expected_fingerprint: str, wanted: set) -> dict:
+@dataclass(frozen=True)
+class BenchmarkTask:
+    """One benchmark of the evaluated model: its prepared file and its ``samples.jsonl`` link."""
+
+    name: str
+    parquet: Path
+    gold_format: str
+    samples: Path
+
+
+@dataclass
+class _Pending:
+    """A benchmark whose samples are (partly) still to generate."""
+
+    task: BenchmarkTask
+    store: Path
+    requests: list[Request]
+    done: dict = field(default_factory=dict)
+
+    @property
+    def partial(self) -> Path:
+        return store.partial_path(self.store)
+
+    def finish(self) -> None:
+        write_jsonl(self.store, (self.done[r.key] for r in self.requests))
+        self.partial.unlink()
+        store.link(self.task.samples, self.store)
+
+
+def _read_partial(path: Path, identity: str, wanted: set) -> dict:
     """Finished rows of a matching partial file, keyed by (problem_id, sample_index). The file is
     rewritten with just those rows, which drops a line cut short by a kill."""
     if not path.exists():
@@ -60,8 +88,8 @@ def _read_partial(path: Path, expected_fingerprint: str, wanted: set) -> dict:
         header = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:
         header = {}
-    if header.get("fingerprint") != expected_fingerprint:
-        logger.warning("%s is from other settings, model or benchmark; starting over", path)
+    if header.get("identity") != identity:
+        logger.warning("%s is not of identity %s; starting over", path, identity)
         return {}
     done, unusable = {}, 0
     for line in lines[1:]:
@@ -82,19 +110,79 @@ def _read_partial(path: Path, expected_fingerprint: str, wanted: set) -> dict:
     return done
 
 
-def generate_benchmark(
-    benchmark_parquet,
+def _device_name(backend_name: str) -> str:
+    """The CUDA device a vLLM engine runs on (the leased one), else CPU."""
+    import torch
+
+    if backend_name == "vllm" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.cuda.current_device())
+    return CPU_DEVICE
+
+
+def _generate(pending: list[_Pending], model_dir, adapter_dir, settings: dict) -> dict:
+    """Generate every missing sample of ``pending`` through one backend; returns the timings."""
+    todo = [(p, r) for p in pending for r in p.requests if r.key not in p.done]
+    timing = {
+        "device": None,
+        "engine_start_seconds": 0.0,
+        "generation_seconds": 0.0,
+        "generated_tokens": 0,
+        "samples": len(todo),
+    }
+    if not todo:
+        return timing
+    backend_name = settings["backend"]
+    with gpu_lease.lease(generation_gpus(settings)):
+        timing["device"] = _device_name(backend_name)
+        started = time.perf_counter()
+        backend = BACKENDS[backend_name](model_dir, adapter_dir, settings)
+        timing["engine_start_seconds"] = time.perf_counter() - started
+        started, generated = time.perf_counter(), 0
+        for start in range(0, len(todo), backend.chunk_size):
+            batch = todo[start : start + backend.chunk_size]
+            completions = backend.generate([request for _, request in batch])
+            by_owner: dict[int, tuple[_Pending, list[dict]]] = {}
+            for (owner, request), completion in zip(batch, completions, strict=True):
+                row = sample_row(request, completion)
+                by_owner.setdefault(id(owner), (owner, []))[1].append(row)
+            for owner, new in by_owner.values():
+                append_jsonl(owner.partial, new)
+                owner.done.update(((row["problem_id"], row["sample_index"]), row) for row in new)
+                generated += sum(row["n_tokens"] for row in new)
+            logger.info(
+                "%d/%d samples, %.1f generated tokens/s",
+                start + len(batch),
+                len(todo),
+                generated / (time.perf_counter() - started),
+            )
+        timing["generation_seconds"] = time.perf_counter() - started
+        timing["generated_tokens"] = generated
+    return timing
+
+
+def _merge_retention_bf16(model_dir, adapter_dir) -> dict:
+    """How much of the adapter's update survives a bf16 merge: overall and per layer type."""
+    from tina_repro.eval.merge import merge_retention
+
+    measured = merge_retention(model_dir, adapter_dir, "bfloat16")
+    return {
+        "overall": measured["overall"]["retention"],
+        "by_layer_type": {t: s["retention"] for t, s in measured["by_layer_type"].items()},
+    }
+
+
+def generate_model(
     model_dir,
     adapter_dir,
+    tasks: list[BenchmarkTask],
     settings: dict,
-    out_path,
-    *,
-    gold_format: str,
-) -> Path:
-    """Write ``out_path`` (JSONL): one row per (problem, sample) with ``problem_id``,
-    ``sample_index``, ``seed``, ``prompt_hash``, ``completion``, ``n_tokens``, ``finish_reason``,
-    ``gold``, ``task``, ``gold_format``. ``settings`` is the config's ``evaluation`` block;
-    ``gold_format`` (expr, latex or letter) is the benchmark's, from benchmarks.tsv."""
+    record_path=None,
+) -> dict:
+    """Write each task's ``samples`` (JSONL, through its store file): one row per (problem,
+    sample) with ``problem_id``, ``sample_index``, ``seed``, ``prompt_hash``, ``completion``,
+    ``n_tokens``, ``finish_reason``, ``gold``, ``task``, ``gold_format``. ``settings`` is the
+    config's ``evaluation`` block. Returns the generation record (also written to
+    ``record_path`` when given)."""
     from transformers import AutoTokenizer
 
     backend_name = settings["backend"]
@@ -102,48 +190,64 @@ def generate_benchmark(
         raise ValueError(f"unknown evaluation backend {backend_name!r}; expected {list(BACKENDS)}")
     if adapter_dir and not (Path(adapter_dir) / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{adapter_dir} is not a PEFT adapter: no adapter_config.json")
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + paths.PARTIAL_SUFFIX)
-
-    benchmark = pd.read_parquet(benchmark_parquet)
+    sampling = sampling_settings(settings, has_adapter=bool(adapter_dir))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    requests = build_requests(benchmark, tokenizer, settings, gold_format)
-    identity = fingerprint(benchmark_parquet, model_dir, adapter_dir, settings, gold_format)
-    done = _read_partial(partial, identity, {r.key for r in requests})
-    if not done:
-        write_jsonl(partial, [{"fingerprint": identity}])
-    todo = [r for r in requests if r.key not in done]
-    logger.info(
-        "%s on %s (adapter %s): %d samples (%d problems x %d), %d to generate with %s",
-        benchmark_parquet,
-        model_dir,
-        adapter_dir,
-        len(requests),
-        len(benchmark),
-        settings["samples_per_problem"],
-        len(todo),
-        backend_name,
-    )
-    if todo:
-        with gpu_lease.lease(generation_gpus(settings)):
-            backend = BACKENDS[backend_name](model_dir, adapter_dir, settings)
-            started, generated = time.perf_counter(), 0
-            for start in range(0, len(todo), backend.chunk_size):
-                batch = todo[start : start + backend.chunk_size]
-                rows = [
-                    sample_row(request, completion)
-                    for request, completion in zip(batch, backend.generate(batch), strict=True)
-                ]
-                append_jsonl(partial, rows)
-                done.update(((row["problem_id"], row["sample_index"]), row) for row in rows)
-                generated += sum(row["n_tokens"] for row in rows)
-                logger.info(
-                    "%d/%d samples, %.1f generated tokens/s",
-                    len(done),
-                    len(requests),
-                    generated / (time.perf_counter() - started),
-                )
-    write_jsonl(out_path, (done[r.key] for r in requests))
-    partial.unlink()
+    reused, pending = [], []
+    with ExitStack() as held:
+        for task in tasks:
+            task.samples.parent.mkdir(parents=True, exist_ok=True)
+            identity = store.benchmark_identity(
+                task.parquet, model_dir, adapter_dir, sampling, task.gold_format
+            )
+            target = store.store_path(task.samples, identity)
+            if not target.is_file():
+                held.enter_context(locks.exclusive(store.lock_path(target), f"samples {target}"))
+            if target.is_file():  # finished before, or by a writer that just let go
+                store.link(task.samples, target)
+                reused.append(task.name)
+                continue
+            requests = build_requests(
+                pd.read_parquet(task.parquet), tokenizer, settings, task.gold_format
+            )
+            entry = _Pending(task, target, requests)
+            entry.done = _read_partial(entry.partial, identity, {r.key for r in requests})
+            if not entry.done:
+                write_jsonl(entry.partial, [{"identity": identity}])
+            pending.append(entry)
+        logger.info(
+            "%s (adapter %s): %s reused, %s to generate with %s",
+            model_dir,
+            adapter_dir,
+            reused or "none",
+            [p.task.name for p in pending] or "none",
+            backend_name,
+        )
+        timing = _generate(pending, model_dir, adapter_dir, settings)
+        for entry in pending:
+            entry.finish()
+    seconds = timing["generation_seconds"]
+    record = {
+        **timing,
+        "tokens_per_second": timing["generated_tokens"] / seconds if seconds else None,
+        "benchmarks": [task.name for task in tasks],
+        "generated_benchmarks": [p.task.name for p in pending],
+        "backend": backend_name,
+        "adapter_mode": settings["adapter_mode"] if adapter_dir else None,
+        "merge_retention_bf16": (
+            _merge_retention_bf16(model_dir, adapter_dir) if adapter_dir else None
+        ),
+    }
+    if record_path is not None:
+        write_json(record_path, record)
+    return record
+
+
+def generate_benchmark(
+    benchmark_parquet, model_dir, adapter_dir, settings: dict, out_path, *, gold_format: str
+) -> Path:
+    """:func:`generate_model` on one benchmark, written to ``out_path`` (``tina-repro
+    generate``)."""
+    out_path = Path(out_path)
+    task = BenchmarkTask(out_path.parent.name, Path(benchmark_parquet), gold_format, out_path)
+    generate_model(model_dir, adapter_dir, [task], settings)
     return out_path

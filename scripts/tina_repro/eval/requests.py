@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 FINISH_REASONS = ("stop", "length")
 BENCHMARK_COLUMNS = ("id", "prompt", "answer")
-# Settings that change what a sample is; batch_size and grading_processes do not.
+# The evaluation settings that change what a sample is: the generation rule's params and the
+# samples' identity (tina_repro.eval.store). batch_size, vllm_gpu_memory_utilization and
+# grading_processes do not, so editing them regenerates nothing.
 SAMPLING_KEYS = (
     "backend",
     "temperature",
@@ -30,6 +32,14 @@ SAMPLING_KEYS = (
     "seed",
     "max_model_len",
 )
+# How an adapter is applied changes a sample too, but only of a model that has one.
+ADAPTER_KEYS = ("adapter_mode", "merge_dtype")
+
+
+def sampling_settings(settings: dict, has_adapter: bool) -> dict:
+    """The settings that define the samples of a model (with or without an adapter)."""
+    keys = SAMPLING_KEYS + (ADAPTER_KEYS if has_adapter else ())
+    return {key: settings[key] for key in keys}
 
 
 @dataclass(frozen=True)

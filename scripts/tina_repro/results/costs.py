@@ -2,7 +2,8 @@
 
 Device-hours are what a job held: training from its manifest (``device_hours`` = wall time x GPUs,
 or x 1 on CPU), evaluation from the Snakemake benchmark file of every generation job (seconds x 1
-device: each ``generate_samples`` job holds one GPU, or runs on CPU), which the table job declares
+device: each ``generate_samples`` job evaluates one model on every benchmark and holds one GPU,
+or runs on CPU), which the table job declares
 as inputs. Grading is CPU work next to
 a GPU bill and is not counted, as in the paper. Dollars are device-hours x the price of an hour of
 the device the job ran on, from the config's table ``cost.usd_per_device_hour``: training is
@@ -156,13 +157,11 @@ def job_seconds(path: Path | None) -> float | None:
 
 
 def evaluation_jobs(scores: pd.DataFrame, timings: Mapping[tuple, Path]) -> pd.DataFrame:
-    """One row per evaluated (run, point, benchmark) with its ``device_hours`` (NaN untimed);
-    ``timings`` maps (run, point, benchmark) to the generation job's benchmark file."""
-    jobs = scores[["run", "point", "step", "benchmark"]].drop_duplicates().copy()
-    seconds = [
-        job_seconds(timings.get((r.run, r.point, r.benchmark)))
-        for r in jobs.itertuples(index=False)
-    ]
+    """One row per evaluated model (run, point) with its ``device_hours`` (NaN untimed);
+    ``timings`` maps (run, point) to the generation job's benchmark file (one job generates
+    every benchmark of a model)."""
+    jobs = scores[["run", "point", "step"]].drop_duplicates().copy()
+    seconds = [job_seconds(timings.get((r.run, r.point))) for r in jobs.itertuples(index=False)]
     jobs["device_hours"] = [math.nan if s is None else s / SECONDS_PER_HOUR for s in seconds]
     untimed = jobs["device_hours"].isna().sum()
     if untimed:

@@ -155,10 +155,17 @@ def read_records(workdir: Path, wc: WorkflowConfig | None = None) -> list[dict]:
     return records
 
 
+def device_kind(recorded: str) -> str:
+    """cpu or cuda, of the device a generation record names (``cpu`` or a CUDA device name)."""
+    return "cpu" if recorded == "cpu" else "cuda"
+
+
 def measured_rates(records: list[dict], device: str, *, sample_tokens: bool) -> Rates:
     """The defaults, replaced by what ``records`` of ``device`` measured."""
     usable = [
-        r for r in records if r.get("device") == device and r.get("generation_seconds", 0) > 0
+        r
+        for r in records
+        if r.get("device") and device_kind(r["device"]) == device and r["generation_seconds"] > 0
     ]
     if not usable:
         return DEFAULT_RATES

@@ -43,6 +43,7 @@ import pandas as pd
 
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, WorkflowConfig
+from tina_repro.files import read_json
 from tina_repro.results import selection
 from tina_repro.results.collect import (
     as_paths,
@@ -90,6 +91,9 @@ MAIN_COLUMNS = [
 ]
 # comparison_note: ablations.csv's word on which run a published row is compared with, and why
 ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS, "comparison_note"]
+# Share of a checkpoint's LoRA update that survives a bf16 merge (overall, then one column per
+# layer type, e.g. merge_retention_bf16_q_proj), from its generation record.
+RETENTION_COLUMN = "merge_retention_bf16"
 FORMAT_COLUMNS = ("format_rate", "accuracy_given_formatted", "accuracy_after_think")
 GAIN_COLUMNS = ("gain_vs_base", "gain_ci_low", "gain_ci_high")
 PAPER_DECIMALS = 2
@@ -251,9 +255,31 @@ class Tables:
         return self.measure(at_step, run, paths.step_point(step))
 
 
+def merge_retention(records: Sequence[str]) -> pd.DataFrame:
+    """(run, point, merge_retention_bf16, merge_retention_bf16_<layer type>...) of every
+    generation record of a checkpoint (records of models without an adapter have none)."""
+    rows = []
+    for path in records:
+        run, point = paths.record_parts(path)
+        retention = read_json(path).get(RETENTION_COLUMN)
+        if retention is None:
+            continue
+        by_type = retention["by_layer_type"]
+        rows.append(
+            {
+                "run": run,
+                "point": point,
+                RETENTION_COLUMN: retention["overall"],
+                **{f"{RETENTION_COLUMN}_{t}": by_type[t] for t in sorted(by_type)},
+            }
+        )
+    return pd.DataFrame(rows, columns=None if rows else ["run", "point", RETENTION_COLUMN])
+
+
 # ---- tables ------------------------------------------------------------------------------------
 def checkpoints_table(t: Tables) -> pd.DataFrame:
-    """Every evaluated (run, step, benchmark), baselines included (run = baseline name)."""
+    """Every evaluated (run, step, benchmark), baselines included (run = baseline name), with
+    each checkpoint's bf16 merge retention (:data:`RETENTION_COLUMN`)."""
     scores, manifests = t.scores(), t.manifests()
     runs = scores.assign(kind="tina")
     runs["pct_epoch"] = [
@@ -274,7 +300,10 @@ def checkpoints_table(t: Tables) -> pd.DataFrame:
         ["run", "step", "benchmark"],
         key=lambda col: col.map(order[col.name]) if col.name in order else col,
     )
-    return frame[CHECKPOINT_COLUMNS].reset_index(drop=True)
+    frame = frame[[*CHECKPOINT_COLUMNS, "point"]]
+    if t.has("records"):
+        frame = frame.merge(merge_retention(as_paths(t.inputs["records"])), how="left")
+    return frame.drop(columns="point").reset_index(drop=True)
 
 
 def main_table(t: Tables) -> pd.DataFrame:

@@ -43,8 +43,6 @@ SETTINGS = {
     "vllm_device": "cuda",
     "vllm_dtype": "bfloat16",
     "vllm_enforce_eager": False,
-    "adapter_mode": "lora",
-    "merge_dtype": "bfloat16",
     "batch_size": 4,
     "grading_processes": 1,
     "adapter_mode": "merged",
@@ -484,7 +482,14 @@ def test_vllm_serves_the_adapter_with_per_sample_seeds(
 ):
     from transformers import AutoTokenizer
 
-    rows = run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", adapter_dir, backend="vllm")
+    rows = run(
+        benchmark_parquet,
+        tiny_dir,
+        tmp_path / "s.jsonl",
+        adapter_dir,
+        backend="vllm",
+        adapter_mode="lora",
+    )
     (engine,) = fake_vllm["engines"]
     assert engine == {
         "model": str(tiny_dir),

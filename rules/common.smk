@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
-from snakemake.exceptions import WorkflowError
 from tina_repro import config as workflow_config
+from tina_repro import errors
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
 from tina_repro.config.rows import ABLATION_TABLES, as_params
@@ -19,7 +19,7 @@ from tina_repro.train.context import TrainingContext
 try:
     W = workflow_config.load(config)
 except workflow_config.ConfigError as error:
-    raise WorkflowError(f"invalid configuration: {error}") from None
+    errors.exit_with(error, "invalid configuration")
 
 EXPERIMENTS = list(W.experiments)
 BENCHMARKS = list(W.benchmarks)
@@ -104,6 +104,13 @@ def dataset_source(wildcards):
 
 def benchmark_gold_format(wildcards):
     return W.benchmarks[wildcards.benchmark].gold_format
+
+
+def benchmark_templates(wildcards):
+    """The prompt template of the benchmark's own task, by name: editing another task's template
+    never re-prepares it."""
+    name = W.benchmarks[wildcards.benchmark].template
+    return {name: config["prompt_templates"][name]}
 
 
 def benchmark_source(wildcards):
@@ -249,3 +256,26 @@ def run_title(wildcards):
     """A run's figure title: the paper's name with ours, or ours where the paper has none."""
     paper_name = W.experiments[wildcards.experiment].paper_name
     return f"{paper_name} ({wildcards.experiment})" if paper_name else wildcards.experiment
+
+
+# ---- pre-flight --------------------------------------------------------------------------------
+def check_planned_devices():
+    """Refuse a run whose planned jobs need more GPUs than this host has, before any job starts
+    (jobs a cluster executor sends elsewhere are not checked here)."""
+    from tina_repro import gpu_lease
+    from tina_repro.config.preflight import check_devices
+
+    if not workflow.local_exec:
+        return
+    jobs = [
+        (job.rule.name, dict(job.wildcards_dict), int(job.resources.get("gpu", 0) or 0))
+        for job in workflow.dag.needrun_jobs()
+    ]
+    try:
+        check_devices(W, jobs, len(gpu_lease.visible_devices()))
+    except errors.UserError as error:
+        errors.exit_with(error)
+
+
+onstart:
+    check_planned_devices()

@@ -19,6 +19,7 @@ import pyarrow as pa
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
 
 from tina_repro.config import Benchmark, Dataset
+from tina_repro.errors import UserError
 from tina_repro.files import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ GPQA_INCORRECT_COLUMNS = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
-class DataError(RuntimeError):
+class DataError(UserError, RuntimeError):
     """A dataset, benchmark or model could not be prepared; the message says why and what to do.
 
     ``report`` holds the counts gathered before the failure (``None`` if nothing was read), so a

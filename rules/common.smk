@@ -265,7 +265,7 @@ def check_planned_devices():
     from tina_repro import gpu_lease
     from tina_repro.config.preflight import check_devices
 
-    if not workflow.local_exec:
+    if workflow.touch or not workflow.local_exec:
         return
     jobs = [
         (job.rule.name, dict(job.wildcards_dict), int(job.resources.get("gpu", 0) or 0))

@@ -66,9 +66,7 @@ def _prepare(
     return report
 
 
-def prepare_training_dataset(
-    spec: Dataset, parquet_path, report_path, failure_report=None
-) -> dict:
+def prepare_training_dataset(spec: Dataset, parquet_path, report_path, failure_report=None) -> dict:
     """Prepare one datasets sheet row: ``problem, solution, row_id`` Parquet plus its report."""
     return _prepare(
         spec,

@@ -16,8 +16,8 @@ import csv
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import check_harmless_edits
+import pandas as pd
 import pytest
 from check_harmless_edits import (
     GPQA_TEMPLATE,

@@ -22,14 +22,12 @@ def one_line(error: BaseException) -> str:
 
 
 def excepthook(kind, error, traceback) -> None:
-    """``sys.excepthook`` of a job: a user error is one ``error:`` line, in the job's log and on
-    the console (Snakemake shows the console, the log is where the user looks afterwards)."""
-    if not issubclass(kind, UserError):
+    """``sys.excepthook`` of a job: a user error is one ``error:`` line in the job's log (which
+    Snakemake shows when the job fails); anything else keeps its traceback."""
+    if issubclass(kind, UserError):
+        print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
+    else:
         sys.__excepthook__(kind, error, traceback)
-        return
-    line = f"error: {one_line(error)}"
-    for stream in {id(s): s for s in (sys.stderr, sys.__stderr__) if s is not None}.values():
-        print(line, file=stream, flush=True)
 
 
 def install() -> None:

@@ -49,10 +49,11 @@ def _prepare(
         report["status"] = "ok"
     except DataError as err:
         report = err.report or report
+        failure = DataError(f"{err} (report: {failure_report})", report)
         report["status"] = "failed"
-        report["error"] = str(err)
+        report["error"] = str(failure)
         write_json(failure_report, report)
-        raise DataError(f"{err} (report: {failure_report})", report) from None
+        raise failure from None
     if failure_report != Path(report_path):
         failure_report.unlink(missing_ok=True)  # an earlier failure's, now stale
     write_json(report_path, report)

@@ -1,10 +1,12 @@
 """User errors: mistakes the user can fix, reported as one line and never as a traceback.
 
 Every stage raises a subclass of :class:`UserError` (``ConfigError``, ``DataError``, the GPU
-lease errors) for bad input; anything else is a bug and keeps its traceback. Three entry points
-turn a user error into its one line: the ``tina-repro`` command (``cli.main``), the workflow's
-parse-time checks (:func:`exit_with`), and every job script, through the exception hook that
-:func:`tina_repro.logs.setup` installs (:func:`excepthook`).
+lease errors, the pre-flight ``DeviceShortfall``) for bad input; anything else is a bug and keeps
+its traceback. Three entry points turn a user error into its one line: the ``tina-repro`` command
+(``cli.main``), the workflow's parse-time and pre-flight checks (:func:`exit_with`), and every job
+script, through the exception hook that :func:`tina_repro.logs.setup` installs
+(:func:`excepthook`): the line lands in the job's log, which Snakemake prints when a job fails
+(``show-failed-logs`` in profiles/default).
 """
 
 from __future__ import annotations

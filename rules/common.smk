@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
 
-from snakemake.exceptions import WorkflowError
 from tina_repro import config as workflow_config
+from tina_repro import errors
 from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
@@ -24,7 +24,7 @@ from tina_repro.train.context import TrainingContext
 try:
     W = workflow_config.load(config)
 except workflow_config.ConfigError as error:
-    raise WorkflowError(f"invalid configuration: {error}") from None
+    errors.exit_with(error, "invalid configuration")
 
 EXPERIMENTS = list(W.experiments)
 BENCHMARKS = list(W.benchmarks)
@@ -95,6 +95,13 @@ def local_source_input(row):
 
 def dataset_source(wildcards):
     return local_source_input(W.datasets[wildcards.dataset])
+
+
+def benchmark_templates(wildcards):
+    """The prompt template of the benchmark's own task, by name: editing another task's template
+    never re-prepares it."""
+    name = W.benchmarks[wildcards.benchmark].template
+    return {name: config["prompt_templates"][name]}
 
 
 def benchmark_source(wildcards):
@@ -346,3 +353,26 @@ def gpu_check_summary():
     from tina_repro.results.gpu_check import summary
 
     return summary(W, Path("."), workflow_config.load_files(root="."))
+
+
+# ---- pre-flight --------------------------------------------------------------------------------
+def check_planned_devices():
+    """Refuse a run whose planned jobs need more GPUs than this host has, before any job starts
+    (jobs a cluster executor sends elsewhere are not checked here)."""
+    from tina_repro import gpu_lease
+    from tina_repro.config.preflight import check_devices
+
+    if workflow.touch or not workflow.local_exec:
+        return
+    jobs = [
+        (job.rule.name, dict(job.wildcards_dict), int(job.resources.get("gpu", 0) or 0))
+        for job in workflow.dag.needrun_jobs()
+    ]
+    try:
+        check_devices(W, jobs, len(gpu_lease.visible_devices()))
+    except errors.UserError as error:
+        errors.exit_with(error)
+
+
+onstart:
+    check_planned_devices()

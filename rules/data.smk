@@ -31,7 +31,7 @@ rule prepare_benchmark:
         "../envs/analysis.yaml"
     params:
         spec=benchmark_spec,
-        templates=config["prompt_templates"],
+        templates=benchmark_templates,
         seed=config["evaluation"]["seed"],
     script:
         "../scripts/prepare_benchmark.py"

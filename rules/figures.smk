@@ -144,6 +144,7 @@ rule figure_training_dynamics:
     params:
         title=run_title,
         benchmarks=BENCHMARKS,
+        selection=config["selection"],
     script:
         "../scripts/make_figure.py"
 
@@ -170,5 +171,6 @@ rule figure_checkpoint_curves:
     params:
         title=run_title,
         benchmarks=BENCHMARKS,
+        selection=config["selection"],
     script:
         "../scripts/make_figure.py"

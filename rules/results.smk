@@ -2,7 +2,8 @@
 # on the runs it shows, so a dry-run says which experiments it waits for. Every file a table job
 # reads is a declared input (the sheets, the published numbers, graded.jsonl for intervals and
 # gains, log_history.csv for FLOPs, generation timings for cost), so tables rebuild when they
-# change. All are local rules: cheap pandas work on the host that drives the workflow.
+# change; params are the config settings a table prints (the selection rule, the prices). All are
+# local rules: cheap pandas work on the host that drives the workflow.
 
 
 rule collect_run_scores:
@@ -81,6 +82,8 @@ rule main_table:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        selection=config["selection"],
     script:
         "../scripts/make_table.py"
 
@@ -106,6 +109,8 @@ rule ablations_table:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        selection=config["selection"],
     script:
         "../scripts/make_table.py"
 
@@ -130,6 +135,11 @@ rule costs_table:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        selection=config["selection"],
+        # the whole block: prices of every device the table may price
+        cost=config["cost"],
+        eval_backend=config["evaluation"]["backend"],
     script:
         "../scripts/make_table.py"
 
@@ -157,5 +167,7 @@ rule flops_table:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        selection=config["selection"],
     script:
         "../scripts/make_table.py"

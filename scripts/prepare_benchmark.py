@@ -1,5 +1,7 @@
 """Snakemake entry: load one benchmark, render Tina's prompts, check its size, write Parquet."""
 
+from pathlib import Path
+
 from tina_repro import logs
 from tina_repro.config import Benchmark
 from tina_repro.config.rows import from_params
@@ -12,4 +14,5 @@ prepare_benchmark(
     snakemake.params.seed,
     snakemake.output.parquet,
     snakemake.output.report,
+    failure_report=Path(snakemake.log[0]).with_suffix(".report.json"),
 )

@@ -215,3 +215,16 @@ def test_config_readme_describes_every_key_of_every_sheet():
         assert f"`{key}" in readme, key
         for sub in spec.get("properties", {}):
             assert f".{sub}`" in readme or f"`{key}.{sub}" in readme, f"{key}.{sub}"
+
+
+def test_preflight_refuses_gpu_jobs_on_a_smaller_host_naming_the_fix(paper_config):
+    from tina_repro.config.preflight import DeviceShortfall, check_devices
+
+    wc = load(paper_config, ROOT)
+    training = [("train_grpo", {"experiment": "limr"}, 2)]
+    check_devices(wc, training, 2)
+    with pytest.raises(DeviceShortfall, match=r"experiments.tsv line 9 \(name=limr\): trains on 2"):
+        check_devices(wc, training, 1)
+    generation = [("generate_samples", {"run": "baseline", "point": "base", "benchmark": "x"}, 1)]
+    with pytest.raises(DeviceShortfall, match="evaluation.backend: transformers"):
+        check_devices(wc, generation, 0)

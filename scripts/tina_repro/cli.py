@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from tina_repro import logs
-from tina_repro.config import ConfigError, WorkflowConfig, load_files
+from tina_repro.config import WorkflowConfig, load_files
+from tina_repro.errors import UserError, one_line
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -285,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         logs.setup()
     try:
         args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
-        print(f"tina-repro {args.command}: error: {error}", file=sys.stderr)
+    except (UserError, ValueError, FileNotFoundError) as error:
+        print(f"tina-repro {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
 

@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from tina_repro.errors import UserError
+
 log = logging.getLogger(__name__)
 DEFAULT_LOCK_DIR = "/tmp/tina-repro-gpu-locks"
 DEMO_CONFIG = "config/demo/config.yaml"
@@ -46,11 +48,11 @@ _active: list[tuple[str, list[str] | None, list[str]]] = []
 _handles: list[IO[str]] = []  # the device locks held in this process, for held_fds
 
 
-class GpuLeaseError(RuntimeError):
+class GpuLeaseError(UserError, RuntimeError):
     """The job asks for more GPUs than it can ever get here."""
 
 
-class GpuLeaseTimeout(TimeoutError):
+class GpuLeaseTimeout(UserError, TimeoutError):
     """The GPUs stayed busy for longer than the lease's timeout."""
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from tina_repro import paths
+from tina_repro.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ Key = tuple[str, str, str]  # (repo_type, repo_id, requested)
 Resolver = Callable[[str, str, str], str]  # (repo_id, repo_type, requested) -> commit
 
 
-class HubLockError(RuntimeError):
+class HubLockError(UserError, RuntimeError):
     """A malformed lock file, or a revision that no longer resolves to its locked commit."""
 
 

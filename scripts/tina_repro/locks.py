@@ -23,8 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tina_repro.errors import UserError
 
-class AlreadyRunningError(RuntimeError):
+
+class AlreadyRunningError(UserError, RuntimeError):
     """Another live process is writing the same output."""
 
 

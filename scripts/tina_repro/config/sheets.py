@@ -20,11 +20,13 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tina_repro.errors import UserError
+
 TRUE_WORDS = {"true", "yes", "1"}
 FALSE_WORDS = {"false", "no", "0"}
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration problem, worded as one line that names the file, line and key."""
 
 

@@ -1,7 +1,9 @@
 """Preparation (what rules/data.smk calls): load, normalize, check, write Parquet and a report.
 
 The report (``*.report.json``: counts, drops by reason with examples, resolved revision,
-checksums) is written in every case, so a failure can be read after the job.
+checksums) is written in every case, so a failure can be read after the job. A failed job's
+report goes to ``failure_report`` when given: Snakemake deletes a failed job's outputs, so the
+workflow keeps it beside the job's log (logs/prepare_*/{name}.report.json), and the error names it.
 """
 
 from __future__ import annotations
@@ -27,10 +29,17 @@ logger = logging.getLogger(__name__)
 
 
 def _prepare(
-    spec: Dataset | Benchmark, normalize, schema: pa.Schema, parquet_path, report_path, kind
+    spec: Dataset | Benchmark,
+    normalize,
+    schema: pa.Schema,
+    parquet_path,
+    report_path,
+    kind,
+    failure_report=None,
 ) -> dict:
-    """Load, normalize and check; write Parquet and report, or the report and raise."""
+    """Load, normalize and check; write Parquet and report, or the failure report and raise."""
     report = base_report(spec, kind)
+    failure_report = Path(failure_report or report_path)
     try:
         out, report = normalize(load_source(spec))
         parquet_path = Path(parquet_path)
@@ -40,11 +49,13 @@ def _prepare(
         report["status"] = "ok"
     except DataError as err:
         report = err.report or report
+        failure = DataError(f"{err} (report: {failure_report})", report)
         report["status"] = "failed"
-        report["error"] = str(err)
-        write_json(report_path, report)
-        logger.error("%s", err)
-        raise
+        report["error"] = str(failure)
+        write_json(failure_report, report)
+        raise failure from None
+    if failure_report != Path(report_path):
+        failure_report.unlink(missing_ok=True)  # an earlier failure's, now stale
     write_json(report_path, report)
     logger.info(
         "%s: %d of %d rows kept -> %s",
@@ -56,7 +67,7 @@ def _prepare(
     return report
 
 
-def prepare_training_dataset(spec: Dataset, parquet_path, report_path) -> dict:
+def prepare_training_dataset(spec: Dataset, parquet_path, report_path, failure_report=None) -> dict:
     """Prepare one datasets sheet row: ``problem, solution, row_id`` Parquet plus its report."""
     return _prepare(
         spec,
@@ -65,11 +76,12 @@ def prepare_training_dataset(spec: Dataset, parquet_path, report_path) -> dict:
         parquet_path,
         report_path,
         "training",
+        failure_report,
     )
 
 
 def prepare_benchmark(
-    spec: Benchmark, templates: dict, seed: int, parquet_path, report_path
+    spec: Benchmark, templates: dict, seed: int, parquet_path, report_path, failure_report=None
 ) -> dict:
     """Prepare one benchmarks sheet row: rendered prompts and golds as Parquet, plus its report.
 
@@ -81,4 +93,5 @@ def prepare_benchmark(
         parquet_path,
         report_path,
         "benchmark",
+        failure_report,
     )

@@ -23,6 +23,7 @@ from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNot
 
 from tina_repro import hub_lock
 from tina_repro.config import Benchmark, Dataset
+from tina_repro.errors import UserError
 from tina_repro.files import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 Fetched = TypeVar("Fetched")
 
 
-class DataError(RuntimeError):
+class DataError(UserError, RuntimeError):
     """A dataset, benchmark or model could not be prepared; the message says why and what to do.
 
     ``report`` holds the counts gathered before the failure (``None`` if nothing was read), so a

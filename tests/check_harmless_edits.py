@@ -1,0 +1,181 @@
+"""Check that harmless config edits rerun nothing expensive on a finished workflow (CI runs this
+after the CPU demo: `python tests/check_harmless_edits.py .`).
+
+Each edit is applied as one more ``--configfile`` merged over the run's own (exactly as editing
+that file, without touching it: nothing to restore, even after an interrupted check), and
+``snakemake -n all`` must then plan only the jobs the edit is meant to reach:
+
+- settings that shape no output (``grading_processes``, vLLM memory, batch size, the template of a
+  task the benchmarks do not use): nothing at all;
+- the prices and the selection rule: only the tables and figures that print them (that is how a
+  price change reaches costs.csv), never training, generation, grading or preparation.
+
+The unedited dry-run must plan nothing first: the check needs a finished workflow.
+
+    python tests/check_harmless_edits.py [WORKDIR] [--profile PROFILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from tina_repro.config import load_files  # noqa: E402
+
+#: jobs that only read results and print them: tables, their score collections and figures
+REPORTING_RULES = re.compile(r"^(all|tables|figures|collect_\w+|\w+_table|figure_\w+)$")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A config edit: ``overlay(config)`` is the file merged over ``config`` (the merged config
+    of the run); ``reaches`` says which planned jobs it may bring (a rule name -> allowed)."""
+
+    name: str
+    overlay: Callable[[dict], dict]
+    reaches: Callable[[str], bool]
+
+
+def _nothing(rule: str) -> bool:
+    return False
+
+
+def _reporting(rule: str) -> bool:
+    return bool(REPORTING_RULES.match(rule))
+
+
+def _times_four(config: dict) -> dict:
+    return {"cost": {k: v * 4 for k, v in config["cost"].items() if k.startswith("usd_")}}
+
+
+def _other_selection(config: dict) -> dict:
+    rule = "final" if config["selection"]["rule"] != "final" else "paper"
+    return {"selection": {"rule": rule, "selection_benchmarks": []}}
+
+
+def _evaluation(key: str, change: Callable) -> Callable[[dict], dict]:
+    return lambda config: {"evaluation": {key: change(config["evaluation"][key])}}
+
+
+def _template(task: str) -> Callable[[dict], dict]:
+    return lambda config: {
+        "prompt_templates": {task: config["prompt_templates"][task] + "\n(edited)"}
+    }
+
+
+PRICE = Edit("cost prices x4", _times_four, _reporting)
+SELECTION = Edit("selection rule", _other_selection, _reporting)
+#: edits that change no output at all (the template edit is harmless where no benchmark uses gpqa)
+NO_OUTPUT = [
+    Edit("grading_processes + 1", _evaluation("grading_processes", lambda n: n + 1), _nothing),
+    Edit(
+        "vllm_gpu_memory_utilization 0.5 -> 0.6",
+        _evaluation("vllm_gpu_memory_utilization", lambda _: 0.6),
+        _nothing,
+    ),
+    Edit("batch_size x 2", _evaluation("batch_size", lambda n: n * 2), _nothing),
+]
+GPQA_TEMPLATE = Edit("gpqa prompt template", _template("gpqa"), _nothing)
+
+
+# ---- running Snakemake -------------------------------------------------------------------------
+def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """This checkout's workflow in ``workdir``, importing this checkout's package."""
+    env = {**os.environ}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "scripts"), env.get("PYTHONPATH", "")) if p
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--directory", str(workdir)]
+        + ["--snakefile", str(ROOT / "Snakefile"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+_JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+
+
+def parse_plan(output: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a ``snakemake -n`` output plans."""
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for line in output.splitlines():
+        if match := _JOB.match(line):
+            jobs.append((match.group(1), {}))
+        elif jobs and line.startswith("    wildcards: "):
+            pairs = line.removeprefix("    wildcards: ").split(", ")
+            jobs[-1][1].update(pair.split("=", 1) for pair in pairs)
+    return jobs
+
+
+def plan(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
+    """The jobs ``snakemake -n ARGS`` plans in ``workdir``; raises if the dry-run fails."""
+    proc = snakemake(workdir, "-n", *args)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake -n {' '.join(args)} failed:\n{output}")
+    return parse_plan(output)
+
+
+def plan_with(workdir: Path, configfiles: list[str], overlay: dict, *args: str):
+    """The plan with ``overlay`` merged over ``configfiles`` (paths relative to ``workdir``)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(overlay, handle)
+    try:
+        return plan(workdir, *args, "--configfile", *configfiles, handle.name)
+    finally:
+        os.unlink(handle.name)
+
+
+def unexpected(jobs: list[tuple[str, dict]], edit: Edit) -> list[str]:
+    return sorted({rule for rule, _ in jobs if not edit.reaches(rule)})
+
+
+# ---- the check ---------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", nargs="?", default=".")
+    parser.add_argument("--profile", default="profiles/demo")
+    parser.add_argument("--target", default="all")
+    args = parser.parse_args(argv)
+    workdir = Path(args.workdir).resolve()
+    profile = yaml.safe_load((ROOT / args.profile / "config.yaml").read_text())
+    configfiles = [profile["configfile"]] if "configfile" in profile else []
+    base = ["--profile", str(ROOT / args.profile), args.target]
+
+    before = plan(workdir, *base)
+    if before:
+        print(f"FAIL: the workflow is not finished: {len(before)} job(s) planned before any edit")
+        return 1
+    wc = load_files(*(workdir / f for f in configfiles), root=workdir)
+    edits = [PRICE, SELECTION, *NO_OUTPUT]
+    if all(row.template != "gpqa" for row in wc.benchmarks.values()):
+        edits.append(GPQA_TEMPLATE)
+    failures = 0
+    for edit in edits:
+        jobs = plan_with(workdir, configfiles, edit.overlay(wc.config), *base)
+        bad = unexpected(jobs, edit)
+        status = "FAIL" if bad else "ok"
+        failures += bool(bad)
+        rules = sorted({rule for rule, _ in jobs})
+        print(f"{status}: {edit.name}: plans {len(jobs)} job(s) {rules}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Reruns on a finished paper workflow: a harmless edit plans no expensive job, a harmful one
+plans exactly the jobs it affects, and a price change reaches costs.csv.
+
+The finished workflow is the paper config cut to three runs (still, open_rs3, limr), two
+benchmarks (aime24: math, gpqa_diamond: gpqa) and two baselines, in a temporary folder. Its
+evaluation files, scores, timings, manifests and training logs are the synthetic workspace of
+test_results (real contents, so the cost table really builds); every other output is an empty
+file. ``snakemake --touch`` then records every job as finished with its params, as a real run
+would, and ``snakemake results/tables/costs.csv`` builds the cost table for real.
+
+The harmless edits of grading_processes, vLLM memory and batch size expect generation params to
+be exactly the sampling settings and grading to take no processes param (rules/eval.smk).
+"""
+
+import csv
+import shutil
+from pathlib import Path
+
+import check_harmless_edits
+import pandas as pd
+import pytest
+from check_harmless_edits import (
+    GPQA_TEMPLATE,
+    NO_OUTPUT,
+    PRICE,
+    SELECTION,
+    parse_plan,
+    plan,
+    plan_with,
+    snakemake,
+    unexpected,
+)
+from helpers import ROOT
+from test_results import BASE_MODEL, build_workspace
+
+from tina_repro.config import load_files
+
+RUNS = ["still", "open_rs3", "limr"]
+BENCHMARKS = ["aime24", "gpqa_diamond"]
+BASELINES = ["base", "still3_full"]
+TARGET = "all"
+COSTS = "results/tables/costs.csv"
+EXPENSIVE = {"train_grpo", "generate_samples", "prepare_dataset", "prepare_benchmark"}
+EXPENSIVE |= {"download_model", "grade_samples"}
+
+
+def keep_rows(sheet: Path, names: list[str]) -> None:
+    header, *rows = sheet.read_text().splitlines()
+    sheet.write_text("\n".join([header, *[r for r in rows if r.split("\t")[0] in names]]) + "\n")
+
+
+def set_cell(sheet: Path, name: str, column: str, value: str) -> None:
+    with sheet.open(newline="") as handle:
+        header, *rows = list(csv.reader(handle, delimiter="\t"))
+    for row in rows:
+        if row[0] == name:
+            row[header.index(column)] = value
+    with sheet.open("w", newline="") as handle:
+        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
+
+
+def missing_outputs(output: str) -> list[str]:
+    """Output and benchmark files of the jobs a ``snakemake -n`` output plans."""
+    files = []
+    for line in output.splitlines():
+        for key in ("    output: ", "    benchmark: "):
+            if line.startswith(key):
+                files += line.removeprefix(key).split(", ")
+    return files
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """The finished workflow (see the module docstring); tests work on copies of it."""
+    root = tmp_path_factory.mktemp("finished")
+    shutil.copytree(ROOT / "config", root / "config")
+    keep_rows(root / "config" / "experiments.tsv", RUNS)
+    keep_rows(root / "config" / "benchmarks.tsv", BENCHMARKS)
+    keep_rows(root / "config" / "baselines.tsv", BASELINES)
+    build_workspace(root, load_files(root=ROOT).experiments)
+    wc = load_files(root=root)
+    base = wc.config["base_model"]["source"].replace("/", "--")
+    (root / "resources" / "models" / base).mkdir(parents=True)
+    shutil.copy(BASE_MODEL / "config.json", root / "resources" / "models" / base)
+
+    for graded in (root / "results" / "eval").rglob("graded.jsonl"):
+        graded.with_name("samples.jsonl").touch()
+    # Jobs behind a checkpoint appear once the checkpoint counts as done: a few rounds.
+    for _round in range(3):
+        proc = snakemake(root, "-n", TARGET)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        if not parse_plan(proc.stdout):
+            break
+        for name in missing_outputs(proc.stdout):
+            path = root / name
+            if not path.exists() and name != COSTS:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+        touched = snakemake(root, "--touch", "--cores", "1", TARGET)
+        assert touched.returncode == 0, touched.stdout + touched.stderr
+    # Record every job as finished with its params, as a real run does.
+    touched = snakemake(root, "--touch", "--forceall", "--cores", "1", TARGET)
+    assert touched.returncode == 0, touched.stdout + touched.stderr
+    built = snakemake(root, "--cores", "1", COSTS)
+    assert built.returncode == 0, built.stdout + built.stderr
+    # The new costs.csv is newer than the figures drawn from it: mark those finished again.
+    touched = snakemake(root, "--touch", "--cores", "1", TARGET)
+    assert touched.returncode == 0, touched.stdout + touched.stderr
+    return root
+
+
+@pytest.fixture
+def workdir(finished, tmp_path):
+    """A copy of the finished workflow (file times and Snakemake's records included)."""
+    copy = tmp_path / "wf"
+    shutil.copytree(finished, copy, symlinks=True)
+    return copy
+
+
+def rules_of(jobs) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rule, _ in jobs:
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
+
+
+def test_the_finished_workflow_plans_nothing(finished):
+    assert plan(finished, TARGET) == []
+
+
+@pytest.mark.parametrize("edit", [*NO_OUTPUT, PRICE, SELECTION], ids=lambda e: e.name)
+def test_harmless_edit_plans_no_expensive_job(finished, edit):
+    jobs = plan_with(finished, [], edit.overlay(load_files(root=finished).config), TARGET)
+    assert not EXPENSIVE & set(rules_of(jobs)), rules_of(jobs)
+    assert unexpected(jobs, edit) == []
+
+
+def test_price_and_selection_reach_the_tables_that_print_them(finished):
+    config = load_files(root=finished).config
+    price = rules_of(plan_with(finished, [], PRICE.overlay(config), TARGET))
+    assert price.pop("costs_table") == 1
+    assert set(price) <= {"all", "figure_overall_comparison", "figure_cost_vs_performance"}
+    selection = rules_of(plan_with(finished, [], SELECTION.overlay(config), TARGET))
+    assert {"main_table", "ablations_table", "costs_table", "flops_table"} <= set(selection)
+    assert selection["figure_checkpoint_curves"] == len(RUNS)
+    assert "checkpoints_table" not in selection  # it prints every checkpoint, selected or not
+
+
+def test_other_task_template_reprepares_only_its_benchmarks(finished):
+    jobs = plan_with(finished, [], GPQA_TEMPLATE.overlay(load_files(root=finished).config), TARGET)
+    counts = rules_of(jobs)
+    assert [w for rule, w in jobs if rule == "prepare_benchmark"] == [{"benchmark": "gpqa_diamond"}]
+    evaluated = [w for rule, w in jobs if rule in ("generate_samples", "grade_samples")]
+    assert evaluated and {w["benchmark"] for w in evaluated} == {"gpqa_diamond"}
+    # every checkpoint of every run and every baseline, on gpqa_diamond only
+    assert counts["generate_samples"] == len(RUNS) * 3 + len(BASELINES)
+    assert not {"train_grpo", "prepare_dataset", "download_model"} & set(counts)
+
+
+def test_learning_rate_retrains_exactly_its_run(workdir):
+    set_cell(workdir / "config" / "experiments.tsv", "limr", "learning_rate", "2e-6")
+    jobs = plan(workdir, TARGET)
+    assert [w for rule, w in jobs if rule == "train_grpo"] == [{"experiment": "limr"}]
+    assert not {"prepare_dataset", "prepare_benchmark", "download_model"} & set(rules_of(jobs))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("temperature", 0.7), ("max_new_tokens", 16384)], ids=["T", "max_tokens"]
+)
+def test_sampling_setting_regenerates_every_evaluation_and_nothing_upstream(finished, key, value):
+    jobs = plan_with(finished, [], {"evaluation": {key: value}}, TARGET)
+    counts = rules_of(jobs)
+    evaluations = (len(RUNS) * 3 + len(BASELINES)) * len(BENCHMARKS)
+    assert counts["generate_samples"] == counts["grade_samples"] == evaluations
+    assert not {"train_grpo", "prepare_dataset", "prepare_benchmark", "download_model"} & set(
+        counts
+    )
+
+
+def test_price_change_reaches_costs_csv(workdir):
+    costs = workdir / COSTS
+    before = pd.read_csv(costs)
+    config = load_files(root=workdir).config
+    overlay = workdir / "price.yaml"
+    overlay.write_text(f"cost:\n  usd_per_gpu_hour: {4 * config['cost']['usd_per_gpu_hour']}\n")
+    proc = snakemake(workdir, "--cores", "1", COSTS, "--configfile", str(overlay))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rules_of(parse_plan(proc.stdout + proc.stderr)).get("costs_table") == 1
+    after = pd.read_csv(costs)
+    # every device-hour here is a GPU-hour: every dollar column is four times what it was
+    for column in ("training_cost_usd", "evaluation_cost_usd", "total_cost_usd"):
+        assert before[column].sum() > 0
+        assert after[column].tolist() == pytest.approx((4 * before[column]).tolist(), nan_ok=True)
+
+
+def test_the_ci_check_passes_on_a_finished_workflow(finished, capsys):
+    """tests/check_harmless_edits.py, which CI runs on the finished demo, on this workflow."""
+    assert check_harmless_edits.main([str(finished), "--profile", "profiles/default"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == len(NO_OUTPUT) + 2
+    assert all(line.startswith("ok: ") for line in printed), printed

@@ -57,7 +57,8 @@ def _reporting(rule: str) -> bool:
 
 
 def _times_four(config: dict) -> dict:
-    return {"cost": {k: v * 4 for k, v in config["cost"].items() if k.startswith("usd_")}}
+    prices = config["cost"]["usd_per_device_hour"]
+    return {"cost": {"usd_per_device_hour": {device: p * 4 for device, p in prices.items()}}}
 
 
 def _other_selection(config: dict) -> dict:

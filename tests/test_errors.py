@@ -75,6 +75,8 @@ def dry_run(workdir: Path, *args: str) -> str:
 
 
 # ---- sheets and config: the same line from Snakemake and from tina-repro ------------------------
+# The line a row appended to the experiment sheet lands on.
+APPENDED_LINE = len((ROOT / "config/experiments.tsv").read_text().splitlines()) + 1
 SHEET_CASES = {
     "unknown dataset": (
         "experiments.tsv",
@@ -84,7 +86,11 @@ SHEET_CASES = {
     "duplicate name": (
         "experiments.tsv",
         lambda header, rows: rows.append(list(rows[0])),
-        ["config/experiments.tsv line 17 (name=still)", "duplicate name 'still'", "line 2"],
+        [
+            f"config/experiments.tsv line {APPENDED_LINE} (name=still)",
+            "duplicate name 'still'",
+            "line 2",
+        ],
     ),
     "blank line": (
         "benchmarks.tsv",

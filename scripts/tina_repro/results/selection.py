@@ -2,8 +2,8 @@
 
 The paper evaluated every saved checkpoint on the six test benchmarks and reported the one with
 the best results on those same benchmarks (docs/paper.md#selection; the author in Tina issue #7).
-The exact criterion is unstated; we take the unweighted six-benchmark average, as the paper's "Avg." column,
-and break ties towards the earlier step (the cheaper checkpoint, and the first the paper would
+The exact criterion is unstated; we take the unweighted six-benchmark average, as the paper's
+"Avg." column, and break ties towards the earlier step (the cheaper checkpoint, and the first the paper would
 have seen). Selecting on the test set inflates the reported score, so two honest rules exist:
 ``rule="heldout"`` selects on ``selection_benchmarks`` only and reports the remaining benchmarks,
 which played no part in the choice; ``rule="final"`` reports the last checkpoint evaluated on

@@ -1,14 +1,14 @@
 """Which checkpoint of a training run is reported: the paper's rule, or an honest one.
 
-The paper evaluated every saved checkpoint on the six test benchmarks and reported the one with
-the best results on those same benchmarks (docs/paper.md#selection; the author in Tina issue #7).
-The exact criterion is unstated; we take the unweighted six-benchmark average, as the paper's
-"Avg." column, and break ties towards the earlier step (the cheaper checkpoint, and the first the paper would
-have seen). Selecting on the test set inflates the reported score, so two honest rules exist:
+The paper evaluated every saved checkpoint on the six test benchmarks and reported the one with the
+best results on those same benchmarks (docs/paper.md#selection; the author in Tina issue #7). The
+exact criterion is unstated; we take the unweighted six-benchmark average, as the paper's "Avg."
+column, and break ties towards the earlier step (the cheaper checkpoint, and the first the paper
+would have seen). Selecting on the test set inflates the reported score, so two honest rules exist:
 ``rule="heldout"`` selects on ``selection_benchmarks`` only and reports the remaining benchmarks,
-which played no part in the choice; ``rule="final"`` reports the last checkpoint evaluated on
-every benchmark, with no look at any score (the CPU demo uses it: its intermediate checkpoints
-swing by several points).
+which played no part in the choice; ``rule="final"`` reports the last checkpoint evaluated on every
+benchmark, with no look at any score (the CPU demo uses it: its intermediate checkpoints swing by
+several points).
 
 Scores are tidy frames with at least the columns ``run``, ``step``, ``benchmark`` and
 ``accuracy`` (percent), as ``results/scores/{experiment}.csv``.

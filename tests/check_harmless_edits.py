@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -31,6 +30,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+
+from helpers import snakemake  # noqa: E402
 
 from tina_repro.config import load_files  # noqa: E402
 
@@ -92,23 +93,6 @@ GPQA_TEMPLATE = Edit("gpqa prompt template", _template("gpqa"), _nothing)
 
 
 # ---- running Snakemake -------------------------------------------------------------------------
-def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """This checkout's workflow in ``workdir``, importing this checkout's package."""
-    env = {**os.environ}
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT / "scripts"), env.get("PYTHONPATH", "")) if p
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--directory", str(workdir)]
-        + ["--snakefile", str(ROOT / "Snakefile"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-
-
 _JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 
 

@@ -139,3 +139,14 @@ def dry_run(workdir: Path, *args: str) -> tuple[int, dict[str, int], str]:
     proc = snakemake(workdir, *args, "-n", "--quiet", "rules", timeout=300)
     output = proc.stdout + proc.stderr
     return proc.returncode, planned_jobs(output), output
+
+
+def set_cell(name, column, value):
+    """A sheet edit (``header, rows`` -> None) setting ``column`` of the row named ``name``."""
+
+    def edit(header, rows):
+        for row in rows:
+            if row[0] == name:
+                row[header.index(column)] = value
+
+    return edit

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, snakemake
+from helpers import ROOT, set_cell, snakemake
 
 from tina_repro import cli
 
@@ -37,15 +37,6 @@ def edit_sheet(path: Path, edit) -> None:
     edit(header, rows)
     with path.open("w", newline="") as handle:
         csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
-
-
-def set_cell(name, column, value):
-    def edit(header, rows):
-        for row in rows:
-            if row[0] == name:
-                row[header.index(column)] = value
-
-    return edit
 
 
 def assert_one_line(text: str, *expected: str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import set_cell
 
 from tina_repro.config import ConfigError, load, load_files
 
@@ -27,15 +28,6 @@ def edited_sheet(tmp_path, sheet, edit):
     with open(out, "w", newline="") as handle:
         csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
     return str(out)
-
-
-def set_cell(name, column, value):
-    def edit(header, rows):
-        for row in rows:
-            if row[0] == name:
-                row[header.index(column)] = value
-
-    return edit
 
 
 def test_paper_config_loads_with_typed_rows(paper_config):

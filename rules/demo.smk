@@ -29,8 +29,9 @@ rule build_demo_model:
         "benchmarks/build_demo_model/base_model.tsv"
     conda:
         "../envs/cpu.yaml"
-    # Snakemake sets OMP_NUM_THREADS to this: one thread is nearly as fast as two on 2 idle cores,
-    # and a second thread beside another job oversubscribes them (far slower; README).
-    threads: 1
+    # Snakemake sets OMP_NUM_THREADS to this. Two threads are somewhat faster than one, and
+    # nothing else can run meanwhile (every later job needs this model); Snakemake runs no job
+    # beside a job holding both cores, so the threads never oversubscribe them.
+    threads: 2
     script:
         "../scripts/build_demo_model.py"

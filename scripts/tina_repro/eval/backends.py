@@ -44,33 +44,38 @@ VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 VLLM_CHUNK_REQUESTS = 512
 
 
-def _seeded_sampler(seeds: Sequence[int], temperature: float, top_p: float):
+def _seeded_sampler(seeds: Sequence[int], steps: int, temperature: float, top_p: float):
     """A logits processor that samples each row with its own generator and leaves only the drawn
-    token finite, so ``generate``'s greedy step picks it. Temperature 0 stays greedy."""
+    token finite, so ``generate``'s greedy step picks it. Temperature 0 stays greedy.
+
+    Each row draws its ``steps`` uniforms from its own generator up front, then every step samples
+    all rows at once by inverting their cumulative distributions: one vectorised step instead of a
+    ``multinomial`` call per row and step, with each row still independent of its batch."""
     import torch
     from transformers import LogitsProcessor
 
     class SeededSampler(LogitsProcessor):
         def __init__(self):
-            self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+            self.uniforms = torch.stack(
+                [torch.rand(steps, generator=torch.Generator().manual_seed(s)) for s in seeds]
+            )
+            self.step = 0
 
         def __call__(self, input_ids, scores):
             if temperature == 0:
                 return scores
-            logits = scores.float() / temperature
+            sorted_logits, order = (scores.float() / temperature).sort(dim=-1, descending=True)
+            probs = sorted_logits.softmax(dim=-1)
             if top_p < 1:
                 # Keep the smallest top set whose mass reaches top_p (vLLM's and HF's rule).
-                sorted_logits, order = logits.sort(dim=-1, descending=True)
-                probs = sorted_logits.softmax(dim=-1)
-                outside = probs.cumsum(dim=-1) - probs >= top_p
-                sorted_logits = sorted_logits.masked_fill(outside, float("-inf"))
-                logits = torch.empty_like(logits).scatter_(-1, order, sorted_logits)
-            probs = logits.softmax(dim=-1)
+                probs = probs.masked_fill(probs.cumsum(dim=-1) - probs >= top_p, 0.0)
+            cdf = probs.cumsum(dim=-1)
+            # u in [0, total mass): the first index whose cdf exceeds it has a nonzero probability.
+            u = self.uniforms[:, self.step : self.step + 1] * cdf[:, -1:]
+            index = torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)
+            self.step += 1
             chosen = torch.full_like(scores, float("-inf"))
-            for row, generator in enumerate(self.generators):
-                token = torch.multinomial(probs[row], 1, generator=generator)
-                chosen[row, token] = 0.0
-            return chosen
+            return chosen.scatter_(-1, order.gather(-1, index), 0.0)
 
     return SeededSampler()
 
@@ -127,7 +132,10 @@ class TransformersBackend:
             eos_token_id=sorted(self.eos_ids),
         )
         sampler = _seeded_sampler(
-            [r.seed for r in requests], self.settings["temperature"], self.settings["top_p"]
+            [r.seed for r in requests],
+            config.max_new_tokens,
+            self.settings["temperature"],
+            self.settings["top_p"],
         )
         with torch.inference_mode():
             output = self.model.generate(

@@ -122,6 +122,9 @@ def _device_name(backend_name: str) -> str:
 def _generate(pending: list[_Pending], model_dir, adapter_dir, settings: dict) -> dict:
     """Generate every missing sample of ``pending`` through one backend; returns the timings."""
     todo = [(p, r) for p in pending for r in p.requests if r.key not in p.done]
+    # Similar prompt lengths share a batch (less left padding for the transformers backend); a
+    # sample does not depend on its batch, so the order changes no output.
+    todo.sort(key=lambda item: len(item[1].prompt_ids))
     timing = {
         "device": None,
         "engine_start_seconds": 0.0,

@@ -29,7 +29,7 @@ rule build_demo_model:
         "benchmarks/build_demo_model/base_model.tsv"
     conda:
         "../envs/cpu.yaml"
-    # Snakemake sets OMP_NUM_THREADS to this. Two threads are somewhat faster than one, and
+    # Snakemake sets OMP_NUM_THREADS to this. Two threads are faster than one (README), and
     # nothing else can run meanwhile (every later job needs this model); Snakemake runs no job
     # beside a job holding both cores, so the threads never oversubscribe them.
     threads: 2

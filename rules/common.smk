@@ -242,7 +242,7 @@ def samples_to_grade(wildcards):
         generation_settings(wildcards),
         W.benchmarks[wildcards.benchmark].gold_format,
     )
-    graded = read_json(score)["identity"].get("samples_store")
+    graded = read_json(score).get("identity", {}).get("samples_store")
     current = samples_store.is_linked(samples, identity) and graded == os.readlink(samples)
     return ancient(samples) if current else samples
 

@@ -6,7 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(workflow.basedir, "scripts"))
+WORKFLOW_PACKAGE_ROOT = os.path.join(workflow.basedir, "scripts")
+sys.path.insert(0, WORKFLOW_PACKAGE_ROOT)
+# Jobs import this checkout's package too, whatever copy the environment has installed (another
+# checkout's editable install, a wheel): their Python processes inherit this variable, locally and
+# on a cluster node, where the job's Snakemake parses this file again.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [WORKFLOW_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
+)
 
 from tina_repro import config as workflow_config
 from tina_repro import errors

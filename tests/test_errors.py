@@ -176,7 +176,8 @@ def test_gpu_row_on_a_cpu_host_is_refused_before_any_job(workdir):
 
 
 def test_gpu_row_on_a_cpu_host_is_one_line_in_tina_repro(workdir, capsys):
-    argv = ["train", "still", "--dataset", "d", "--base-model", "m", "--out-dir", "o"]
+    out_dir = str(workdir / "o")  # the run's writer lock lands there, not in the repository
+    argv = ["train", "still", "--dataset", "d", "--base-model", "m", "--out-dir", out_dir]
     run_cli(capsys, [*argv, "--directory", str(workdir)], "needs 2 GPU(s)", "CPU demo config")
 
 

@@ -2,8 +2,9 @@
 
 import logging
 import sys
+from pathlib import Path
 
-from tina_repro import errors
+from tina_repro import __version__, errors
 
 
 def setup(log_path: str | None = None) -> logging.Logger:
@@ -23,4 +24,7 @@ def setup(log_path: str | None = None) -> logging.Logger:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
-    return logging.getLogger("tina_repro")
+    logger = logging.getLogger("tina_repro")
+    # Which checkout's code ran: the workflow's own, or a copy the environment installed.
+    logger.info("tina_repro %s from %s", __version__, Path(__file__).resolve().parent)
+    return logger

@@ -207,10 +207,12 @@ def benchmark_gold_formats():
 
 
 def generation_settings(wildcards):
-    """The settings that define an evaluated model's samples (eval/requests.py, SAMPLING_KEYS):
-    batch size, vLLM memory and grading settings never regenerate."""
+    """The settings that define an evaluated model's samples (eval/requests.py, SAMPLING_KEYS),
+    a baselines row's own prompt_tokens included: batch size, vLLM memory and grading settings
+    never regenerate."""
     has_adapter = bool(evaluated_model_params(wildcards)["adapter"])
-    return sampling_settings(config["evaluation"], has_adapter)
+    prompt_tokens = W.prompt_tokens(wildcards.run, wildcards.point)
+    return sampling_settings(config["evaluation"], has_adapter, prompt_tokens)
 
 
 def generation_gpus():

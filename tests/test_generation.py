@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT
+from helpers import ROOT, with_r1_tokenizer_flags
 
 from tina_repro import locks
 from tina_repro.config import load_files
@@ -276,15 +276,7 @@ def test_transformers_5_adds_no_bos_where_lighteval_transformers_4_did():
 @pytest.fixture(scope="module")
 def bos_tiny_dir(tiny_dir, tmp_path_factory):
     """The tiny model with the real model's tokenizer flags: the Llama class, add_bos_token."""
-    import shutil
-
-    out = tmp_path_factory.mktemp("bos") / "model"
-    shutil.copytree(tiny_dir, out)
-    config_path = out / "tokenizer_config.json"
-    config = json.loads(config_path.read_text())
-    config |= {"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": True}
-    config_path.write_text(json.dumps(config))
-    return out
+    return with_r1_tokenizer_flags(tiny_dir, tmp_path_factory.mktemp("bos") / "model")
 
 
 def prompts_sent(recorded_requests) -> list[tuple[int, ...]]:

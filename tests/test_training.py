@@ -389,7 +389,7 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
 
     resolved = json.loads((out / "resolved_config.json").read_text())
     # what `tina-repro resolve` prints is what the run wrote
-    plan = roundtrip(planned_run(row, tiny_context().dtype, 0, "cpu", 8))
+    plan = roundtrip(planned_run(row, tiny_context(), 0, "cpu", 8))
     assert {key: resolved[key] for key in plan if key != "settings"} == {
         key: value for key, value in plan.items() if key != "settings"
     }

@@ -9,6 +9,7 @@ from helpers import ROOT, paper_config, write_rows
 
 from tina_repro import cli
 from tina_repro.files import roundtrip
+from tina_repro.train.context import TrainingContext
 from tina_repro.train.provenance import planned_run
 
 
@@ -20,9 +21,10 @@ def resolve(capsys, *args: str) -> dict:
 def test_open_rs2_takes_log_probs_at_1_and_samples_at_0_7(capsys, tmp_path):
     rows = write_rows(tmp_path / "rows.parquet", n=40)
     out = resolve(capsys, "open_rs2", "--directory", str(ROOT), "--dataset", str(rows))
-    assert out == roundtrip(
-        planned_run(paper_config().experiments["open_rs2"], "bfloat16", 2, "cuda", 40)
-    )
+    paper = paper_config()
+    context = TrainingContext.of(paper, "open_rs2")
+    assert out.pop("evaluation") == {"prompt_tokens": "lighteval"}
+    assert out == roundtrip(planned_run(paper.experiments["open_rs2"], context, 2, "cuda", 40))
     grpo = out["settings"]["grpo"]
     assert grpo["temperature"] == 1.0
     assert grpo["generation_kwargs"] == {"temperature": 0.7, "top_p": 1.0}

@@ -349,6 +349,11 @@ def base_model_score_files():
     return [] if point is None else baseline_eval_files(paths.SCORE, [point])
 
 
+def run_save_steps(wildcards):
+    """A run's checkpoint interval: the paper rule's candidates are its multiples."""
+    return W.experiments[wildcards.experiment].save_steps
+
+
 def run_title(wildcards):
     """A run's figure title: the paper's name with ours, or ours where the paper has none."""
     paper_name = W.experiments[wildcards.experiment].paper_name

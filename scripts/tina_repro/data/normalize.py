@@ -31,7 +31,7 @@ treats it as Tina's did (accuracy ``None``, cosine 1.0, length "correct";
 (``kept_issues``): golds unparseable as the accuracy reward parses them
 (``parse(gold, extraction_mode="first_match")``) and as length and cosine parse them (LaTeX only).
 More than 1% unparseable for the accuracy reward fails the preparation, as a sign of a wrong
-``solution_column`` (every paper dataset stays below it).
+``solution_column`` (the share the preparation allowed to drop before).
 """
 
 from __future__ import annotations

@@ -257,7 +257,10 @@ def test_trl_nansums_a_none_accuracy_as_tinas_trainer_did(tmp_path, tiny_dir):
     :628-649 at 077329b), so the total is the length reward alone (which counts the completions
     correct) and the group's advantages are its std-scaled deviations."""
     rows = tmp_path / "rows.parquet"
-    pd.DataFrame({"problem": ["Name the empty box."], "solution": ["$\\boxed{}$"]}).to_parquet(rows)
+    # Two prompts (one optimizer step of tiny_row), both with a gold that does not parse.
+    pd.DataFrame(
+        {"problem": ["Name the empty box.", "Say hi."], "solution": ["$\\boxed{}$", ""]}
+    ).to_parquet(rows)
     row = tiny_row(rewards="length:1,accuracy:2", max_completion_length=6)
     trainer, _, dataset = build_trainer(tiny_dir, tmp_path / "run", row, rows=rows)
     group = [dataset[0]] * row.num_generations

@@ -207,10 +207,12 @@ def benchmark_gold_formats():
 
 
 def generation_settings(wildcards):
-    """The settings that define an evaluated model's samples (eval/requests.py, SAMPLING_KEYS):
-    batch size, vLLM memory and grading settings never regenerate."""
+    """The settings that define an evaluated model's samples (eval/requests.py, SAMPLING_KEYS),
+    a baselines row's own prompt_tokens included: batch size, vLLM memory and grading settings
+    never regenerate."""
     has_adapter = bool(evaluated_model_params(wildcards)["adapter"])
-    return sampling_settings(config["evaluation"], has_adapter)
+    prompt_tokens = W.prompt_tokens(wildcards.run, wildcards.point)
+    return sampling_settings(config["evaluation"], has_adapter, prompt_tokens)
 
 
 def generation_gpus():
@@ -345,6 +347,11 @@ def base_model_score_files():
     reference line (none when the baselines sheet has no such row)."""
     point = W.base_model_point()
     return [] if point is None else baseline_eval_files(paths.SCORE, [point])
+
+
+def run_save_steps(wildcards):
+    """A run's checkpoint interval: the paper rule's candidates are its multiples."""
+    return W.experiments[wildcards.experiment].save_steps
 
 
 def run_title(wildcards):

@@ -145,6 +145,7 @@ rule figure_training_dynamics:
         title=run_title,
         benchmarks=BENCHMARKS,
         selection=config["selection"],
+        save_steps=run_save_steps,
     script:
         "../scripts/make_figure.py"
 
@@ -172,5 +173,6 @@ rule figure_checkpoint_curves:
         title=run_title,
         benchmarks=BENCHMARKS,
         selection=config["selection"],
+        save_steps=run_save_steps,
     script:
         "../scripts/make_figure.py"

@@ -4,8 +4,10 @@ tiny training table, the paper configuration, and one way to run the real Snakem
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +75,7 @@ def tiny_context(**overrides) -> TrainingContext:
         pad_token="<|fim_pad|>",  # not in the tiny vocabulary: the model's own pad is kept
         system_prompt=SHORT_SYSTEM_PROMPT,
         chat_template="",
+        rollout_prompt_tokens="vllm_text",
     )
     return dataclasses.replace(context, **overrides)
 
@@ -96,6 +99,18 @@ def write_rows(path: Path, n: int = 8) -> Path:
     ]
     pd.DataFrame(rows).to_parquet(path)
     return path
+
+
+def with_r1_tokenizer_flags(model_dir: Path, out: Path) -> Path:
+    """A copy of a tiny model whose tokenizer config has DeepSeek-R1-Distill-Qwen's class and
+    ``add_bos_token``: the special tokens of lighteval's and vLLM 0.7.2's tokenizer call are
+    then one more BOS (tina_repro.special_tokens)."""
+    shutil.copytree(model_dir, out)
+    config_path = out / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config |= {"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": True}
+    config_path.write_text(json.dumps(config))
+    return out
 
 
 def paper_config() -> WorkflowConfig:

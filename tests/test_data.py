@@ -310,39 +310,74 @@ def test_prepare_benchmark_parquet_round_trip(tmp_path):
 
 def test_malformed_set_fails_with_counts_in_report(tmp_path):
     spec = local(DATASETS["still3"], HUB / "still3_malformed.jsonl")
-    with pytest.raises(sources.DataError, match=r"4 of 10 rows dropped \(40\.00% > 1%\)"):
+    # Only the row without a problem text is dropped; Tina trained on the others.
+    with pytest.raises(sources.DataError, match=r"1 of 10 rows dropped \(10\.00% > 1%\)"):
         prepare.prepare_training_dataset(spec, tmp_path / "s.parquet", tmp_path / "s.json")
     report = json.loads((tmp_path / "s.json").read_text())
-    assert report["status"] == "failed" and "40.00%" in report["error"]
-    assert (report["rows_read"], report["rows_kept"]) == (10, 6)
-    assert report["drops"] == {
-        "problem_empty": 1,
-        "problem_not_text": 1,
-        "solution_empty": 1,
-        "solution_unparseable": 1,
+    assert report["status"] == "failed" and "10.00%" in report["error"]
+    assert (report["rows_read"], report["rows_kept"]) == (10, 9)
+    assert report["drops"] == {"problem_not_text": 1}
+    assert report["drop_examples"] == {"problem_not_text": [3]}
+    # A missing answer is wrapped as grpo.py's f-string wraps it, "$None$", which math-verify
+    # parses (a product of symbols); the empty box parses for no reward.
+    assert report["kept_issues"] == {
+        "gold_unparseable_accuracy": 1,
+        "gold_unparseable_length_cosine": 1,
+        "problem_blank": 1,
+        "solution_missing": 1,
     }
-    assert report["drop_examples"] == {
-        "problem_empty": [1],
-        "problem_not_text": [3],
-        "solution_empty": [2],
-        "solution_unparseable": [4],
+    assert report["kept_issue_examples"] == {
+        "gold_unparseable_accuracy": [4],
+        "gold_unparseable_length_cosine": [4],
+        "problem_blank": [1],
+        "solution_missing": [2],
     }
     assert not (tmp_path / "s.parquet").exists()
 
 
-def test_few_drops_are_counted_and_kept_going(tmp_path):
+def test_rows_with_an_unparseable_gold_are_kept_and_counted(tmp_path):
     rows = [{"question": f"Compute ${i}+1$.", "answer": str(i + 1)} for i in range(100)]
     rows.insert(50, {"question": "Box?", "answer": "\\boxed{}"})
+    rows.insert(70, {"question": "   ", "answer": None})
     path = tmp_path / "still.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = prepare.prepare_training_dataset(
         local(DATASETS["still3"], path), tmp_path / "s.parquet", tmp_path / "s.json"
     )
-    assert report["drops"] == {"solution_unparseable": 1}
-    assert report["drop_examples"] == {"solution_unparseable": [50]}
+    assert (report["rows_read"], report["rows_kept"], report["drops"]) == (102, 102, {})
+    assert report["kept_issues"] == {
+        "gold_unparseable_accuracy": 1,
+        "gold_unparseable_length_cosine": 1,
+        "problem_blank": 1,
+        "solution_missing": 1,
+    }
+    assert report["kept_issue_examples"]["gold_unparseable_accuracy"] == [50]
     written = pd.read_parquet(tmp_path / "s.parquet")
-    assert len(written) == 100 and 50 not in set(written["row_id"])
-    assert written.loc[50, "row_id"] == 51 and written.loc[50, "solution"] == "$51$"
+    assert written["row_id"].tolist() == list(range(102))
+    assert written.loc[50, "solution"] == "$\\boxed{}$"
+    assert written.loc[70, ["problem", "solution"]].tolist() == ["   ", "$None$"]
+
+
+def test_unwrapped_missing_gold_is_kept_empty_and_too_many_unparseable_golds_fail(tmp_path):
+    spec = local(DATASETS["open_rs"])
+    rows = [
+        {"problem": f"Compute ${i}+1$.", "solution": f"So $\\boxed{{{i + 1}}}$."} for i in range(99)
+    ]
+    frame = pd.DataFrame([*rows, {"problem": "Say hi.", "solution": None}])
+    out, report = normalize.normalize_training(frame, spec)
+    assert out.loc[99, "solution"] == "" and report["kept_issues"] == {
+        "gold_unparseable_accuracy": 1,
+        "gold_unparseable_length_cosine": 1,
+        "solution_missing": 1,
+    }
+    # 2 of 100 golds no reward can parse: the sheet most likely names the wrong column
+    frame = pd.DataFrame(
+        [*rows[:98], {"problem": "a", "solution": "no"}, {"problem": "b", "solution": "x"}]
+    )
+    with pytest.raises(
+        sources.DataError, match=r"2 of 100 golds cannot be parsed .* wrong solution_column"
+    ):
+        normalize.normalize_training(frame, spec)
 
 
 def test_benchmark_size_mismatch_fails(tmp_path):

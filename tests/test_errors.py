@@ -231,11 +231,11 @@ def test_data_error_in_a_job_is_one_line_and_its_report_survives(workdir):
     proc = snakemake(workdir, "--cores", "1", "resources/datasets/still3.parquet", timeout=300)
     assert proc.returncode != 0
     report = "logs/prepare_dataset/still3.report.json"
-    line = assert_one_line(proc.stderr, "4 of 10 rows dropped", f"(report: {report})")  # shown log
+    line = assert_one_line(proc.stderr, "1 of 10 rows dropped", f"(report: {report})")  # shown log
     log = (workdir / "logs" / "prepare_dataset" / "still3.log").read_text()
     assert line.strip() in log and "Traceback" not in log
     kept = json.loads((workdir / report).read_text())
-    assert kept["status"] == "failed" and kept["drop_examples"]["problem_empty"] == [1]
+    assert kept["status"] == "failed" and kept["drop_examples"]["problem_not_text"] == [3]
     # Snakemake deleted the failed job's declared outputs, not the report in logs/
     assert not (workdir / "resources" / "datasets" / "still3.report.json").exists()
 
@@ -247,7 +247,7 @@ def test_data_error_is_one_line_in_tina_repro(workdir, capsys, monkeypatch):
     run_cli(
         capsys,
         ["prepare-dataset", "still3", "--directory", str(workdir), "--out-dir", str(out)],
-        "4 of 10 rows dropped",
+        "1 of 10 rows dropped",
         f"(report: {out / 'still3.report.json'})",
     )
     assert json.loads((out / "still3.report.json").read_text())["status"] == "failed"

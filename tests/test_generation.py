@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT
+from helpers import ROOT, with_r1_tokenizer_flags
 
 from tina_repro import locks
 from tina_repro.config import load_files
@@ -26,7 +26,13 @@ from tina_repro.eval.backends import (
 )
 from tina_repro.eval.generate import BenchmarkTask, generate_benchmark, generate_model
 from tina_repro.eval.merge import load_merged, merge_retention
-from tina_repro.eval.requests import render_prompt, sample_seed, sampling_settings
+from tina_repro.eval.requests import (
+    build_requests,
+    prompt_affixes,
+    render_prompt,
+    sample_seed,
+    sampling_settings,
+)
 from tina_repro.eval.score import grade_and_score
 
 PROBLEMS = ["What is $2+3$?", "Compute $4\\times 5-6$.", "What is $17-9$?"]
@@ -47,6 +53,7 @@ SETTINGS = {
     "grading_processes": 1,
     "adapter_mode": "merged",
     "merge_dtype": "float32",
+    "prompt_tokens": "lighteval",
 }
 ROW_KEYS = {
     "problem_id",
@@ -222,6 +229,135 @@ def test_missing_adapter_is_named(benchmark_parquet, tiny_dir, tmp_path):
         run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", adapter=tmp_path / "checkpoint-9")
 
 
+# ---- prompt token ids: lighteval's two BOS, or the chat template's one ------------------------
+# DeepSeek-R1-Distill-Qwen's tokenizer files in the Hub's schema (tokenizer_config.json as the
+# model's: LlamaTokenizerFast, add_bos_token true, BOS written by the chat template; config.json
+# model_type qwen2), over a tiny byte-level vocabulary (tests/fixtures/r1_distill_tokenizer).
+R1_TOKENIZER = ROOT / "tests" / "fixtures" / "r1_distill_tokenizer"
+
+
+def aime_prompt() -> pd.DataFrame:
+    """The first AIME24 problem of the test fixture through the paper's math template."""
+    template = load_files(root=ROOT).config["prompt_templates"]["math"]
+    first = json.loads((ROOT / "tests/fixtures/hub/aime24.jsonl").read_text().splitlines()[0])
+    return pd.DataFrame(
+        {"id": [0], "prompt": [template.format(Question=first["problem"])], "answer": ["9"]}
+    )
+
+
+@pytest.mark.parametrize(("mode", "bos_tokens"), [("lighteval", 2), ("chat_template", 1)])
+def test_an_aime_prompt_starts_with_two_bos_tokens_as_lighteval_made_it(mode, bos_tokens):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(R1_TOKENIZER)
+    bos, user = tokenizer.convert_tokens_to_ids([BOS, USER])
+    settings = {**SETTINGS, "samples_per_problem": 1, "prompt_tokens": mode}
+    affixes = prompt_affixes(tokenizer, R1_TOKENIZER, mode)
+    (request,) = build_requests(aime_prompt(), tokenizer, settings, "expr", affixes)
+    assert list(request.prompt_ids[: bos_tokens + 1]) == [bos] * bos_tokens + [user]
+    assert tokenizer.decode(request.prompt_ids).startswith(BOS * bos_tokens + USER + "Solve")
+
+
+def test_transformers_5_adds_no_bos_where_lighteval_transformers_4_did():
+    """Why lighteval mode adds the BOS itself: transformers 5.17 loads this tokenizer as
+    Qwen2Tokenizer and ignores tokenizer_config.json's add_bos_token, which transformers 4.x's
+    LlamaTokenizerFast turned into a post-processor adding BOS."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(R1_TOKENIZER)
+    assert type(tokenizer).__name__ == "Qwen2Tokenizer"
+    text = render_prompt(tokenizer, aime_prompt()["prompt"][0])
+    with_special = tokenizer(text, add_special_tokens=True)["input_ids"]
+    assert with_special == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert with_special[:2] == tokenizer.convert_tokens_to_ids([BOS, USER])
+    assert prompt_affixes(tokenizer, R1_TOKENIZER, "lighteval").prefix == (tokenizer.bos_token_id,)
+
+
+@pytest.fixture(scope="module")
+def bos_tiny_dir(tiny_dir, tmp_path_factory):
+    """The tiny model with the real model's tokenizer flags: the Llama class, add_bos_token."""
+    return with_r1_tokenizer_flags(tiny_dir, tmp_path_factory.mktemp("bos") / "model")
+
+
+def prompts_sent(recorded_requests) -> list[tuple[int, ...]]:
+    return sorted({ids for _, ids in recorded_requests})
+
+
+@pytest.mark.parametrize(("mode", "bos_tokens"), [("lighteval", 2), ("chat_template", 1)])
+def test_both_backends_take_the_modes_prompt_ids(
+    mode, bos_tokens, benchmark_parquet, bos_tiny_dir, tmp_path, monkeypatch, fake_vllm
+):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(bos_tiny_dir)
+    template_ids = [
+        tokenizer(render_prompt(tokenizer, f"Solve this.\n\n{p}"), add_special_tokens=False)[
+            "input_ids"
+        ]
+        for p in PROBLEMS
+    ]
+    expected = sorted((tokenizer.bos_token_id,) * (bos_tokens - 1) + tuple(i) for i in template_ids)
+    sent = []
+    original = TransformersBackend.generate
+
+    def recording(self, requests):
+        sent.extend((r.key, r.prompt_ids) for r in requests)
+        return original(self, requests)
+
+    monkeypatch.setattr(TransformersBackend, "generate", recording)
+    record = generate_model(
+        bos_tiny_dir,
+        None,
+        tasks(tmp_path / "hf", benchmark_parquet),
+        {**SETTINGS, "prompt_tokens": mode},
+    )
+    assert prompts_sent(sent) == expected
+    assert record["prompt_tokens"] == mode
+    assert record["prompt_leading_bos_tokens"] == bos_tokens
+    assert record["prompt_special_tokens"] == {
+        "prefix": [tokenizer.bos_token_id] * (bos_tokens - 1),
+        "suffix": [],
+    }
+    generate_model(
+        bos_tiny_dir,
+        None,
+        tasks(tmp_path / "vllm", benchmark_parquet),
+        {**SETTINGS, "prompt_tokens": mode, "backend": "vllm"},
+    )
+    (call,) = fake_vllm["generate"]
+    assert sorted({tuple(p["prompt_token_ids"]) for p in call[0]}) == expected
+
+
+def test_the_demo_tokenizer_gives_the_same_ids_in_both_modes(benchmark_parquet, tiny_dir, tmp_path):
+    """The demo's tokenizer adds no special tokens of its own: one BOS either way, the same
+    samples; only the samples' identity (which names the mode) differs."""
+    records, rows = {}, {}
+    for mode in ("lighteval", "chat_template"):
+        out = tmp_path / mode / "samples.jsonl"
+        records[mode] = generate_model(
+            tiny_dir,
+            None,
+            [BenchmarkTask("tiny_math", benchmark_parquet, "expr", out)],
+            {**SETTINGS, "prompt_tokens": mode},
+        )
+        rows[mode] = out.read_text()
+        assert records[mode]["prompt_leading_bos_tokens"] == 1
+        assert records[mode]["prompt_special_tokens"] == {"prefix": [], "suffix": []}
+    assert rows["lighteval"] == rows["chat_template"]
+    identities = {
+        mode: store.benchmark_identity(
+            benchmark_parquet,
+            tiny_dir,
+            None,
+            sampling_settings({**SETTINGS, "prompt_tokens": mode}, False),
+            "expr",
+        )
+        for mode in rows
+    }
+    assert identities["lighteval"] != identities["chat_template"]
+    assert sampling_settings(SETTINGS, False, "chat_template")["prompt_tokens"] == "chat_template"
+
+
 # ---- one job per model: every benchmark through one backend start -----------------------------
 
 
@@ -254,6 +390,9 @@ RECORD_KEYS = {
     "adapter_mode",
     "generated_benchmarks",
     "merge_retention_bf16",
+    "prompt_tokens",
+    "prompt_special_tokens",
+    "prompt_leading_bos_tokens",
 }
 
 

@@ -9,7 +9,7 @@ from helpers import ROOT, dry_run, paper_config
 
 from tina_repro import paths
 from tina_repro.config import load_files
-from tina_repro.results.gpu_check import summary
+from tina_repro.results.gpu_check import prompt_token_pairs, summary
 from tina_repro.results.plan import planned_steps
 
 CHECK_PROBLEMS = 8
@@ -22,7 +22,7 @@ def check_config():
 
 def test_config_overrides_the_paper_with_one_short_run(check_config):
     assert list(check_config.experiments) == ["open_rs2_gpu_check"]
-    assert list(check_config.baselines) == ["base"]
+    assert list(check_config.baselines) == ["base", "base_chat_template"]
     assert check_config.config["gpu_check"] is True
     evaluation = check_config.config["evaluation"]
     # the paper's engine, with short completions
@@ -63,6 +63,17 @@ def test_its_benchmarks_are_the_first_problems_of_the_papers(check_config):
     assert check_config.baselines["base"] == paper.baselines["base"]
 
 
+def test_it_evaluates_the_base_model_with_both_prompt_token_modes(check_config):
+    base, other = check_config.baselines["base"], check_config.baselines["base_chat_template"]
+    assert check_config.prompt_tokens("baseline", "base") == "lighteval"  # the paper config's
+    assert check_config.prompt_tokens("baseline", "base_chat_template") == "chat_template"
+    same = {"paper_name", "prompt_tokens", "comment", "name"}
+    assert dataclasses.replace(other, **{f: getattr(base, f) for f in same}) == base
+    # gains are measured against the base model evaluated as the checkpoints are
+    assert check_config.base_model_point() == "base"
+    assert prompt_token_pairs(check_config) == [("base", "base_chat_template")]
+
+
 def test_profile_plans_training_evaluation_and_tables_offline(tmp_path):
     shutil.copytree(ROOT / "config", tmp_path / "config")
     code, counts, output = dry_run(tmp_path, "--profile", str(ROOT / "profiles/gpu-check"))
@@ -72,7 +83,8 @@ def test_profile_plans_training_evaluation_and_tables_offline(tmp_path):
     assert counts["prepare_benchmark"] == 6
     assert counts["train_grpo"] == 1
     # the base model is evaluated now; the step-2 checkpoint once training has run
-    assert counts["grade_samples"] == 6 and counts["generate_samples"] >= 1
+    # two evaluations of the base model (lighteval's and the chat template's prompt tokens)
+    assert counts["grade_samples"] == 12 and counts["generate_samples"] >= 2
     assert counts["main_table"] == 1
     assert "checkpoint jobs, which will result in alteration of the DAG" in output
 
@@ -130,3 +142,41 @@ def test_summary_extrapolates_the_measurements_to_the_paper(tmp_path, check_conf
     assert "5,000 tokens/s [measured (2 generation records)]" in text
     assert "engine start 40 s [measured (2 generation records)]" in text
     assert "[default: 0.2 x max_new_tokens]" in text
+    assert (
+        "prompt tokens: base (lighteval) - base_chat_template (chat_template): not graded" in text
+    )
+
+
+def write_graded(workdir, point, benchmark, correct):
+    graded = paths.fill(paths.GRADED, workdir, run="baseline", point=point, benchmark=benchmark)
+    graded.parent.mkdir(parents=True, exist_ok=True)
+    graded.write_text(
+        "".join(
+            json.dumps({"problem_id": i, "sample_index": 0, "correct": c}) + "\n"
+            for i, c in enumerate(correct)
+        )
+    )
+
+
+def test_summary_sizes_the_prompt_token_effect(tmp_path, check_config):
+    write_check_outputs(tmp_path)
+    # On the first benchmark lighteval's prompts solve 6 of 8, the chat template's 4 (the same
+    # problems plus two); on every other benchmark both solve the same 4.
+    first, *others = check_config.benchmarks
+    write_graded(tmp_path, "base", first, [True] * 6 + [False] * 2)
+    write_graded(tmp_path, "base_chat_template", first, [True] * 4 + [False] * 4)
+    for benchmark in others:
+        for point in ("base", "base_chat_template"):
+            write_graded(tmp_path, point, benchmark, [True, False] * 4)
+    text = summary(check_config, tmp_path, paper_config())
+    lines = text.splitlines()
+    start = lines.index(
+        "prompt tokens: base (lighteval) - base_chat_template (chat_template), points "
+        "[95% paired interval]:"
+    )
+    assert lines[start + 1].startswith(f"  {first}: +25.0 [")
+    assert all(
+        line.startswith(f"  {b}: +0.0 [+0.0, +0.0]")
+        for b, line in zip(others, lines[start + 2 : start + 7], strict=True)
+    )
+    assert lines[start + 7].startswith(f"  average: +{25 / 6:.1f} [")

@@ -1,16 +1,20 @@
 """The objective TRL 1.16 optimises under our mapping is the paper's, checked inside a real
 GRPOTrainer on the tiny model: log-probs of the raw logits while sampling keeps the row's
-temperature, and Tina's "Dr.GRPO" loss (Σ token losses / Σ tokens of one prompt group) as
-TRL's ``bnpo``."""
+temperature, Tina's "Dr.GRPO" loss (Σ token losses / Σ tokens of one prompt group) as TRL's
+``bnpo``, rollouts sampled after two BOS tokens while the loss keeps one, and a None reward
+(an unparseable gold) summed away as Tina's trainer did."""
 
+import inspect
+import math
 import os
 
+import pandas as pd
 import pytest
 import torch
-from helpers import tiny_context, tiny_row, write_rows
+from helpers import tiny_context, tiny_row, with_r1_tokenizer_flags, write_rows
 
 from tina_repro.demo.tiny_model import build_tiny_model
-from tina_repro.train import rewards
+from tina_repro.train import rewards, rollouts
 from tina_repro.train.prompts import load_tokenizer, prepare_prompts, read_training_rows
 from tina_repro.train.provenance import planned_run
 
@@ -22,21 +26,24 @@ def tiny_dir(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, size="test")
 
 
-def build_trainer(tiny_dir, tmp_path, row, **grpo_overrides):
-    """A GRPOTrainer built exactly as training builds it from ``row`` (CPU, float32)."""
+def build_trainer(tiny_dir, tmp_path, row, rows=None, context=None, **grpo_overrides):
+    """A GRPOTrainer built exactly as training builds it from ``row`` (CPU, float32), on the
+    normalized training table ``rows`` (default: :func:`write_rows`'s), in ``context`` (default:
+    :func:`tiny_context`)."""
     from peft import LoraConfig
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     tmp_path.mkdir(parents=True, exist_ok=True)
-    context = tiny_context()
+    context = context or tiny_context()
     tokenizer = load_tokenizer(tiny_dir, context)
-    table, _ = read_training_rows(write_rows(tmp_path / "rows.parquet"))
+    table, _ = read_training_rows(rows or write_rows(tmp_path / "rows.parquet"))
     dataset, _ = prepare_prompts(table, tokenizer, context.system_prompt, row.max_prompt_length)
-    plan = planned_run(row, "float32", 0, "cpu", len(table))
+    plan = planned_run(row, context, 0, "cpu", len(table))
     args = GRPOConfig(
         output_dir=str(tmp_path / "out"), **{**plan["settings"]["grpo"], **grpo_overrides}
     )
-    trainer = GRPOTrainer(
+    trainer = rollouts.build_trainer(
+        rollouts.rollout_affixes(tokenizer, tiny_dir, context.rollout_prompt_tokens),
         model=str(tiny_dir),
         reward_funcs=[rewards.build(s["name"], **s["params"]) for s in plan["settings"]["rewards"]],
         args=args,
@@ -191,3 +198,77 @@ def test_tinas_drgrpo_loss_is_trls_bnpo_over_one_prompt_group(tmp_path, tiny_dir
         with torch.no_grad():
             value = trainer._compute_loss(model, dict(batch)) * accumulation
         assert abs(value - tina.detach()) > 1e-3 * abs(tina.detach()), other
+
+
+def test_the_rollout_override_fits_the_pinned_trl():
+    from trl import GRPOTrainer
+
+    parameters = tuple(inspect.signature(GRPOTrainer._generate_single_turn).parameters)
+    assert parameters == rollouts.GENERATE_SINGLE_TURN_PARAMETERS
+
+
+def generated_and_loss_prompts(trainer, dataset, monkeypatch) -> tuple[list, list]:
+    """(prompt ids the rollouts were sampled on, prompt ids the loss takes) of one generation
+    step over the first prompt group, both without padding."""
+    sampled_on = []
+    model = trainer.model
+    original = model.generate
+
+    def recording(*args, **kwargs):
+        ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
+        sampled_on.extend(row[m.bool()].tolist() for row, m in zip(ids, mask, strict=True))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "generate", recording)
+    group = [dataset[0]] * trainer.num_generations
+    torch.manual_seed(0)
+    batch = trainer._generate_and_score_completions(group)
+    loss_prompts = [
+        row[m.bool()].tolist()
+        for row, m in zip(batch["prompt_ids"], batch["prompt_mask"], strict=True)
+    ]
+    return sampled_on, loss_prompts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "rollout_bos"), [("vllm_text", 2), ("chat_template", 1)])
+def test_rollouts_sample_after_two_bos_tokens_while_the_loss_keeps_one(
+    mode, rollout_bos, tmp_path, tiny_dir, monkeypatch
+):
+    """The paper's vLLM rollouts on the transformers path: the same override serves both."""
+    bos_dir = with_r1_tokenizer_flags(tiny_dir, tmp_path / "model")
+    row = tiny_row(max_completion_length=4)
+    context = tiny_context(rollout_prompt_tokens=mode)
+    trainer, tokenizer, dataset = build_trainer(bos_dir, tmp_path / "run", row, context=context)
+    bos = tokenizer.bos_token_id
+    template_ids = tokenizer.apply_chat_template(
+        dataset[0]["prompt"], add_generation_prompt=True, return_dict=True
+    )["input_ids"]
+    assert template_ids[0] == bos and template_ids[1] != bos
+    sampled_on, loss_prompts = generated_and_loss_prompts(trainer, dataset, monkeypatch)
+    assert sampled_on == [[bos] * (rollout_bos - 1) + template_ids] * row.num_generations
+    assert loss_prompts == [template_ids] * row.num_generations
+
+
+@pytest.mark.slow
+def test_trl_nansums_a_none_accuracy_as_tinas_trainer_did(tmp_path, tiny_dir):
+    """A prompt whose gold does not parse: accuracy returns None for every completion, TRL 1.16
+    makes it NaN and sums the weighted rewards with nansum (as Tina's trainer, grpo_trainer.py
+    :628-649 at 077329b), so the total is the length reward alone (which counts the completions
+    correct) and the group's advantages are its std-scaled deviations."""
+    rows = tmp_path / "rows.parquet"
+    # Two prompts (one optimizer step of tiny_row), both with a gold that does not parse.
+    pd.DataFrame(
+        {"problem": ["Name the empty box.", "Say hi."], "solution": ["$\\boxed{}$", ""]}
+    ).to_parquet(rows)
+    row = tiny_row(rewards="length:1,accuracy:2", max_completion_length=6)
+    trainer, _, dataset = build_trainer(tiny_dir, tmp_path / "run", row, rows=rows)
+    group = [dataset[0]] * row.num_generations
+    torch.manual_seed(0)
+    batch = trainer._generate_and_score_completions(group)
+    per_reward = trainer._logs["rewards"]
+    assert all(math.isnan(value) for value in per_reward["accuracy"])
+    total = torch.tensor(per_reward["length"])  # 1 x length + 2 x NaN, nansum-ed
+    assert total.std() > 0  # completions of different lengths: the advantages are not all 0
+    expected = (total - total.mean()) / (total.std() + 1e-4)
+    torch.testing.assert_close(batch["advantages"], expected)

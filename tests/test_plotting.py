@@ -225,7 +225,7 @@ def test_make_figure_marks_the_selected_checkpoint_and_the_transition(out):
         "log_history": str(RUN / "log_history.csv"),
         "scores": str(SCORES),
     }
-    params = {"title": "Tina-Open-RS2 (open_rs2)", "benchmarks": BENCHMARKS}
+    params = {"title": "Tina-Open-RS2 (open_rs2)", "benchmarks": BENCHMARKS, "save_steps": 50}
     outputs = {"pdf": out[0], "png": out[1]}
     dynamics = make_figure("figure_training_dynamics", inputs, outputs, params, config)
     assert_written(*out)
@@ -241,6 +241,18 @@ def test_make_figure_marks_the_selected_checkpoint_and_the_transition(out):
     best = curves[curves["benchmark"] == "average"].set_index("step")["accuracy"].idxmax()
     assert best == 200
     assert curves.attrs["selected_step"] == dynamics.attrs["selected_step"] == 200
+    assert curves["candidate"].all()
+    # Saved every 100 steps, the run's odd fifties are no candidates: drawn hollow, not picked.
+    sparse = make_figure(
+        "figure_checkpoint_curves",
+        {**inputs, "base": [str(p) for p in BASE_SCORES]},
+        outputs,
+        {**params, "save_steps": 100},
+        config,
+    )
+    candidate = sparse.drop_duplicates("step").set_index("step")["candidate"]
+    assert candidate.to_dict() == {s: s % 100 == 0 for s in range(50, 400, 50)}
+    assert sparse.attrs["selected_step"] == 200
     # The fixture log turns (format peak, length dip) around step 220.
     assert 210 <= dynamics.attrs["transition_step"] <= 235
     with pytest.raises(ValueError, match="no figure is drawn by rule 'figure_nope'"):

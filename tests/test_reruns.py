@@ -169,7 +169,9 @@ def test_learning_rate_retrains_exactly_its_run(workdir):
 
 
 @pytest.mark.parametrize(
-    ("key", "value"), [("temperature", 0.7), ("max_new_tokens", 16384)], ids=["T", "max_tokens"]
+    ("key", "value"),
+    [("temperature", 0.7), ("max_new_tokens", 16384), ("prompt_tokens", "chat_template")],
+    ids=["T", "max_tokens", "prompt_tokens"],
 )
 def test_sampling_setting_regenerates_every_evaluation_and_nothing_upstream(finished, key, value):
     jobs = plan_with(finished, [], {"evaluation": {key: value}}, TARGET)
@@ -180,6 +182,16 @@ def test_sampling_setting_regenerates_every_evaluation_and_nothing_upstream(fini
     assert not {"train_grpo", "prepare_dataset", "prepare_benchmark", "download_model"} & set(
         counts
     )
+
+
+def test_a_baselines_own_prompt_tokens_regenerate_only_it(workdir):
+    set_cell(workdir / "config" / "baselines.tsv", "still3_full", "prompt_tokens", "chat_template")
+    jobs = plan(workdir, TARGET)
+    assert [w for rule, w in jobs if rule == "generate_samples"] == [
+        {"run": "baseline", "point": "still3_full"}
+    ]
+    assert rules_of(jobs)["grade_samples"] == len(BENCHMARKS)
+    assert not {"train_grpo", "prepare_dataset", "prepare_benchmark"} & set(rules_of(jobs))
 
 
 def test_price_change_reaches_costs_csv(workdir):

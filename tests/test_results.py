@@ -286,6 +286,17 @@ def test_main_table_reproduces_the_published_numbers_exactly(workspace):
     assert rs2["published_pct_epoch"] == 51
     base = main[(main["model"] == "base") & (main["benchmark"] == "average")].iloc[0]
     assert base["kind"] == "baseline" and pd.isna(base["step"]) and base["reproduced"] == 41.18
+    assert pd.isna(base["candidates"])
+    # the paper rule's candidates: the checkpoints on each run's save grid (STILL's stop step
+    # 3750 is off its grid of 100; open_rs2's 850 is on its grid of 50)
+    runs = main[main["kind"] == "tina"].drop_duplicates("model").set_index("model")
+    assert runs["candidates"].to_dict() == {
+        "still": 2,
+        "deepscaler": 3,
+        "open_rs1": 3,
+        "open_rs2": 3,
+        "open_rs3": 3,
+    }
 
 
 def test_released_adapters_stand_beside_the_paper_number_of_their_run(workspace):
@@ -330,6 +341,9 @@ def test_ablation_table_reproduces_the_published_numbers_exactly(workspace):
     notes = averages.set_index("model")["comparison_note"]
     assert "limr_rank128" in notes["limr_rank64"] and "as released" in notes["open_rs3_drgrpo"]
     assert notes.drop(["limr_rank64", "open_rs3_drgrpo"]).isna().all()
+    # the rank ablations saved every 50 steps and stop at 180: 50 and 100 are their candidates
+    candidates = averages.drop_duplicates("model").set_index("model")["candidates"]
+    assert candidates["limr_rank16"] == 2 and candidates["limr"] == 3  # limr saves every 10
 
 
 def test_average_ci_is_a_bootstrap_of_the_average_not_of_its_parts(workspace):
@@ -538,6 +552,9 @@ def test_checkpoint_table_lists_every_evaluation(workspace):
     assert table[table["kind"] == "baseline"][retention].isna().all().all()
     still = table[(table["run"] == "still") & (table["benchmark"] == "aime24")]
     assert still["step"].tolist() == [100, 2000, 3750]
+    # the stop step 3750 is evaluated and shown, but the paper's run never saved it
+    assert still["paper_candidate"].tolist() == [True, True, False]
+    assert table.loc[table["kind"] != "tina", "paper_candidate"].isna().all()
     assert still["pct_epoch"].tolist() == pytest.approx([100 / 37.5, 2000 / 37.5, 100.0])
     assert still[retention].values.tolist() == [
         [1 - step / 1e4, 0.5, step / 1e4] for step in (100, 2000, 3750)

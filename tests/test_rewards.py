@@ -397,3 +397,46 @@ def test_paper_reward_specs_build(spec):
     """The weighted reward lists of the paper's runs (docs/paper.md#recipes)."""
     for name, _ in parse_weighted(spec):
         assert build(name).__name__ == name
+
+
+# --- a training row whose gold does not parse, from the sheet to the rewards ----------------
+
+
+def test_a_kept_row_with_an_unparseable_gold_is_rewarded_as_tinas_code_rewards_it():
+    """STILL's answer column, wrapped as grpo.py wraps it: an empty box parses to nothing. The
+    row is kept, and each reward that reads the gold takes Tina's branch for it."""
+    import pandas as pd
+    from helpers import ROOT
+
+    from tina_repro.config import Dataset, load_files
+    from tina_repro.data.normalize import normalize_training
+
+    spec: Dataset = load_files(root=ROOT).datasets["still3"]
+    # 100 rows: one unparseable gold is within the 1% a real training set may have
+    questions = [f"Compute $2+{i}$." for i in range(99)] + ["Name the empty box."]
+    answers = [str(2 + i) for i in range(99)] + ["\\boxed{}"]
+    table, report = normalize_training(
+        pd.DataFrame({"question": questions, "answer": answers}), spec
+    )
+    assert table["row_id"].tolist() == list(range(100))
+    gold = table.loc[99, "solution"]
+    assert gold == "$\\boxed{}$"
+    assert report["kept_issues"]["gold_unparseable_accuracy"] == 1
+    # One prompt group of three wrong answers, 9, 18 and 27 characters long.
+    group = [WRONG, padded(WRONG, 18), padded(WRONG, 27)]
+    golds = [gold] * 3
+    # accuracy: None (T:rewards.py:45-48), which TRL turns into NaN and nansums away
+    assert build("accuracy")(group, solution=golds) == [None, None, None]
+    # cosine: 1.0 whatever the length (:213-216)
+    assert build("cosine", max_len=1000)(group, solution=golds) == [1.0, 1.0, 1.0]
+    # length: counted correct (:125-129), so lambda = 0.5 - (len - 9) / (27 - 9) is kept whole
+    assert build("length")(group, solution=golds) == [0.5, 0.0, -0.5]
+    # the parseable row's gold for the same wrong answers: accuracy 0, wrong-answer cosine and
+    # lambda clipped at 0 (cosine: -0.5 + 0.25 * (1 + cos(pi * len / 1000)))
+    parsed = [table.loc[3, "solution"]] * 3
+    assert parsed[0] == GOLD
+    assert build("accuracy")(group, solution=parsed) == [0.0, 0.0, 0.0]
+    assert build("length")(group, solution=parsed) == [0.0, 0.0, -0.5]
+    assert build("cosine", max_len=1000)(group, solution=parsed) == pytest.approx(
+        [-0.5 + 0.25 * (1 + math.cos(math.pi * n / 1000)) for n in (9, 18, 27)]
+    )

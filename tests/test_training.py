@@ -262,19 +262,20 @@ def test_launch_command_runs_this_module_under_accelerate(tmp_path):
 # --- data preparation and input checks ----------------------------------------------------------
 
 
-def test_read_training_rows_skips_blank_rows_and_rejects_bad_tables(tmp_path):
+def test_read_training_rows_keeps_tinas_rows_skips_non_text_and_rejects_bad_tables(tmp_path):
     path = tmp_path / "rows.parquet"
     pd.DataFrame(
         {"problem": ["1+1?", " ", "2+2?", None], "solution": ["$2$", "$0$", "", "$1$"]}
     ).to_parquet(path)
+    # a blank problem and an empty (unparseable) gold are rows Tina trained on
     table, skipped = read_training_rows(path)
-    assert skipped == 3 and table["problem"].tolist() == ["1+1?"]
-    assert table["row_id"].tolist() == [0]
+    assert skipped == 1 and table["problem"].tolist() == ["1+1?", " ", "2+2?"]
+    assert table["row_id"].tolist() == [0, 1, 2]
 
     pd.DataFrame({"problem": ["1+1?"], "answer": ["2"]}).to_parquet(path)
     with pytest.raises(ValueError, match="missing column.*solution"):
         read_training_rows(path)
-    pd.DataFrame({"problem": [" "], "solution": ["$2$"]}).to_parquet(path)
+    pd.DataFrame({"problem": [None], "solution": ["$2$"]}).to_parquet(path)
     with pytest.raises(ValueError, match="no usable training rows"):
         read_training_rows(path)
 
@@ -389,7 +390,7 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
 
     resolved = json.loads((out / "resolved_config.json").read_text())
     # what `tina-repro resolve` prints is what the run wrote
-    plan = roundtrip(planned_run(row, tiny_context().dtype, 0, "cpu", 8))
+    plan = roundtrip(planned_run(row, tiny_context(), 0, "cpu", 8))
     assert {key: resolved[key] for key in plan if key != "settings"} == {
         key: value for key, value in plan.items() if key != "settings"
     }

@@ -38,7 +38,7 @@ from transformers import AutoTokenizer
 from tina_repro import gpu_lease, paths
 from tina_repro.config import load_files
 from tina_repro.eval.backends import TransformersBackend, VllmBackend, generation_gpus
-from tina_repro.eval.requests import build_requests, sample_row
+from tina_repro.eval.requests import build_requests, prompt_affixes, sample_row
 from tina_repro.eval.scoring import paired_bootstrap_diff, score
 from tina_repro.eval.workers import grade_rows
 
@@ -111,9 +111,9 @@ def main() -> int:
         paths.fill(paths.BENCHMARK_PARQUET, workdir, benchmark=args.benchmark)
     )
     gold_format = wc.benchmarks[args.benchmark].gold_format
-    requests = build_requests(
-        benchmark, AutoTokenizer.from_pretrained(model_dir), evaluation, gold_format
-    )
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    affixes = prompt_affixes(tokenizer, model_dir, evaluation["prompt_tokens"])
+    requests = build_requests(benchmark, tokenizer, evaluation, gold_format, affixes)
     print(
         f"{args.benchmark}: {len(benchmark)} problems x {evaluation['samples_per_problem']} "
         f"samples, T={evaluation['temperature']}, top_p={evaluation['top_p']}, "

@@ -121,6 +121,7 @@ class Baseline:
     adapter_subfolder: str | None  #: e.g. checkpoint-2000 inside the adapter repository
     #: a released Tina adapter: the experiment whose published checkpoint it is
     compared_with: str | None
+    prompt_tokens: str | None  #: this model's evaluation.prompt_tokens; None = the config's
     comment: str | None
 
     @property

@@ -61,14 +61,22 @@ class WorkflowConfig:
         dataset = self.datasets[self.experiments[experiment].dataset]
         return self.config["system_prompts"][dataset.system_prompt]
 
+    def prompt_tokens(self, run: str, point: str) -> str:
+        """The ``evaluation.prompt_tokens`` of an evaluated model: a baselines row's own mode,
+        else the config's (checkpoints always take the config's)."""
+        own = self.baselines[point].prompt_tokens if run == BASELINE_RUN else None
+        return own or self.config["evaluation"]["prompt_tokens"]
+
     def base_model_point(self) -> str | None:
         """The baseline that evaluates the untrained base model (the same source and revision, no
-        adapter): the reference line of the figures and the model every Tina gain is measured
-        against. None when the baselines sheet has no such row."""
+        adapter) with the config's prompt tokens, as every checkpoint is evaluated: the
+        reference line of the figures and the model every Tina gain is measured against. None
+        when the baselines sheet has no such row."""
         base = self.config["base_model"]
         for name, row in self.baselines.items():
             same_model = (row.model, row.revision) == (base["source"], base["revision"])
-            if same_model and not row.adapter:
+            own_tokens = row.prompt_tokens not in (None, self.config["evaluation"]["prompt_tokens"])
+            if same_model and not row.adapter and not own_tokens:
                 return name
         return None
 

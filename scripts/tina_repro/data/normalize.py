@@ -18,12 +18,20 @@ own option order was most likely unseeded; this fixed order is the reproducible 
 ``row_id`` / ``id`` is the row's 0-based position in the source split as loaded: every dataset has
 one (their own id columns differ or are missing), and it is stable for a pinned revision.
 
-Nothing is lost silently: a row with an empty problem, an empty gold, or a gold that math-verify
-cannot parse is dropped and counted by reason; more than 1% dropped, no rows kept, or a benchmark
-whose size differs from ``expected_size`` raises :class:`DataError`. Training golds are parsed
-exactly as Tina's accuracy reward parses them (``parse(gold, extraction_mode="first_match")``), so
-a kept row never yields a ``None`` reward for its gold. Unlike grpo.py, a missing gold is dropped
-rather than wrapped into ``$None$`` (which math-verify would parse as a product of symbols).
+Nothing is lost silently: a dropped row is counted by reason; more than 1% dropped, no rows kept,
+or a benchmark whose size differs from ``expected_size`` raises :class:`DataError`.
+
+Training sets keep every row Tina trained on (docs/paper.md#data). Only a row without a problem
+text (missing or not text) is dropped: Tina's chat template cannot render it. A blank problem is
+kept, as a gold that is missing, not text, or that math-verify cannot parse: the gold is stored as
+Tina's rewards read it (``$None$`` when a missing value is wrapped, as grpo.py's f-string writes
+it; empty when an unwrapped one is missing or not text) and every reward that reads the gold
+treats it as Tina's did (accuracy ``None``, cosine 1.0, length "correct";
+:mod:`tina_repro.train.rewards`). The report counts such kept rows by reason
+(``kept_issues``): golds unparseable as the accuracy reward parses them
+(``parse(gold, extraction_mode="first_match")``) and as length and cosine parse them (LaTeX only).
+More than 1% unparseable for the accuracy reward fails the preparation, as a sign of a wrong
+``solution_column`` (the share the preparation allowed to drop before).
 """
 
 from __future__ import annotations
@@ -45,6 +53,12 @@ from tina_repro.data.sources import GPQA_INCORRECT_COLUMNS, DataError, source_co
 logger = logging.getLogger(__name__)
 
 MAX_DROP_FRACTION = 0.01
+# Golds the accuracy reward cannot parse, as a share of a training set: above it the solution
+# column is most likely the wrong one.
+MAX_UNPARSEABLE_FRACTION = 0.01
+# How Tina's rewards parse a training gold (T:tina/post_train_hf/rewards.py): accuracy with
+# math-verify's default extraction, length and cosine with LaTeX only.
+TRAINING_GOLD_PARSERS = {"accuracy": None, "length_cosine": [LatexExtractionConfig()]}
 LETTERS = "ABCD"
 # lighteval's gold extraction per gold_format (Tina's run_post_train_eval.py, docs/paper.md#metrics)
 GOLD_EXTRACTION = {"expr": [ExprExtractionConfig()], "latex": [LatexExtractionConfig()]}
@@ -99,14 +113,18 @@ def base_report(spec: Dataset | Benchmark, kind: str) -> dict:
     }
 
 
-def _count_drops(report: dict, dropped: list[tuple[int, str]]) -> None:
-    counts = Counter(reason for _, reason in dropped)
-    report["drops"] = dict(sorted(counts.items()))
+def _tally(rows: list[tuple[int, str]]) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """(count by reason, first five rows of each reason) of (row, reason) pairs."""
+    counts = Counter(reason for _, reason in rows)
     examples: dict[str, list[int]] = {}
-    for row, reason in dropped:
+    for row, reason in sorted(rows):
         if len(examples.setdefault(reason, [])) < 5:
             examples[reason].append(row)
-    report["drop_examples"] = dict(sorted(examples.items()))
+    return dict(sorted(counts.items())), dict(sorted(examples.items()))
+
+
+def _count_drops(report: dict, dropped: list[tuple[int, str]]) -> None:
+    report["drops"], report["drop_examples"] = _tally(dropped)
     if dropped:
         logger.warning(
             "%s: dropped %d of %d rows: %s",
@@ -114,6 +132,32 @@ def _count_drops(report: dict, dropped: list[tuple[int, str]]) -> None:
             len(dropped),
             report["rows_read"],
             ", ".join(f"{k}={v}" for k, v in report["drops"].items()),
+        )
+
+
+def _count_kept_issues(report: dict, kept: list[tuple[int, str]]) -> None:
+    """Count kept rows with an issue by reason (a row may have several), with examples."""
+    report["kept_issues"], report["kept_issue_examples"] = _tally(kept)
+    if kept:
+        logger.warning(
+            "%s: kept %s, as Tina did (their rewards follow Tina's)",
+            report["name"],
+            ", ".join(f"{k}={v}" for k, v in report["kept_issues"].items()),
+        )
+
+
+def _check_golds(report: dict) -> None:
+    """Raise DataError when more golds than MAX_UNPARSEABLE_FRACTION defeat the accuracy reward's
+    parser: the sheet most likely names the wrong solution column."""
+    kept, reason = report["rows_kept"], "gold_unparseable_accuracy"
+    unparseable = report["kept_issues"].get(reason, 0)
+    if unparseable > MAX_UNPARSEABLE_FRACTION * kept:
+        raise DataError(
+            f"{report['name']}: {unparseable} of {kept} golds cannot be parsed as the accuracy "
+            f"reward parses them ({100 * unparseable / kept:.2f}% > "
+            f"{100 * MAX_UNPARSEABLE_FRACTION:g}%): wrong solution_column? first such rows: "
+            f"{report['kept_issue_examples'][reason]}",
+            report=report,
         )
 
 
@@ -155,6 +199,41 @@ def _start(df: pd.DataFrame, spec: Dataset | Benchmark, kind: str) -> dict:
     return report
 
 
+def _training_text(value: Any) -> tuple[str | None, str | None]:
+    """(text, issue) of a training cell as Tina's code received it: text is kept as written,
+    blank included (issue 'blank'); else 'missing' or 'not_text' (numbers count as text)."""
+    text, issue = _cell_text(value)
+    if isinstance(value, str):
+        return value, "blank" if issue else None
+    return text, "missing" if issue == "empty" else issue
+
+
+def _training_gold(value: Any, wrap: bool) -> tuple[str, str | None]:
+    """(gold text as Tina's rewards received it, issue). grpo.py wraps with an f-string, so a
+    missing value becomes ``$None$``; an unwrapped value that is not text reached math-verify's
+    ``parse`` as it was, which finds nothing in it, as in an empty string."""
+    text, issue = _training_text(value)
+    if not wrap:
+        return text or "", issue
+    if text is None:
+        text = "None" if issue == "missing" else str(value)
+    return f"${text}$", issue
+
+
+def _unparseable_golds(golds: list[str]) -> dict[str, list[int]]:
+    """Positions of the golds each of Tina's gold parsers finds nothing in (each distinct gold
+    parsed once)."""
+    found = {}
+    for reader, config in TRAINING_GOLD_PARSERS.items():
+        parsed = {}
+        for gold in golds:
+            if gold not in parsed:
+                kwargs = {} if config is None else {"extraction_config": config}
+                parsed[gold] = bool(parse(gold, extraction_mode="first_match", **kwargs))
+        found[reader] = [i for i, gold in enumerate(golds) if not parsed[gold]]
+    return found
+
+
 def normalize_training(df: pd.DataFrame, spec: Dataset) -> tuple[pd.DataFrame, dict]:
     """Map a training set onto ``problem, solution, row_id`` and check it.
 
@@ -168,29 +247,28 @@ def normalize_training(df: pd.DataFrame, spec: Dataset) -> tuple[pd.DataFrame, d
         "solution": solution_col,
         "wrap_solution": wrap,
     }
-    rows, dropped = [], []
+    rows, dropped, kept_issues = [], [], []
     for position, (problem_cell, solution_cell) in enumerate(
         zip(df[problem_col].tolist(), df[solution_col].tolist(), strict=True)
     ):
-        problem, issue = _cell_text(problem_cell)
-        if issue:
+        problem, issue = _training_text(problem_cell)
+        if problem is None:  # nothing to prompt with: Tina's chat template fails on it
             dropped.append((position, f"problem_{issue}"))
             continue
-        solution, issue = _cell_text(solution_cell)
         if issue:
-            dropped.append((position, f"solution_{issue}"))
-            continue
-        if wrap:
-            solution = f"${solution}$"
-        # Tina's accuracy reward parses the gold exactly so (docs/paper.md#rewards).
-        if not parse(solution, extraction_mode="first_match"):
-            dropped.append((position, "solution_unparseable"))
-            continue
+            kept_issues.append((position, f"problem_{issue}"))
+        solution, issue = _training_gold(solution_cell, wrap)
+        if issue:
+            kept_issues.append((position, f"solution_{issue}"))
         rows.append((problem, solution, position))
     out = pd.DataFrame(rows, columns=["problem", "solution", "row_id"]).astype({"row_id": "int64"})
+    for reader, indices in _unparseable_golds(out["solution"].tolist()).items():
+        kept_issues += [(int(out["row_id"].iloc[i]), f"gold_unparseable_{reader}") for i in indices]
     report["rows_kept"] = len(out)
     _count_drops(report, dropped)
+    _count_kept_issues(report, kept_issues)
     _check(report)
+    _check_golds(report)
     return out, report
 
 

@@ -23,8 +23,9 @@ generates only the rest. Each unfinished store is locked (:mod:`tina_repro.locks
 lifetime: a second writer of the same samples stops at once, naming the first.
 
 The job writes :data:`tina_repro.paths.GENERATION_RECORD`: the device, engine start and generation
-seconds, generated tokens and samples, tokens/s (what ``tina-repro plan`` extrapolates from), and
-for a checkpoint the share of its LoRA update that survives a bf16 merge.
+seconds, generated tokens and samples, tokens/s (what ``tina-repro plan`` extrapolates from), the
+prompt-token mode with the special tokens it put around each prompt and the BOS tokens a prompt
+starts with, and for a checkpoint the share of its LoRA update that survives a bf16 merge.
 """
 
 from __future__ import annotations
@@ -41,8 +42,16 @@ import pandas as pd
 from tina_repro import gpu_lease, locks
 from tina_repro.eval import store
 from tina_repro.eval.backends import BACKENDS, generation_gpus
-from tina_repro.eval.requests import Request, build_requests, sample_row, sampling_settings
+from tina_repro.eval.requests import (
+    Request,
+    build_requests,
+    prompt_affixes,
+    render_prompt,
+    sample_row,
+    sampling_settings,
+)
 from tina_repro.files import append_jsonl, write_json, write_jsonl
+from tina_repro.special_tokens import leading_count
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +204,7 @@ def generate_model(
         raise FileNotFoundError(f"{adapter_dir} is not a PEFT adapter: no adapter_config.json")
     sampling = sampling_settings(settings, has_adapter=bool(adapter_dir))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    affixes = prompt_affixes(tokenizer, model_dir, settings["prompt_tokens"])
     reused, pending = [], []
     with ExitStack() as held:
         for task in tasks:
@@ -210,7 +220,7 @@ def generate_model(
                 reused.append(task.name)
                 continue
             requests = build_requests(
-                pd.read_parquet(task.parquet), tokenizer, settings, task.gold_format
+                pd.read_parquet(task.parquet), tokenizer, settings, task.gold_format, affixes
             )
             entry = _Pending(task, target, requests)
             entry.done = _read_partial(entry.partial, identity, {r.key for r in requests})
@@ -229,6 +239,10 @@ def generate_model(
         for entry in pending:
             entry.finish()
     seconds = timing["generation_seconds"]
+    # Counted on a one-word prompt through the model's template: its BOS plus any the mode adds.
+    probe = affixes.around(
+        tokenizer(render_prompt(tokenizer, "x"), add_special_tokens=False)["input_ids"]
+    )
     record = {
         **timing,
         "tokens_per_second": timing["generated_tokens"] / seconds if seconds else None,
@@ -236,6 +250,9 @@ def generate_model(
         "generated_benchmarks": [p.task.name for p in pending],
         "backend": backend_name,
         "adapter_mode": settings["adapter_mode"] if adapter_dir else None,
+        "prompt_tokens": settings["prompt_tokens"],
+        "prompt_special_tokens": {"prefix": list(affixes.prefix), "suffix": list(affixes.suffix)},
+        "prompt_leading_bos_tokens": leading_count(probe, tokenizer.bos_token_id),
         "merge_retention_bf16": (
             _merge_retention_bf16(model_dir, adapter_dir) if adapter_dir else None
         ),

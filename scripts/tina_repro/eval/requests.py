@@ -1,8 +1,11 @@
 """Generation requests: one (problem, sample) each, with its own seed and token budget.
 
 Each benchmark ``prompt`` is the single user message, rendered through the evaluated MODEL's own
-chat template with ``add_generation_prompt=True`` and no system prompt (docs/paper.md#evaluation),
-then tokenized without extra special tokens (the template already writes BOS). Each
+chat template with ``add_generation_prompt=True`` and no system prompt (docs/paper.md#evaluation).
+``evaluation.prompt_tokens`` says how that text becomes token ids: ``lighteval`` (the paper's)
+tokenizes it with the special tokens lighteval ed084813's tokenizer call added on top of the
+template's own BOS (:mod:`tina_repro.special_tokens`; two BOS tokens for DeepSeek-R1-Distill-Qwen,
+docs/paper.md#eval-bugs), ``chat_template`` with none (the template's single BOS). Each
 (problem, sample) gets its own sampling seed derived from ``evaluation.seed``, so a sample's text
 does not depend on batch composition, the resume point, the backend's scheduling or how jobs are
 spread over GPUs.
@@ -13,8 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
+
+from tina_repro.special_tokens import NONE, Affixes, added_special_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +37,23 @@ SAMPLING_KEYS = (
     "samples_per_problem",
     "seed",
     "max_model_len",
+    "prompt_tokens",
 )
+# evaluation.prompt_tokens: lighteval = the template's text tokenized with the special tokens
+# lighteval ed084813 added (the paper's); chat_template = the template's ids alone.
+PROMPT_TOKENS = ("lighteval", "chat_template")
 # How an adapter is applied changes a sample too, but only of a model that has one.
 ADAPTER_KEYS = ("adapter_mode", "merge_dtype")
 
 
-def sampling_settings(settings: dict, has_adapter: bool) -> dict:
-    """The settings that define the samples of a model (with or without an adapter)."""
+def sampling_settings(settings: dict, has_adapter: bool, prompt_tokens: str | None = None) -> dict:
+    """The settings that define the samples of a model (with or without an adapter);
+    ``prompt_tokens`` overrides ``evaluation.prompt_tokens`` (a baselines row's own mode)."""
     keys = SAMPLING_KEYS + (ADAPTER_KEYS if has_adapter else ())
-    return {key: settings[key] for key in keys}
+    chosen = {key: settings[key] for key in keys}
+    if prompt_tokens is not None:
+        chosen["prompt_tokens"] = prompt_tokens
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -83,10 +97,20 @@ def render_prompt(tokenizer, prompt: str) -> str:
     )
 
 
+def prompt_affixes(tokenizer, model_dir: str | Path, mode: str) -> Affixes:
+    """The special tokens ``evaluation.prompt_tokens`` puts around the chat template's ids."""
+    if mode == "lighteval":
+        return added_special_tokens(tokenizer, model_dir)
+    if mode == "chat_template":
+        return NONE
+    raise ValueError(f"evaluation.prompt_tokens must be one of {PROMPT_TOKENS}, got {mode!r}")
+
+
 def build_requests(
-    benchmark: pd.DataFrame, tokenizer, settings: dict, gold_format: str
+    benchmark: pd.DataFrame, tokenizer, settings: dict, gold_format: str, affixes: Affixes
 ) -> list[Request]:
-    """All (problem, sample) requests in benchmark order, samples of a problem together.
+    """All (problem, sample) requests in benchmark order, samples of a problem together; each
+    prompt's ids are the chat template's with ``affixes`` (:func:`prompt_affixes`) around them.
 
     Generation is capped at ``max_model_len - prompt tokens`` (what vLLM can hold); a prompt that
     leaves no room raises ``ValueError``.
@@ -102,7 +126,7 @@ def build_requests(
         benchmark["id"].tolist(), benchmark["prompt"], benchmark["answer"], strict=True
     ):
         text = render_prompt(tokenizer, prompt)
-        prompt_ids = tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
+        prompt_ids = affixes.around(tokenizer(text, add_special_tokens=False)["input_ids"])
         room = settings["max_model_len"] - len(prompt_ids)
         if room < 1:
             raise ValueError(

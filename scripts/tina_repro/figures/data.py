@@ -314,9 +314,15 @@ def reproduced_vs_published_data(main_csv) -> pd.DataFrame:
     return frame
 
 
-def selected_step(scores_csv, benchmarks, rule: str, selection_benchmarks) -> int:
-    """The checkpoint the configured selection rule picks from a run's scores."""
+def selected_step(scores_csv, benchmarks, rule: str, selection_benchmarks, save_steps: int) -> int:
+    """The checkpoint the configured selection rule picks from a run's scores (``save_steps``:
+    the run's save interval, which decides the paper rule's candidates)."""
+    scores = pd.read_csv(scores_csv)
     selected = selection.select_checkpoints(
-        pd.read_csv(scores_csv), benchmarks, rule, selection_benchmarks
+        scores,
+        benchmarks,
+        rule,
+        selection_benchmarks,
+        {run: save_steps for run in scores["run"].unique()},
     )
     return int(selected["step"].iloc[0])

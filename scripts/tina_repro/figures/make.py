@@ -10,6 +10,7 @@ import pandas as pd
 from tina_repro.figures import paper, phase, runs
 from tina_repro.figures.data import base_model_scores, selected_step
 from tina_repro.results.collect import as_paths
+from tina_repro.results.selection import is_candidate
 
 
 def _run_figure_inputs(inputs: dict, params: dict, config: dict) -> tuple[dict, int]:
@@ -17,7 +18,11 @@ def _run_figure_inputs(inputs: dict, params: dict, config: dict) -> tuple[dict, 
     manifest = json.loads(Path(inputs["manifest"]).read_text())
     rule = config["selection"]
     step = selected_step(
-        inputs["scores"], params["benchmarks"], rule["rule"], rule["selection_benchmarks"]
+        inputs["scores"],
+        params["benchmarks"],
+        rule["rule"],
+        rule["selection_benchmarks"],
+        params["save_steps"],
     )
     return manifest, step
 
@@ -56,11 +61,13 @@ def make_figure(rule: str, inputs: dict, outputs: dict, params: dict, config: di
         )
     if rule == "figure_checkpoint_curves":
         manifest, selected = _run_figure_inputs(inputs, params, config)
+        rule = config["selection"]["rule"]
         return runs.checkpoint_curves(
             inputs["scores"],
             params["title"],
             selected,
             *out,
+            candidate=lambda step: is_candidate(step, params["save_steps"], rule),
             base_scores=base_model_scores(as_paths(inputs["base"])),
             epoch_steps=manifest.get("epoch_steps"),
         )

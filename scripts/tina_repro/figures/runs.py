@@ -4,6 +4,7 @@ Each draws the frame its builder in :mod:`~tina_repro.figures.data` returns and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -70,13 +71,17 @@ def checkpoint_curves(
     selected_step: int | None,
     base_scores: pd.DataFrame | None = None,
     epoch_steps: float | None = None,
+    candidate: Callable[[int], bool] = lambda step: True,
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Accuracy of every evaluated checkpoint of one run, one panel per benchmark plus the average.
 
     Bands are each score's 95% bootstrap CI; the dotted line is the base model
-    (``base_scores``: benchmark, accuracy rows), the green line the selected checkpoint.
+    (``base_scores``: benchmark, accuracy rows), the green line the selected checkpoint. A
+    checkpoint the selection rule may not pick (``candidate`` false: under the paper rule, a stop
+    step off the save grid) is drawn hollow.
     """
     frame, benchmarks, base = checkpoint_curves_data(scores_csv, base_scores)
+    frame["candidate"] = frame["step"].map(candidate).astype(bool)
     frame.attrs["selected_step"] = selected_step
     panels = [*benchmarks, AVERAGE]
     ncols = min(4, len(panels))
@@ -95,6 +100,18 @@ def checkpoint_curves(
             color=color,
             label="checkpoint",
         )
+        excluded = data[~data["candidate"]]
+        if len(excluded):
+            ax.plot(
+                excluded["step"],
+                excluded["accuracy"],
+                linestyle="none",
+                marker="o",
+                markersize=6,
+                markerfacecolor="white",
+                markeredgecolor=color,
+                label="no selection candidate (off the save grid)",
+            )
         if name != AVERAGE:
             ax.fill_between(
                 data["step"],

@@ -6,7 +6,9 @@ logged step's ``step_time`` (the first step also pays for vLLM's start) and the 
 each run's manifest; the paper's training then takes its planned steps at that step time on each
 row's GPU count, a rough figure, since rows differ in completion length. Evaluation: the
 generation records' tokens/s and engine start time, fed into :func:`tina_repro.results.plan.plan`
-of the paper config.
+of the paper config. Prompt tokens: a model evaluated under both ``evaluation.prompt_tokens``
+modes (the check's ``base`` and ``base_chat_template`` rows) gets its lighteval-minus-chat_template
+difference, per benchmark and averaged, paired over problems (docs/paper.md#eval-bugs, item 5).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from tina_repro import paths
-from tina_repro.config import WorkflowConfig
+from tina_repro.config import BASELINE_RUN, WorkflowConfig
 from tina_repro.results.plan import SECONDS_PER_HOUR, format_plan, plan, planned_steps
+from tina_repro.results.stats import AVERAGE, gains_vs_base
 
 
 def training_measurements(wc: WorkflowConfig, workdir: Path) -> list[dict]:
@@ -55,6 +58,45 @@ def paper_training_hours(paper: WorkflowConfig, step_seconds: float) -> float:
     )
 
 
+def prompt_token_pairs(wc: WorkflowConfig) -> list[tuple[str, str]]:
+    """(lighteval point, chat_template point) of every model the baselines sheet evaluates
+    under both prompt-token modes."""
+    by_model: dict[tuple, dict[str, str]] = {}
+    for name, row in wc.baselines.items():
+        model = (row.model, row.revision, row.adapter, row.adapter_revision, row.adapter_subfolder)
+        by_model.setdefault(model, {}).setdefault(wc.prompt_tokens(BASELINE_RUN, name), name)
+    return [
+        (modes["lighteval"], modes["chat_template"])
+        for modes in by_model.values()
+        if {"lighteval", "chat_template"} <= set(modes)
+    ]
+
+
+def prompt_token_effect(wc: WorkflowConfig, workdir: Path) -> list[str]:
+    """Lines: lighteval minus chat_template accuracy of each model evaluated both ways, in
+    points with a paired 95% interval, per benchmark and averaged."""
+    lines = []
+    benchmarks = list(wc.benchmarks)
+    for lighteval, chat_template in prompt_token_pairs(wc):
+        graded = {
+            (BASELINE_RUN, point, b): paths.fill(
+                paths.GRADED, workdir, run=BASELINE_RUN, point=point, benchmark=b
+            )
+            for point in (lighteval, chat_template)
+            for b in benchmarks
+        }
+        gains = gains_vs_base(graded, BASELINE_RUN, lighteval, chat_template, benchmarks)
+        head = f"prompt tokens: {lighteval} (lighteval) - {chat_template} (chat_template)"
+        if not gains:
+            lines.append(f"{head}: not graded yet")
+            continue
+        lines.append(f"{head}, points [95% paired interval]:")
+        for benchmark in [*benchmarks, AVERAGE]:
+            gain, low, high = gains[benchmark]
+            lines.append(f"  {benchmark}: {gain:+.1f} [{low:+.1f}, {high:+.1f}]")
+    return lines
+
+
 def summary(wc: WorkflowConfig, workdir: Path, paper: WorkflowConfig) -> str:
     """The check's measurements and the paper plan they extrapolate to, as text."""
     lines = ["GPU check: measured"]
@@ -67,6 +109,7 @@ def summary(wc: WorkflowConfig, workdir: Path, paper: WorkflowConfig) -> str:
             + ", peak GPU memory "
             + (f"{memory / 1024:.1f} GiB" if memory is not None else "not recorded")
         )
+    lines += prompt_token_effect(wc, workdir)
     paper_plan = plan(paper, workdir, rates_from=workdir)
     usd = paper_plan.usd_per_device_hour
     timed = [run for run in runs if run["step_seconds"]]

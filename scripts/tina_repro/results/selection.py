@@ -10,6 +10,15 @@ which played no part in the choice; ``rule="final"`` reports the last checkpoint
 benchmark, with no look at any score (the CPU demo uses it: its intermediate checkpoints swing by
 several points).
 
+Candidates. A run here always saves its stop step, so that it ends on a checkpoint; the paper's
+runs saved every ``save_steps`` and were stopped by hand (docs/paper.md#schedule), so a stop step
+off that grid (STILL's 3750 at save_steps 100, the rank ablations' 180 at 50) is a checkpoint the
+paper never had. Under ``paper`` only the checkpoints on the save grid are candidates
+(:func:`paper_candidate`): picking the best of more test-set scores than the paper had would bias
+the reported score upward. The stop step is still evaluated and shown, marked as no candidate.
+``heldout`` selects on benchmarks it does not report and ``final`` looks at no score, so every
+evaluated checkpoint is theirs (``final`` reports the stop step: the model training produced).
+
 Scores are tidy frames with at least the columns ``run``, ``step``, ``benchmark`` and
 ``accuracy`` (percent), as ``results/scores/{experiment}.csv``.
 """
@@ -17,7 +26,7 @@ Scores are tidy frames with at least the columns ``run``, ``step``, ``benchmark`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -49,6 +58,16 @@ def split_benchmarks(
             f"got {list(selection_benchmarks)} of {benchmarks}"
         )
     return chosen, reported
+
+
+def paper_candidate(step: int, save_steps: int) -> bool:
+    """Whether the paper's run saved checkpoint ``step``: it is on the ``save_steps`` grid."""
+    return int(step) % int(save_steps) == 0
+
+
+def is_candidate(step: int, save_steps: int, rule: str) -> bool:
+    """Whether ``rule`` may select checkpoint ``step`` (module docstring, "Candidates")."""
+    return rule != "paper" or paper_candidate(step, save_steps)
 
 
 def rule_label(rule: str, selection_benchmarks: Sequence[str] = ()) -> str:
@@ -90,23 +109,36 @@ def step_averages(scores: pd.DataFrame, benchmarks: Sequence[str]) -> pd.DataFra
 def select_checkpoints(
     scores: pd.DataFrame,
     benchmarks: Sequence[str],
-    rule: str = "paper",
-    selection_benchmarks: Sequence[str] = (),
+    rule: str,
+    selection_benchmarks: Sequence[str],
+    save_steps: Mapping[str, int],
 ) -> pd.DataFrame:
-    """The selected step of every run in ``scores``.
+    """The selected step of every run in ``scores``; ``save_steps`` maps each run to its
+    experiment row's save interval.
 
-    Returns one row per run: ``run``, ``step`` and ``selection_score`` (the step's unweighted
-    average over the selection benchmarks, in percent). ``rule="paper"`` takes the step with the
-    highest average over all ``benchmarks`` (docs/paper.md#selection), ``"heldout"`` over
-    ``selection_benchmarks`` only, ties going to the earlier step; ``"final"`` takes the last step
-    scored on all ``benchmarks``. A run none of whose steps has every selection benchmark is an
-    error.
+    Returns one row per run: ``run``, ``step``, ``selection_score`` (the step's unweighted
+    average over the selection benchmarks, in percent) and ``candidates`` (how many checkpoints
+    the rule chose among). ``rule="paper"`` takes the candidate (:func:`is_candidate`) with the
+    highest average over all ``benchmarks`` (docs/paper.md#selection), ``"heldout"`` the step with
+    the highest average over ``selection_benchmarks`` only, ties going to the earlier step;
+    ``"final"`` takes the last step scored on all ``benchmarks``. A run with no candidate scored
+    on every selection benchmark is an error.
     """
     chosen, _ = split_benchmarks(benchmarks, rule, selection_benchmarks)
-    averages = step_averages(scores, chosen)
+    unknown = sorted(set(scores["run"]) - set(save_steps))
+    if unknown:
+        raise ValueError(f"no save_steps for run(s) {unknown}")
+    candidate = [
+        is_candidate(step, save_steps[run], rule)
+        for run, step in zip(scores["run"], scores["step"], strict=True)
+    ]
+    averages = step_averages(scores[candidate], chosen)
     missing = sorted(set(scores["run"]) - set(averages["run"]))
     if missing:
-        raise ValueError(f"run(s) {missing} have no checkpoint scored on all of {chosen}")
+        raise ValueError(
+            f"run(s) {missing} have no candidate checkpoint scored on all of {chosen}"
+            + (" (the paper rule takes the save grid's only)" if rule == "paper" else "")
+        )
     rows = []
     for run, group in averages.groupby("run", sort=False):
         if rule == "final":
@@ -115,5 +147,12 @@ def select_checkpoints(
             best = group["average"].max()
             tied = group[group["average"] >= best - TIE_TOLERANCE]
             pick = tied.loc[tied["step"].idxmin()]
-        rows.append({"run": run, "step": int(pick["step"]), "selection_score": pick["average"]})
-    return pd.DataFrame(rows, columns=["run", "step", "selection_score"])
+        rows.append(
+            {
+                "run": run,
+                "step": int(pick["step"]),
+                "selection_score": pick["average"],
+                "candidates": len(group),
+            }
+        )
+    return pd.DataFrame(rows, columns=["run", "step", "selection_score", "candidates"])

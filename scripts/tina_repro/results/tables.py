@@ -4,8 +4,11 @@ Conventions of the main and ablation tables:
 
 - the reported checkpoint of a run comes from :mod:`tina_repro.results.selection`
   (``selection.rule`` of the config: ``paper`` selects on the six test benchmarks as the paper
-  did, ``heldout`` on ``selection.selection_benchmarks`` and reports the others, ``final`` takes
-  the last evaluated checkpoint);
+  did, among the checkpoints on the run's save grid, ``heldout`` on
+  ``selection.selection_benchmarks`` and reports the others, ``final`` takes the last evaluated
+  checkpoint); ``candidates`` says how many checkpoints it chose among, and checkpoints.csv's
+  ``paper_candidate`` which checkpoints the paper's run saved (a stop step off the save grid is
+  evaluated and shown, but no candidate of the paper rule);
 - ``reproduced``, ``ci_low`` and ``ci_high`` are rounded to the paper's two decimals, and
   ``difference`` = reproduced - published is taken between the printed values, so the same
   numbers give exactly 0;
@@ -60,6 +63,7 @@ CHECKPOINT_COLUMNS = [
     "run",
     "kind",
     "step",
+    "paper_candidate",
     "pct_epoch",
     "benchmark",
     "accuracy",
@@ -81,6 +85,7 @@ MAIN_COLUMNS = [
     "difference",
     "within_ci",
     "selection_rule",
+    "candidates",
     "published_pct_epoch",
     "format_rate",
     "accuracy_given_formatted",
@@ -217,9 +222,12 @@ class Tables:
             raise ValueError(f"scores of run(s) {unknown} that experiments.tsv does not define")
         return [name for name in self.W.experiments if name in present]
 
+    def save_steps(self) -> dict[str, int]:
+        return {name: row.save_steps for name, row in self.W.experiments.items()}
+
     def select(self, scores: pd.DataFrame) -> pd.DataFrame:
         return selection.select_checkpoints(
-            scores, self.benchmarks, self.rule, self.selection_benchmarks
+            scores, self.benchmarks, self.rule, self.selection_benchmarks, self.save_steps()
         )
 
     def published(self, name: str, key: str) -> pd.DataFrame:
@@ -282,6 +290,11 @@ def checkpoints_table(t: Tables) -> pd.DataFrame:
     each checkpoint's bf16 merge retention (:data:`RETENTION_COLUMN`)."""
     scores, manifests = t.scores(), t.manifests()
     runs = scores.assign(kind="tina")
+    save_steps = t.save_steps()
+    runs["paper_candidate"] = [
+        selection.paper_candidate(step, save_steps[run])
+        for run, step in zip(runs["run"], runs["step"], strict=True)
+    ]
     runs["pct_epoch"] = [
         pct_epoch(step, manifests.get(run))
         for run, step in zip(runs["run"], runs["step"], strict=True)
@@ -301,6 +314,7 @@ def checkpoints_table(t: Tables) -> pd.DataFrame:
         key=lambda col: col.map(order[col.name]) if col.name in order else col,
     )
     frame = frame[[*CHECKPOINT_COLUMNS, "point"]]
+    frame["paper_candidate"] = frame["paper_candidate"].astype("boolean")  # empty for baselines
     if t.has("records"):
         frame = frame.merge(merge_retention(as_paths(t.inputs["records"])), how="left")
     return frame.drop(columns="point").reset_index(drop=True)
@@ -341,10 +355,10 @@ def main_table(t: Tables) -> pd.DataFrame:
                 }
             )
     scores, manifests = t.scores(), t.manifests()
-    steps = t.select(scores).set_index("run")["step"]
+    selected = t.select(scores).set_index("run")
     paper = t.published("published", "experiment").set_index("experiment")
     for run in t.runs_in_order(scores):
-        step = int(steps[run])
+        step = int(selected.loc[run, "step"])
         paper_row = paper.loc[run] if run in paper.index else None
         reproduced, extra = t.measure_at(scores, run, step)
         for row in compare(reproduced, published_values(paper_row, t.reported), extra):
@@ -354,6 +368,7 @@ def main_table(t: Tables) -> pd.DataFrame:
                     "kind": "tina",
                     "paper_name": t.W.experiments[run].paper_name,
                     "step": step,
+                    "candidates": selected.loc[run, "candidates"],
                     "pct_epoch": pct_epoch(step, manifests.get(run)),
                     "published_pct_epoch": (
                         paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
@@ -379,7 +394,8 @@ def released_adapter_papers(t: Tables) -> dict[str, pd.Series]:
 def ablations_table(t: Tables) -> pd.DataFrame:
     """The four ablations of paper Table 4, each run at its selected step."""
     scores, manifests = t.scores(), t.manifests()
-    steps = t.select(scores).set_index("run")["step"]
+    selected = t.select(scores).set_index("run")
+    steps = selected["step"]
     paper = t.published("published", "experiment")
     runs = t.runs_in_order(scores)
     measured = {run: t.measure_at(scores, run, int(steps[run])) for run in runs}
@@ -406,6 +422,7 @@ def ablations_table(t: Tables) -> pd.DataFrame:
                             else t.W.experiments[run].paper_name
                         ),
                         "step": int(steps[run]),
+                        "candidates": selected.loc[run, "candidates"],
                         "pct_epoch": pct_epoch(steps[run], manifests.get(run)),
                         "published_pct_epoch": (
                             paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
@@ -422,5 +439,6 @@ def ablations_table(t: Tables) -> pd.DataFrame:
 def _finish(frame: pd.DataFrame, columns: list[str], rule_label: str) -> pd.DataFrame:
     frame = frame.assign(selection_rule=rule_label).reindex(columns=columns)
     frame["step"] = frame["step"].astype("Int64")
+    frame["candidates"] = frame["candidates"].astype("Int64")
     frame["within_ci"] = frame["within_ci"].astype("boolean")
     return frame

@@ -19,6 +19,7 @@ class TrainingContext:
     pad_token: str | None  #: pad token set on the tokenizer (when in its vocabulary)
     system_prompt: str  #: the system prompt text of the row's dataset
     chat_template: str  #: training chat template; "" keeps the model's own
+    rollout_prompt_tokens: str  #: vllm_text (the paper's) or chat_template (train/rollouts.py)
 
     @classmethod
     def of(cls, wc: WorkflowConfig, experiment: str) -> TrainingContext:
@@ -30,6 +31,7 @@ class TrainingContext:
             pad_token=base.get("pad_token") or None,
             system_prompt=wc.system_prompt(experiment),
             chat_template=wc.config.get("training_chat_template") or "",
+            rollout_prompt_tokens=wc.config["rollout_prompt_tokens"],
         )
 
 

@@ -17,8 +17,10 @@ logger = logging.getLogger(__name__)
 def read_training_rows(parquet: str | Path):
     """The normalized training table (problem, solution[, row_id]) with unusable rows removed.
 
-    Rows whose problem or solution is missing or blank cannot be prompted or graded; they are
-    counted and logged, never passed on. Returns (DataFrame, n_skipped).
+    Every row Tina trained on is usable (data/normalize.py keeps them, a blank problem or an
+    unparseable gold included); a row whose problem or solution is not text (a table written by
+    hand or by another tool) cannot be prompted or handed to the rewards: such rows are counted
+    and logged, never passed on. Returns (DataFrame, n_skipped).
     """
     import pandas as pd
 
@@ -33,11 +35,11 @@ def read_training_rows(parquet: str | Path):
         table["row_id"] = range(len(table))
     usable = pd.Series(True, index=table.index)
     for column in ("problem", "solution"):
-        usable &= table[column].map(lambda v: isinstance(v, str) and bool(v.strip()))
+        usable &= table[column].map(lambda v: isinstance(v, str))
     skipped = int((~usable).sum())
     if skipped:
         logger.warning(
-            "%s: skipping %d of %d rows with a missing or blank problem/solution",
+            "%s: skipping %d of %d rows whose problem or solution is not text",
             parquet,
             skipped,
             len(table),

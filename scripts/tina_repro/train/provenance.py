@@ -18,6 +18,8 @@ from pathlib import Path
 from tina_repro import paths
 from tina_repro.config import Experiment
 from tina_repro.files import roundtrip
+from tina_repro.train import rollouts
+from tina_repro.train.context import TrainingContext
 from tina_repro.train.geometry import batch_geometry, lora_settings, reward_settings, schedule
 from tina_repro.train.mapping import grpo_settings
 
@@ -69,14 +71,17 @@ def versions() -> dict:
     return found
 
 
-def planned_run(row: Experiment, dtype: str, n_gpus: int, device: str, n_prompts: int) -> dict:
-    """What a run of ``row`` resolves to before any model is loaded, on ``n_gpus`` GPUs (0 on CPU)
-    of ``device`` with ``n_prompts`` training rows: GRPOConfig keyword arguments, LoRA and reward
-    settings (under ``settings``), the paper-to-TRL mapping, batch geometry and schedule.
+def planned_run(
+    row: Experiment, context: TrainingContext, n_gpus: int, device: str, n_prompts: int
+) -> dict:
+    """What a run of ``row`` in ``context`` resolves to before any model is loaded, on ``n_gpus``
+    GPUs (0 on CPU) of ``device`` with ``n_prompts`` training rows: GRPOConfig keyword arguments,
+    LoRA and reward settings and the rollout prompt tokens (under ``settings``), the
+    paper-to-TRL mapping, batch geometry and schedule.
 
     Training writes these same values into resolved_config.json, and ``tina-repro resolve``
     prints them, so the two cannot disagree."""
-    grpo_kwargs, mapping = grpo_settings(row, dtype, n_gpus, device, n_prompts=n_prompts)
+    grpo_kwargs, mapping = grpo_settings(row, context.dtype, n_gpus, device, n_prompts=n_prompts)
     return {
         "experiment": row.name,
         "device": device,
@@ -85,8 +90,9 @@ def planned_run(row: Experiment, dtype: str, n_gpus: int, device: str, n_prompts
             "grpo": grpo_kwargs,
             "lora": lora_settings(row),
             "rewards": reward_settings(row),
+            "rollout_prompt_tokens": context.rollout_prompt_tokens,
         },
-        "mapping": mapping,
+        "mapping": [*mapping, rollouts.mapping_entry(row, context.rollout_prompt_tokens)],
         "geometry": batch_geometry(row.prompts_per_step, row.num_generations, n_gpus),
         "schedule": schedule(row, n_prompts),
     }

@@ -1,7 +1,8 @@
 """``tina-repro resolve``: what a training run of one experiment row resolves to, without training.
 
 The values come from :func:`~tina_repro.train.provenance.planned_run`, the function training uses
-for resolved_config.json, so the printout is what a run on the same layout writes there.
+for resolved_config.json, so the printout is what a run on the same layout writes there; beside
+them, ``evaluation`` says which prompt tokens the run's checkpoints will be evaluated with.
 """
 
 from __future__ import annotations
@@ -52,11 +53,15 @@ def resolve_experiment(
     dataset_parquet: str | Path | None = None,
 ) -> dict:
     """:func:`planned_run` of ``row`` as JSON values, on ``n_gpus`` GPUs (default: the row's;
-    0 = one CPU process), with the base model dtype of the config."""
+    0 = one CPU process), in the config's training context, plus the ``evaluation`` prompt
+    tokens its checkpoints will be evaluated with."""
     n_gpus = row.gpus if n_gpus is None else n_gpus
     if n_gpus < 0:
         raise ValueError(f"--gpus must be >= 0, got {n_gpus}")
     device = "cuda" if n_gpus > 0 else "cpu"
-    dtype = TrainingContext.of(wc, row.name).dtype
+    context = TrainingContext.of(wc, row.name)
     n_prompts = training_rows(wc, row, dataset_parquet)
-    return roundtrip(planned_run(row, dtype, n_gpus, device, n_prompts))
+    plan = planned_run(row, context, n_gpus, device, n_prompts)
+    # how the run's checkpoints are evaluated, for the reader (training does not depend on it)
+    plan["evaluation"] = {"prompt_tokens": wc.config["evaluation"]["prompt_tokens"]}
+    return roundtrip(plan)

@@ -50,6 +50,7 @@ from tina_repro.train.provenance import (
     resolved_config,
     settings_block,
 )
+from tina_repro.train.rollouts import build_trainer, rollout_affixes
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def train(job: TrainingJob) -> dict:
     # Everything that can be checked cheaply is checked before any model is loaded.
     device, n_gpus = resolve_device(row, job.device)
     table, skipped = read_training_rows(dataset_parquet)
-    plan = planned_run(row, context.dtype, n_gpus, device, len(table))
+    plan = planned_run(row, context, n_gpus, device, len(table))
     geometry, steps = plan["geometry"], plan["schedule"]
     is_main = int(os.environ.get("RANK", "0")) == 0
 
@@ -136,7 +137,7 @@ def train(job: TrainingJob) -> dict:
         return write_manifest(out, info, frame, load_sessions(out))
 
     from peft import LoraConfig
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
 
     out.mkdir(parents=True, exist_ok=True)
     args = GRPOConfig(output_dir=str(out), disable_tqdm=True, **plan["settings"]["grpo"])
@@ -145,7 +146,9 @@ def train(job: TrainingJob) -> dict:
     control = run_control_callback(
         steps["stop_step"], job.max_wall_seconds, sessions, started, is_main
     )
-    trainer = GRPOTrainer(
+    affixes = rollout_affixes(tokenizer, base_model_dir, context.rollout_prompt_tokens)
+    trainer = build_trainer(
+        affixes,
         model=str(base_model_dir),
         reward_funcs=reward_funcs,
         args=args,
@@ -165,6 +168,10 @@ def train(job: TrainingJob) -> dict:
             **prompt_stats,
         }
         resolved["base_model_dir"] = str(base_model_dir)
+        resolved["rollout_special_tokens"] = {
+            "prefix": list(affixes.prefix),
+            "suffix": list(affixes.suffix),
+        }
         write_json(out / paths.RESOLVED_CONFIG, resolved)
         sessions.update(resume_step)
     if resume:

@@ -8,12 +8,6 @@ from pathlib import Path
 
 WORKFLOW_PACKAGE_ROOT = os.path.join(workflow.basedir, "scripts")
 sys.path.insert(0, WORKFLOW_PACKAGE_ROOT)
-# Jobs import this checkout's package too, whatever copy the environment has installed (another
-# checkout's editable install, a wheel): their Python processes inherit this variable, locally and
-# on a cluster node, where the job's Snakemake parses this file again.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [WORKFLOW_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
-)
 
 from tina_repro import config as workflow_config
 from tina_repro import errors
@@ -27,6 +21,9 @@ from tina_repro.eval import store as samples_store
 from tina_repro.eval.requests import sampling_settings
 from tina_repro.files import read_json, sha256_file
 from tina_repro.train.context import TrainingContext
+
+# Jobs import this checkout's package too, whatever copy the environment has installed.
+jobs.import_package_from(WORKFLOW_PACKAGE_ROOT)
 
 try:
     W = workflow_config.load(config)

@@ -9,6 +9,8 @@ fast as two on the demo's two cores, and a second beside another job oversubscri
 
 from __future__ import annotations
 
+import os
+
 THREADS_PER_GPU = 8
 # Relative to rules/, where Snakemake resolves a rule's conda file.
 GPU_ENV = "../envs/gpu.yaml"  # CUDA torch and vLLM
@@ -23,3 +25,14 @@ def threads(gpus: int) -> int:
 def conda_env(gpus: int) -> str:
     """The environment file for a job on ``gpus`` devices (0: a CPU job)."""
     return GPU_ENV if gpus > 0 else CPU_ENV
+
+
+def import_package_from(root: str) -> None:
+    """Make jobs import the package under ``root`` (a checkout's ``scripts/``) before others.
+
+    Job processes inherit ``PYTHONPATH``, locally and on a cluster node, where the job's Snakemake
+    parses the workflow again; so a second checkout sharing one environment (a worktree, a copy
+    for an experiment) runs its own code, not the installed copy's.
+    """
+    others = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, *others])

@@ -58,6 +58,9 @@ GOLD_FORMATS = ("latex", "expr")  # or None: LaTeX, then plain expressions
 CHOICES = "ABCD"
 MAX_INPUT_CHARS = 256 * 1024
 STEP_TIMEOUT_S = extractive_match.LIGHTEVAL_TIMEOUT_S  # per parse and per comparison
+# The reading `correct` reproduces. A grading job's params carry it, so that a change of what a
+# grade means regrades finished samples (a code edit alone reruns nothing: profiles/default).
+READING = "lighteval-ed084813"
 
 # The math-verify reading (correct_math_verify): math-verify 0.9.0 with the paper's targets.
 _MV_PRED_CONFIG = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
@@ -164,6 +167,12 @@ def check_args(gold: str, task: str, gold_format: str | None) -> None:
         )
     if task == "gpqa" and not (len(gold.strip()) == 1 and gold.strip().upper() in CHOICES):
         raise ValueError(f"a GPQA gold must be one letter A-D, got {gold[:40]!r}")
+
+
+def grading_settings(evaluation: dict) -> dict:
+    """What decides a grade, from the ``evaluation`` config: the reading and the time budget
+    (``grading_processes`` only decides how fast)."""
+    return {"reading": READING, "timeout_s": evaluation["grading_timeout_s"]}
 
 
 def check_timeout(timeout_s: float) -> None:

@@ -63,6 +63,16 @@ def extract_gold(gold: str, gold_format: str | None, timeout_s: float) -> tuple[
     return (tuple(found.values) or (gold,)), found.timed_out
 
 
+def gold_reading(gold: str, gold_format: str | None, timeout_s: float = LIGHTEVAL_TIMEOUT_S) -> str:
+    """How lighteval reads ``gold``: ``"math"`` (a math object), ``"text"`` (only as the text its
+    patterns matched, compared with the prediction's matched text, e.g. Minerva's ``-1./3``) or
+    ``"raw"`` (nothing matched: the whole gold is compared as text)."""
+    found = extract(gold, GOLD_TARGETS[gold_format], timeout_s)
+    if not found.values:
+        return "raw"
+    return "text" if all(isinstance(value, str) for value in found.values) else "math"
+
+
 def grade_math(
     completion: str,
     gold: str,

@@ -28,34 +28,21 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lighteval_diff"))
+
+import corpus  # noqa: E402
 
 from tina_repro import extractive_match  # noqa: E402
 from tina_repro.eval import grading, workers  # noqa: E402
 from tina_repro.extractive_match import extraction  # noqa: E402
 
-SENTENCES = [
-    "Let me denote the unknown by $x$ and write $x^2 + {a}x - {b} = 0$.",
-    "Hmm, wait. If $a = {a}$ then $a^2 = {a2}$, which is not what we want.",
-    "So the discriminant is $\\Delta = {a}^2 + 4 \\cdot {b} = {d}$.",
-    "Alternatively, maybe I should try $\\frac{{{a}}}{{{b}}}$ and simplify.",
-    "Let me double-check: {a} times {b} is {ab}, right? Yes, {ab}.",
-    "Now consider the triangle with sides {a}, {b} and hypotenuse $\\sqrt{{{d}}}$.",
-    "I think the sum $\\sum_{{k=1}}^{{{a}}} k = {tri}$ is relevant here.",
-    "Wait, that can't be right. The area is $\\frac{{1}}{{2}} \\cdot {a} \\cdot {b}$.",
-    "So, moving on, the probability is the ratio of favourable to total outcomes.",
-    "Okay, so the equation becomes ${a}y = {ab}$, giving $y = {b}$.",
-]
-
 
 def random_reasoning(rng: random.Random, target_chars: int) -> str:
+    """Sentences of worked maths (the differential corpus's, no answer stated) up to a length."""
     parts, size = [], 0
     while size < target_chars:
-        a, b = rng.randint(2, 40), rng.randint(2, 40)
-        sentence = rng.choice(SENTENCES).format(
-            a=a, b=b, a2=a * a, ab=a * b, d=a * a + 4 * b, tri=a * (a + 1) // 2
-        )
-        parts.append(sentence)
-        size += len(sentence) + 1
+        parts.append(corpus.sentence(rng, corpus.SOLUTION_STEPS))
+        size += len(parts[-1]) + 1
     return " ".join(parts)
 
 

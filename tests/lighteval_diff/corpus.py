@@ -371,25 +371,26 @@ REASONING = [
 SOLUTION_STEPS = [s for s in REASONING if "boxed" not in s and "answer" not in s]
 
 
+def sentence(rng: random.Random, bank: list[str] = REASONING) -> str:
+    """One sentence of ``bank`` with random numbers (tests/bench/bench_grading.py uses it too)."""
+    a, b = rng.randint(2, 40), rng.randint(2, 40)
+    return rng.choice(bank).format(
+        a=a,
+        b=b,
+        a2=a * a,
+        ab=a * b,
+        d=a * a + 4 * b,
+        tri=a * (a + 1) // 2,
+        s=a + b,
+        s2=2 * (a + b),
+        sq=a * a + b * b,
+        ratio=round(b / a, 3),
+        pct=a * b / 100,
+    )
+
+
 def _reasoning(rng: random.Random, sentences: int, bank: list[str] = REASONING) -> str:
-    parts = []
-    for _ in range(sentences):
-        a, b = rng.randint(2, 40), rng.randint(2, 40)
-        parts.append(
-            rng.choice(bank).format(
-                a=a,
-                b=b,
-                a2=a * a,
-                ab=a * b,
-                d=a * a + 4 * b,
-                tri=a * (a + 1) // 2,
-                s=a + b,
-                s2=2 * (a + b),
-                sq=a * a + b * b,
-                ratio=round(b / a, 3),
-                pct=a * b / 100,
-            )
-        )
+    parts = [sentence(rng, bank) for _ in range(sentences)]
     joiner = rng.choice([" ", "\n", "\n\n"])
     return joiner.join(parts)
 

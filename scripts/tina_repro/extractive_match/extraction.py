@@ -85,6 +85,18 @@ _GAMMA_STAND_INS = {"\\gamma": "\\omicron", "\\Gamma": "\\varsigma"}
 _GAMMA_COMMAND = re.compile(r"\\(?:gamma|Gamma)(?![a-zA-Z])")
 
 
+def _anchored(candidate: str, *, is_gap: str, answer_gap: str, answer_end: str) -> list:
+    """lighteval's anchored patterns around ``candidate`` (English): "final answer is X. I hope"
+    (0), "final answer ... is X" (50), "answer: ... X" (100), "answer ... X" (200); the gaps are
+    where its expression and LaTeX patterns differ."""
+    return [
+        (rf"(?i:final answer is)\:?\s*{candidate}\.?\s?I hope", 0),
+        (rf"(?i:final answer.{{0,100}}?)\s+is\:?{is_gap}{candidate}", 50),
+        (rf"(?i:answer):{answer_gap}{candidate}{answer_end}", 100),
+        (rf"(?i:answer){answer_gap}{candidate}{answer_end}", 200),
+    ]
+
+
 @lru_cache(maxsize=1)
 def _expr_patterns(target: ExprTarget) -> tuple[tuple[re.Pattern[str], int], ...]:
     """lighteval's ``lazy_expr_regex`` for English."""
@@ -106,13 +118,11 @@ def _expr_patterns(target: ExprTarget) -> tuple[tuple[re.Pattern[str], int], ...
     expr_anchored = rf"(?:{before}{expr}{after})"
     number_anchored = rf"(?:{before}[{currency}]?{number})"
     either = rf"(?:{expr_anchored}|{number_anchored})"
-    patterns = [
-        (rf"(?i:final answer is)\:?\s*{either}\.?\s?I hope", 0),
-        (rf"(?i:final answer.{{0,100}}?)\s+is\:?{either}", 50),
-        # after the last "=" within 100 characters, else the first candidate within 50
-        (rf"(?i:answer):(?:.{{0,100}}=\s*|.{{0,50}}?){either}(?!\s*=)", 100),
-        (rf"(?i:answer)(?:.{{0,100}}=\s*|.{{0,50}}?){either}(?!\s*=)", 200),
-    ]
+    # after "answer", the candidate after the last "=" within 100 characters, else the first
+    # within 50, and no "=" after it
+    patterns = _anchored(
+        either, is_gap="", answer_gap=r"(?:.{0,100}=\s*|.{0,50}?)", answer_end=r"(?!\s*=)"
+    )
     if target.try_extract_without_anchor:
         patterns += [(expr_anchored, 300), (number_anchored, 300)]
     return tuple((re.compile(pattern), priority) for pattern, priority in patterns)
@@ -131,12 +141,7 @@ def _joined(context: Literal["plain", "boxed"]) -> str:
 def _latex_patterns(target: LatexTarget) -> tuple[tuple[re.Pattern[str], int], ...]:
     """lighteval's ``lazy_latex_regex`` for English."""
     latex = rf"(?:{_joined('plain')})"
-    patterns = [
-        (rf"(?i:final answer is)\:?\s*{latex}\.?\s?I hope", 0),
-        (rf"(?i:final answer.{{0,100}}?)\s+is\:?\s*{latex}", 50),
-        (rf"(?i:answer):.{{0,50}}?{latex}", 100),
-        (rf"(?i:answer).{{0,50}}?{latex}", 200),
-    ]
+    patterns = _anchored(latex, is_gap=r"\s*", answer_gap=r".{0,50}?", answer_end="")
     if target.try_extract_without_anchor:
         patterns.append((latex, 300))
     if target.boxed_match_priority >= 0:

@@ -6,23 +6,18 @@ that runs out raises ``TimeoutError`` inside it, which the metric catches: the p
 failed (the next match is tried), the comparison as unequal. :func:`step_budget` does the same
 with an interval timer (fractions of a second allowed), raising :class:`StepTimeout`, a
 ``BaseException`` so that the ``except Exception`` blocks of sympy and latex2sympy2 let it
-through to our handler. Signals only reach the main thread: :func:`available` says whether a
-budget can be armed here.
+through to our handler. Signals only reach the main thread (tina_repro.eval.grading runs a grade
+asked for from another thread in a child process).
 """
 
 from __future__ import annotations
 
 import signal
-import threading
 from contextlib import contextmanager
 
 
 class StepTimeout(BaseException):
     """A grading step ran out of its time budget."""
-
-
-def available() -> bool:
-    return threading.current_thread() is threading.main_thread()
 
 
 @contextmanager

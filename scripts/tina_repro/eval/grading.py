@@ -199,10 +199,8 @@ def _shown(values: tuple) -> str:
 def _math_verify_gold(gold: str, gold_format: str | None, timeout_s: float) -> tuple:
     try:
         with step_budget(timeout_s):
-            parsed = parse(
-                _THIN_SPACE_IN_NUMBER.sub("", gold), _MV_GOLD_CONFIGS[gold_format],
-                parsing_timeout=None,
-            )  # fmt: skip
+            gold_text = _THIN_SPACE_IN_NUMBER.sub("", gold)
+            parsed = parse(gold_text, _MV_GOLD_CONFIGS[gold_format], parsing_timeout=None)
     except StepTimeout:
         parsed = []
     return tuple(parsed) or (gold,)
@@ -213,10 +211,8 @@ def _math_verify_correct(text: str, gold: str, gold_format: str | None, timeout_
     gold_parsed = list(_math_verify_gold(gold, gold_format, timeout_s))
     try:
         with step_budget(timeout_s):
-            pred = parse(
-                _THIN_SPACE_IN_NUMBER.sub("", text), _MV_PRED_CONFIG, fallback_mode="first_match",
-                parsing_timeout=None,
-            )  # fmt: skip
+            text = _THIN_SPACE_IN_NUMBER.sub("", text)
+            pred = parse(text, _MV_PRED_CONFIG, fallback_mode="first_match", parsing_timeout=None)
         with step_budget(timeout_s):
             return bool(
                 verify(gold_parsed, pred, float_rounding=_MV_FLOAT_ROUNDING, timeout_seconds=None)

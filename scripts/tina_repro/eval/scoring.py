@@ -16,8 +16,10 @@ import numpy as np
 
 _SCORE_KEYS = ("problem_id", "sample_index", "correct", "timeout", "unparsed", "formatted")
 # the other readings of tina_repro.eval.grading: after the last </think>, and math-verify 0.9.0's
-_READING_KEYS = {"accuracy_after_think": "correct_after_think",
-                 "accuracy_math_verify": "correct_math_verify"}  # fmt: skip
+_READING_KEYS = {
+    "accuracy_after_think": "correct_after_think",
+    "accuracy_math_verify": "correct_math_verify",
+}
 
 
 def pass_at_k(n, c, k: int):

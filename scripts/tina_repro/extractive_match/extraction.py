@@ -51,9 +51,13 @@ from tina_repro.extractive_match.normalization import NormalizationConfig, norma
 def _lighteval_normalization() -> NormalizationConfig:
     """``latex_normalization_config_default_factory`` of lighteval ed084813."""
     return NormalizationConfig(
-        basic_latex=True, units=True, malformed_operators=True, nits=True, boxed="all",
+        basic_latex=True,
+        units=True,
+        malformed_operators=True,
+        nits=True,
+        boxed="all",
         equations=True,
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -345,11 +349,10 @@ def extract(
     """lighteval's ``extract_target_from_pred`` with ``extraction_mode="any_match"``."""
     found = Extraction()
     ordered_targets = sorted(targets, key=lambda t: 0 if isinstance(t, LatexTarget) else 1)
-    patterns = sorted(
-        ((pattern, target, priority) for target in ordered_targets
-         for pattern, priority in _patterns(target)),
-        key=lambda item: item[2],
-    )  # fmt: skip
+    tagged = [
+        (p, target, priority) for target in ordered_targets for p, priority in _patterns(target)
+    ]
+    patterns = sorted(tagged, key=lambda item: item[2])  # stable: target order within a priority
     fallbacks = []
     for _, group in groupby(patterns, key=lambda item: item[2]):
         matches = [(m, target) for pattern, target, _ in group for m in pattern.finditer(text)]

@@ -104,8 +104,11 @@ ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS, "comparison_note"]
 RETENTION_COLUMN = "merge_retention_bf16"
 # Per benchmark beside the score: averaged over the benchmarks, or (counts) summed.
 FORMAT_COLUMNS = (
-    "format_rate", "accuracy_given_formatted", "accuracy_after_think", "accuracy_math_verify"
-)  # fmt: skip
+    "format_rate",
+    "accuracy_given_formatted",
+    "accuracy_after_think",
+    "accuracy_math_verify",
+)
 COUNT_COLUMNS = ("n_timeouts",)
 GAIN_COLUMNS = ("gain_vs_base", "gain_ci_low", "gain_ci_high")
 PAPER_DECIMALS = 2

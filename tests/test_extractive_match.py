@@ -21,14 +21,13 @@ from tina_repro.extractive_match import grade_math
 from tina_repro.extractive_match.budget import StepTimeout, step_budget
 from tina_repro.extractive_match.comparison import compare
 from tina_repro.extractive_match.extraction import (
+    LIGHTEVAL_NORMALIZATION,
     ExprTarget,
     LatexTarget,
     extract,
     parse_latex,
 )
 from tina_repro.extractive_match.normalization import boxed_content, normalize_latex
-
-LIGHTEVAL_NORMALIZATION = LatexTarget().normalization
 
 # (text, 1.0.6 with boxed="all", 1.0.6 with boxed="last"), under lighteval's default config
 NORMALIZED = [
@@ -174,24 +173,36 @@ def test_verdicts_are_lightevals(completion, gold, gold_format, lighteval, math_
 
 
 def test_every_setting_is_lightevals():
-    assert extractive_match.PREDICTION_TARGETS == (
-        ExprTarget(try_extract_without_anchor=True),
-        LatexTarget(try_extract_without_anchor=True, boxed_match_priority=0),
+    expr = ExprTarget(try_extract_without_anchor=True)
+    latex = LatexTarget(
+        try_extract_without_anchor=True,
+        boxed_match_priority=55,  # math-verify 0.9.0: 50
+        normalization=LIGHTEVAL_NORMALIZATION,
     )
-    assert LatexTarget().boxed_match_priority == 55  # math-verify 0.9.0: 50
-    normalization = LatexTarget().normalization
-    assert (normalization.basic_latex, normalization.units, normalization.malformed_operators) == (
-        True, True, True
-    )  # fmt: skip
-    assert (normalization.nits, normalization.boxed, normalization.equations) == (True, "all", True)
+    assert extractive_match.PREDICTION_TARGETS == (expr, replace(latex, boxed_match_priority=0))
+    assert extractive_match.GOLD_TARGETS == {
+        "latex": (latex,),
+        "expr": (expr,),
+        None: (latex, expr),
+    }
+    assert (
+        LIGHTEVAL_NORMALIZATION.basic_latex,
+        LIGHTEVAL_NORMALIZATION.units,
+        LIGHTEVAL_NORMALIZATION.malformed_operators,
+        LIGHTEVAL_NORMALIZATION.nits,
+        LIGHTEVAL_NORMALIZATION.boxed,
+        LIGHTEVAL_NORMALIZATION.equations,  # math-verify 0.9.0: False
+    ) == (True, True, True, True, "all", True)
     assert extractive_match.PRECISION == 5
     assert extractive_match.LIGHTEVAL_TIMEOUT_S == 5
 
 
 def test_extraction_falls_back_to_the_first_matched_text():
-    found = extract("So $\\boxed{-1./3}$", extractive_match.PREDICTION_TARGETS, 5)
+    targets = extractive_match.PREDICTION_TARGETS
+    found = extract("So $\\boxed{-1./3}$", targets, 5, fallback_mode="first_match")
     assert found.values == ["-1./3"]  # no math object, the box's text
-    assert extract("no answer", extractive_match.PREDICTION_TARGETS, 5).values == []
+    assert extract("So $\\boxed{-1./3}$", targets, 5, fallback_mode="no_fallback").values == []
+    assert extract("no answer", targets, 5, fallback_mode="first_match").values == []
     gold, timed_out = extractive_match.extract_gold("no number", "expr", 5)
     assert (gold, timed_out) == (("no number",), False)  # lighteval compares the raw gold
 

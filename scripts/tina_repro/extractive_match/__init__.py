@@ -25,20 +25,26 @@ Every setting is passed explicitly with lighteval's value: :data:`PREDICTION_TAR
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tina_repro.extractive_match.comparison import compare
-from tina_repro.extractive_match.extraction import ExprTarget, LatexTarget, extract
+from tina_repro.extractive_match.extraction import (
+    LIGHTEVAL_NORMALIZATION,
+    ExprTarget,
+    LatexTarget,
+    extract,
+)
 
-# Tina's run_post_train_eval.py: the prediction side of both math metrics ("match boxed first").
-PREDICTION_TARGETS = (ExprTarget(), LatexTarget(boxed_match_priority=0))
+# Tina's run_post_train_eval.py: ExprExtractionConfig() and LatexExtractionConfig() with
+# lighteval's defaults, but for the prediction's boxed_match_priority=0 ("match boxed first").
+_EXPR = ExprTarget(try_extract_without_anchor=True)
+_LATEX = LatexTarget(
+    try_extract_without_anchor=True, boxed_match_priority=55, normalization=LIGHTEVAL_NORMALIZATION
+)
+PREDICTION_TARGETS = (_EXPR, replace(_LATEX, boxed_match_priority=0))
 # The gold side by benchmark gold_format; None (a row of `tina-repro grade` without a format)
 # tries LaTeX, then plain expressions.
-GOLD_TARGETS = {
-    "latex": (LatexTarget(),),
-    "expr": (ExprTarget(),),
-    None: (LatexTarget(), ExprTarget()),
-}
+GOLD_TARGETS = {"latex": (_LATEX,), "expr": (_EXPR,), None: (_LATEX, _EXPR)}
 PRECISION = 5  # precision=5 in all three of Tina's metrics
 LIGHTEVAL_TIMEOUT_S = 5  # lighteval's default timeout_seconds, per parse and per comparison
 
@@ -59,7 +65,7 @@ class Verdict:
 def extract_gold(gold: str, gold_format: str | None, timeout_s: float) -> tuple[tuple, bool]:
     """(extracted golds, timed out). When nothing can be extracted lighteval compares the raw
     gold text (``dynamic_metrics.py:260-262``)."""
-    found = extract(gold, GOLD_TARGETS[gold_format], timeout_s)
+    found = extract(gold, GOLD_TARGETS[gold_format], timeout_s, fallback_mode="first_match")
     return (tuple(found.values) or (gold,)), found.timed_out
 
 
@@ -67,7 +73,7 @@ def gold_reading(gold: str, gold_format: str | None, timeout_s: float = LIGHTEVA
     """How lighteval reads ``gold``: ``"math"`` (a math object), ``"text"`` (only as the text its
     patterns matched, compared with the prediction's matched text, e.g. Minerva's ``-1./3``) or
     ``"raw"`` (nothing matched: the whole gold is compared as text)."""
-    found = extract(gold, GOLD_TARGETS[gold_format], timeout_s)
+    found = extract(gold, GOLD_TARGETS[gold_format], timeout_s, fallback_mode="first_match")
     if not found.values:
         return "raw"
     return "text" if all(isinstance(value, str) for value in found.values) else "math"
@@ -83,7 +89,7 @@ def grade_math(
     """lighteval's ``sample_level_fn`` for one completion. ``golds`` may pass
     :func:`extract_gold`'s result when several completions share a gold."""
     golds_found, gold_timed_out = golds or extract_gold(gold, gold_format, timeout_s)
-    found = extract(completion, PREDICTION_TARGETS, timeout_s)
+    found = extract(completion, PREDICTION_TARGETS, timeout_s, fallback_mode="first_match")
     verdict = compare(list(golds_found), found.values, PRECISION, timeout_s)
     return Verdict(
         correct=verdict.equal,

@@ -32,7 +32,7 @@ through latex2sympy2_extended 1.11.0 as installed, made to read like 1.0.6 where
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import groupby
 from typing import Literal
@@ -47,33 +47,33 @@ from sympy.parsing import parse_expr
 from tina_repro.extractive_match.budget import StepTimeout, step_budget
 from tina_repro.extractive_match.normalization import NormalizationConfig, normalize_latex
 
-
-def _lighteval_normalization() -> NormalizationConfig:
-    """``latex_normalization_config_default_factory`` of lighteval ed084813."""
-    return NormalizationConfig(
-        basic_latex=True,
-        units=True,
-        malformed_operators=True,
-        nits=True,
-        boxed="all",
-        equations=True,
-    )
+# lighteval's latex_normalization_config_default_factory (extractive_match_utils.py:42-53)
+LIGHTEVAL_NORMALIZATION = NormalizationConfig(
+    basic_latex=True,
+    units=True,
+    malformed_operators=True,
+    nits=True,
+    boxed="all",
+    equations=True,
+)
 
 
 @dataclass(frozen=True)
 class LatexTarget:
-    """lighteval's ``LatexExtractionConfig`` with its defaults."""
+    """lighteval's ``LatexExtractionConfig``; every field is given where one is built
+    (lighteval's defaults: anchorless extraction on, ``boxed_match_priority`` 55,
+    :data:`LIGHTEVAL_NORMALIZATION`)."""
 
-    try_extract_without_anchor: bool = True
-    boxed_match_priority: int = 55
-    normalization: NormalizationConfig = field(default_factory=_lighteval_normalization)
+    try_extract_without_anchor: bool
+    boxed_match_priority: int
+    normalization: NormalizationConfig
 
 
 @dataclass(frozen=True)
 class ExprTarget:
-    """lighteval's ``ExprExtractionConfig`` with its default."""
+    """lighteval's ``ExprExtractionConfig`` (its default: anchorless extraction on)."""
 
-    try_extract_without_anchor: bool = True
+    try_extract_without_anchor: bool
 
 
 Target = LatexTarget | ExprTarget
@@ -344,7 +344,8 @@ def extract(
     text: str,
     targets: tuple[Target, ...],
     timeout_s: float,
-    fallback_mode: Literal["no_fallback", "first_match"] = "first_match",
+    *,
+    fallback_mode: Literal["no_fallback", "first_match"],
 ) -> Extraction:
     """lighteval's ``extract_target_from_pred`` with ``extraction_mode="any_match"``."""
     found = Extraction()

@@ -112,3 +112,12 @@ def test_corpus_is_seeded_large_and_varied():
     assert sum(follows_answer_format(r["completion"], r["task"]) for r in rows) > 1000
     golds = {row["gold_format"] for row in rows}
     assert golds == {"expr", "latex", None}
+
+
+def test_lightevals_environment_is_pinned_exactly():
+    lines = (ROOT / "tests" / "lighteval_diff" / "requirements.txt").read_text().splitlines()
+    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    assert all(re.fullmatch(r"[\w.+-]+", version) for version in pins.values()), pins
+    assert pins["lighteval"] == "0.8.1" and pins["latex2sympy2_extended"] == "1.0.6"
+    assert pins["sympy"] == "1.13.1" and int(pins["numpy"].split(".")[0]) < 2
+    assert len(pins) == len([line for line in lines if line and not line.startswith("#")])

@@ -16,7 +16,7 @@ from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
 from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
-from tina_repro.eval import backends
+from tina_repro.eval import backends, grading
 from tina_repro.eval import store as samples_store
 from tina_repro.eval.requests import sampling_settings
 from tina_repro.files import read_json, sha256_file
@@ -210,6 +210,12 @@ def generation_settings(wildcards):
     has_adapter = bool(evaluated_model_params(wildcards)["adapter"])
     prompt_tokens = W.prompt_tokens(wildcards.run, wildcards.point)
     return sampling_settings(config["evaluation"], has_adapter, prompt_tokens)
+
+
+def grading_settings(wildcards):
+    """What decides a grade: the reading and the time budget (eval/grading.py); never
+    grading_processes."""
+    return grading.grading_settings(config["evaluation"])
 
 
 def generation_gpus():

@@ -43,5 +43,7 @@ rule grade_samples:
     conda:
         "../envs/analysis.yaml"
     threads: config["evaluation"]["grading_processes"]
+    params:
+        grading=grading_settings,
     script:
         "../scripts/grade_samples.py"

@@ -31,9 +31,9 @@ def test_validate_fails_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (
         "tina-repro validate: error: config: unknown key 'evaluation/temprature' (allowed here: "
-        "adapter_mode, backend, batch_size, grading_processes, max_model_len, max_new_tokens, "
-        "merge_dtype, prompt_tokens, samples_per_problem, seed, temperature, top_p, vllm_device, "
-        "vllm_dtype, vllm_enforce_eager, vllm_gpu_memory_utilization)"
+        "adapter_mode, backend, batch_size, grading_processes, grading_timeout_s, max_model_len, "
+        "max_new_tokens, merge_dtype, prompt_tokens, samples_per_problem, seed, temperature, "
+        "top_p, vllm_device, vllm_dtype, vllm_enforce_eager, vllm_gpu_memory_utilization)"
     )
 
 

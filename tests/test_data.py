@@ -281,6 +281,30 @@ def test_gpqa_seed_1234_pinned():
     )
 
 
+def test_benchmark_rows_are_kept_as_lighteval_read_them(tmp_path):
+    """A gold lighteval reads only as text (Minerva's -1./3) or not at all, and a GPQA correct
+    answer repeated as an incorrect option, are kept (lighteval graded them so) and listed."""
+    rows = [
+        {"problem": "p0", "solution": "The ratio is $\\boxed{-1./3}$."},
+        {"problem": "p1", "solution": "Adding, $2 + 3 = \\boxed{5}$ eV."},
+        {"problem": "p2", "solution": "It cannot be determined."},
+    ]
+    source = tmp_path / "minerva.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    spec = local(BENCHMARKS["minerva"], source, expected_size=3)
+    out, report = normalize.normalize_benchmark(sources.load_source(spec), spec, TEMPLATES, SEED)
+    assert list(out["id"]) == [0, 1, 2] and report["drops"] == {}
+    assert report["flagged_rows"] == {"gold_raw_text": [2], "gold_text_only": [0]}
+
+    gpqa = pd.read_csv(HUB / "gpqa_diamond.csv")
+    gpqa.loc[1, "Incorrect Answer 2"] = " NaCl"
+    gpqa.to_csv(tmp_path / "gpqa.csv", index=False)
+    spec = local(BENCHMARKS["gpqa_diamond"], tmp_path / "gpqa.csv", expected_size=len(GPQA_ROWS))
+    out, report = normalize.normalize_benchmark(sources.load_source(spec), spec, TEMPLATES, SEED)
+    assert len(out) == len(GPQA_ROWS) and report["flagged_rows"] == {"duplicate_option": [1]}
+    assert sorted(out.loc[1, "choices"]) == sorted(["NaCl", "KCl", " NaCl", "HCl"])
+
+
 def test_prepare_writes_parquet_and_report(tmp_path):
     spec = local(DATASETS["deepscaler"])
     report = prepare.prepare_training_dataset(spec, tmp_path / "d.parquet", tmp_path / "d.json")

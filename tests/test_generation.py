@@ -51,6 +51,7 @@ SETTINGS = {
     "vllm_enforce_eager": False,
     "batch_size": 4,
     "grading_processes": 1,
+    "grading_timeout_s": 5,
     "adapter_mode": "merged",
     "merge_dtype": "float32",
     "prompt_tokens": "lighteval",
@@ -809,6 +810,8 @@ def test_grade_and_score_exact_numbers(samples_path, benchmark_parquet, tmp_path
     assert len(score["identity"]["samples_sha256"]) == 64
     assert score["pass_at_1"] == pytest.approx(100 * (0.5 + 1 + 0) / 3)
     assert score["accuracy_after_think"] == pytest.approx(100 * (0.5 + 1 + 0) / 3)  # same here
+    assert score["accuracy_math_verify"] == pytest.approx(100 * (0.5 + 1 + 0) / 3)  # here too
+    assert score["grading"] == {"reading": "lighteval-ed084813", "timeout_s": 5}
     assert score["pass_at_k"] == {"1": pytest.approx(50.0), "2": pytest.approx(200 / 3)}
     assert (score["n_problems"], score["samples_per_problem"], score["n_samples"]) == (3, 2, 6)
     assert (score["n_correct"], score["n_length"], score["n_timeouts"]) == (3, 1, 0)

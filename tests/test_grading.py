@@ -1,7 +1,10 @@
-"""The grader against real math-verify, on the answer forms the six benchmarks produce.
+"""The grader on the answer forms the six benchmarks produce.
 
-Every grade has two readings: ``correct`` reads the whole completion as lighteval did (the paper's
-number), ``correct_after_think`` only the text after the last ``</think>``.
+Every grade has three readings: ``correct`` reads the whole completion as lighteval did (the
+paper's number), ``correct_after_think`` only the text after the last ``</think>``, and
+``correct_math_verify`` the whole completion as math-verify 0.9.0 reads it. The expected
+lighteval verdicts were confirmed by running lighteval's own code on them:
+tests/lighteval/run_lighteval_diff.sh grades these cases with it on every CI run.
 """
 
 import json
@@ -13,7 +16,7 @@ import time
 
 import pytest
 
-from tina_repro.eval import grading, workers
+from tina_repro.eval import grading
 from tina_repro.eval.grading import grade
 from tina_repro.eval.workers import grade_file, grade_rows
 
@@ -27,10 +30,11 @@ def r1(answer: str, reasoning: str = "Let me compute step by step. \\boxed{99} m
 MATH_CASES = [
     # integers with thousands separators
     ("\\[\\boxed{1,000}\\]", "1000", "expr", True),
-    ("\\[\\boxed{1\\,000}\\]", "1000", "expr", True),
+    # lighteval reads a thin space as a product (1*000), math-verify's reading drops it first
+    ("\\[\\boxed{1\\,000}\\]", "1000", "expr", False),
     ("\\[\\boxed{1{,}000}\\]", "1000", "expr", True),
     ("\\[\\boxed{1000}\\]", "The total is $\\boxed{1,\\!000}$.", "latex", True),
-    ("\\[\\boxed{1\\,234\\,567}\\]", "1234567", "expr", True),
+    ("\\[\\boxed{1\\,234\\,567}\\]", "1234567", "expr", False),
     ("\\[\\boxed{1\\,000}\\]", "100", "expr", False),
     # AIME/AMC numbers
     ("\\[\\boxed{204}\\]", "204", "expr", True),
@@ -100,11 +104,19 @@ MATH_CASES = [
 ]
 
 
+# where math-verify 0.9.0's reading differs from lighteval's on MATH_CASES
+MATH_VERIFY_DIFFERS = {
+    ("\\[\\boxed{1\\,000}\\]", "1000"),
+    ("\\[\\boxed{1\\,234\\,567}\\]", "1234567"),
+}
+
+
 @pytest.mark.parametrize(("answer", "gold", "gold_format", "expected"), MATH_CASES)
 def test_math_answer_forms(answer, gold, gold_format, expected):
     result = grade(r1(answer), gold, "math", gold_format)
     assert result.correct is expected, result
     assert result.correct_after_think is expected, result
+    assert result.correct_math_verify is (expected != ((answer, gold) in MATH_VERIFY_DIFFERS))
     assert result.timeout is False
     assert result.unparsed is False
     assert result.formatted is True
@@ -119,6 +131,7 @@ def test_math_grade_reports_extracted_text():
         unparsed=False,
         formatted=True,
         correct_after_think=True,
+        correct_math_verify=True,
     )
 
 
@@ -137,6 +150,7 @@ def test_answer_with_no_number_is_unparsed():
         unparsed=True,
         formatted=False,
         correct_after_think=False,
+        correct_math_verify=False,
     )
     # lighteval reads the reasoning too: its \\boxed{99} is the extracted answer
     result = grade(r1("I could not solve it."), "17", "math", "expr")
@@ -283,8 +297,10 @@ def test_deeply_nested_latex_is_a_bounded_timeout():
     nested = "(" * 80 + "x+1" + ")" * 80  # takes about 17 s to parse unbounded
     started = time.perf_counter()
     result = grade(r1(f"$\\boxed{{{nested}}}$"), "$2$", "math", timeout_s=1.0)
-    assert time.perf_counter() - started < 3.0
-    assert (result.correct, result.timeout, result.unparsed) == (False, True, False)
+    # one budget for the box (its $...$ is the same text, parsed once), one for math-verify
+    assert time.perf_counter() - started < 4.0
+    # as in lighteval, the parse that ran out failed: nothing but text was extracted
+    assert (result.correct, result.timeout, result.unparsed) == (False, True, True)
     # the timer is disarmed and the previous handler restored
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
@@ -340,16 +356,15 @@ needs_fork = pytest.mark.skipif(
 
 @needs_fork
 def test_worker_stuck_where_signals_cannot_reach_is_killed(monkeypatch):
-    def stuck(completion, gold, gold_format):
+    def stuck(completion, gold, gold_format, timeout_s):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         time.sleep(60)
 
     monkeypatch.setattr(grading, "_grade_math", stuck)
-    monkeypatch.setattr(workers, "HARD_KILL_GRACE_S", 0.5)
     rows = [{"completion": r1("$\\boxed{1}$"), "gold": "1", "task": "math"}] * 2
     rows.append({"completion": r1("Answer: A"), "gold": "A", "task": "gpqa"})
     started = time.perf_counter()
-    graded = grade_rows(rows, processes=2, timeout_s=0.5)
+    graded = grade_rows(rows, processes=2, timeout_s=0.5, sample_timeout_s=1.0)
     assert time.perf_counter() - started < 10
     assert [(row["timeout"], row["correct"]) for row in graded] == [
         (True, False), (True, False), (False, True)

@@ -194,6 +194,13 @@ def test_a_baselines_own_prompt_tokens_regenerate_only_it(workdir):
     assert not {"train_grpo", "prepare_dataset", "prepare_benchmark"} & set(rules_of(jobs))
 
 
+def test_grading_budget_regrades_every_evaluation_and_generates_nothing(finished):
+    counts = rules_of(plan_with(finished, [], {"evaluation": {"grading_timeout_s": 10}}, TARGET))
+    models = len(RUNS) * 3 + len(BASELINES)
+    assert counts["grade_samples"] == models * len(BENCHMARKS)
+    assert not {"generate_samples", "train_grpo", "prepare_benchmark"} & set(counts)
+
+
 def test_price_change_reaches_costs_csv(workdir):
     costs = workdir / COSTS
     before = pd.read_csv(costs)

@@ -87,6 +87,7 @@ def write_point(root: Path, run: str, point: str, accuracy: dict, hours: float) 
                 "unparsed": False,
                 "formatted": True,
                 "correct_after_think": i < k,
+                "correct_math_verify": i < k,
             }
             for i in range(n)
         ]
@@ -280,6 +281,9 @@ def test_main_table_reproduces_the_published_numbers_exactly(workspace):
     assert (main["difference"] == 0).all()
     assert main["within_ci"].all()
     assert (main["selection_rule"] == "paper").all()
+    # the fixture's math-verify reading agrees with lighteval's, and nothing timed out
+    assert (main["accuracy_math_verify"] == main["reproduced"]).all()
+    assert (main["n_timeouts"] == 0).all()
     rs2 = main[(main["model"] == "open_rs2") & (main["benchmark"] == "average")].iloc[0]
     assert rs2["reproduced"] == 50.60 and rs2["step"] == 450
     assert rs2["pct_epoch"] == pytest.approx(100 * 450 / 875)
@@ -528,10 +532,14 @@ def test_format_columns_average_needs_every_benchmark():
             "format_rate": [80.0, 100.0],
             "accuracy_given_formatted": [50.0, math.nan],  # nothing formatted on b
             "accuracy_after_think": [40.0, 60.0],
+            "accuracy_math_verify": [45.0, 65.0],
+            "n_timeouts": [2, 3],
         }
     )
     columns = format_columns(frame, ["a", "b"])
     assert columns["average"]["format_rate"] == 90.0
+    assert columns["average"]["accuracy_math_verify"] == 55.0
+    assert columns["average"]["n_timeouts"] == 5  # a total
     assert math.isnan(columns["average"]["accuracy_given_formatted"])
     assert format_columns(frame, ["a"])["average"] == columns["a"]
 

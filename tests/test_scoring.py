@@ -11,7 +11,7 @@ from tina_repro.eval.scoring import paired_bootstrap_diff, pass_at_k, score
 
 def rows_for(correct_by_problem: dict, formatted=None, **flags) -> list[dict]:
     """Graded rows: ``{problem_id: [correct of sample 0, 1, ...]}``; the stricter reading after
-    ``</think>`` agrees with it."""
+    ``</think>`` and math-verify's reading agree with it."""
     rows = []
     for pid, outcomes in correct_by_problem.items():
         for index, correct in enumerate(outcomes):
@@ -24,6 +24,7 @@ def rows_for(correct_by_problem: dict, formatted=None, **flags) -> list[dict]:
                     "unparsed": flags.get("unparsed", False),
                     "formatted": True if formatted is None else formatted(pid, index),
                     "correct_after_think": correct,
+                    "correct_math_verify": correct,
                 }
             )
     return rows
@@ -97,6 +98,18 @@ def test_accuracy_after_think_counts_the_stricter_reading_only():
     assert result["accuracy_after_think"] == pytest.approx(50.0)
     del rows[1]["correct_after_think"]
     with pytest.raises(ValueError, match=r"row 1: missing key\(s\) correct_after_think"):
+        score(rows)
+
+
+def test_accuracy_math_verify_counts_math_verifys_reading_only():
+    rows = rows_for({"p1": [False, False], "p2": [True, False]})
+    rows[0]["correct_math_verify"] = True  # e.g. \\boxed{113\\%} against gold 113
+    result = score(rows)
+    assert result["pass_at_1"] == pytest.approx(25.0)
+    assert result["accuracy_math_verify"] == pytest.approx(50.0)
+    assert result["accuracy_after_think"] == pytest.approx(25.0)
+    del rows[3]["correct_math_verify"]
+    with pytest.raises(ValueError, match=r"row 3: missing key\(s\) correct_math_verify"):
         score(rows)
 
 

@@ -11,7 +11,9 @@ results -> figures, never back:
 - :mod:`tina_repro.figures` (rules/figures.smk): the paper's figures;
 - :mod:`tina_repro.demo` (rules/demo.smk): the embedded CPU demo's data and base model.
 
-Shared by all stages: :mod:`~tina_repro.paths` (every artifact's pattern), :mod:`~tina_repro.files`
+Shared by all stages: :mod:`~tina_repro.paths` (every artifact's pattern),
+:mod:`~tina_repro.extractive_match` (lighteval's maths grading, for benchmarks and grades alike),
+:mod:`~tina_repro.files`
 (JSON/JSONL and checksums), :mod:`~tina_repro.logs`, :mod:`~tina_repro.gpu_lease` and the
 ``tina-repro`` command (:mod:`~tina_repro.cli`), which runs each stage by hand.
 """

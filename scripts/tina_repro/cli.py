@@ -122,6 +122,7 @@ def cmd_generate(args) -> None:
 
 
 def cmd_score(args) -> None:
+    from tina_repro.eval.grading import STEP_TIMEOUT_S
     from tina_repro.eval.score import grade_and_score
 
     out = Path(args.out_dir)
@@ -132,14 +133,26 @@ def cmd_score(args) -> None:
         out / "graded.jsonl",
         out / "score.json",
         processes=args.processes,
+        timeout_s=args.timeout_s or STEP_TIMEOUT_S,
     )
     print(json.dumps(score, indent=2))
 
 
+def _add_timeout(cmd) -> None:
+    cmd.add_argument(
+        "--timeout-s",
+        type=int,
+        help="seconds for each parse and comparison (evaluation.grading_timeout_s; default: "
+        "lighteval's 5)",
+    )
+
+
 def cmd_grade(args) -> None:
+    from tina_repro.eval.grading import STEP_TIMEOUT_S
     from tina_repro.eval.workers import grade_file
 
-    summary = grade_file(args.input, args.output, processes=args.processes)
+    timeout_s = args.timeout_s or STEP_TIMEOUT_S
+    summary = grade_file(args.input, args.output, processes=args.processes, timeout_s=timeout_s)
     print(json.dumps(summary, indent=2))
 
 
@@ -252,16 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--benchmark-parquet", required=True)
     cmd.add_argument("--out-dir", required=True)
     cmd.add_argument("--processes", type=int, default=1)
+    _add_timeout(cmd)
 
     cmd = add(
         "grade",
         cmd_grade,
         "grade completions (JSONL in, JSONL out): rows with completion, gold, task (math or gpqa) "
-        "and optionally gold_format (latex or expr; none: math-verify's default parse)",
+        "and optionally gold_format (latex or expr; none: LaTeX, then plain expressions)",
     )
     cmd.add_argument("--input", required=True)
     cmd.add_argument("--output", required=True)
     cmd.add_argument("--processes", type=int, default=1)
+    _add_timeout(cmd)
 
     cmd = add("hub-lock", cmd_hub_lock, "list the Hub lock, or accept a moved revision")
     cmd.add_argument("--update", metavar="REPO", help="re-resolve every locked revision of REPO")

@@ -21,6 +21,10 @@ one (their own id columns differ or are missing), and it is stable for a pinned 
 Nothing is lost silently: a dropped row is counted by reason; more than 1% dropped, no rows kept,
 or a benchmark whose size differs from ``expected_size`` raises :class:`DataError`.
 
+A benchmark is kept as lighteval ran it (docs/paper.md#grading): a gold it reads only as text, or
+not at all (then compared as raw text), and a GPQA row whose correct answer repeats as an
+incorrect option stay, listed in the report's ``flagged_rows``.
+
 Training sets keep every row Tina trained on (docs/paper.md#data). Only a row without a problem
 text (missing or not text) is dropped: Tina's chat template cannot render it. A blank problem is
 kept, as a gold that is missing, not text, or that math-verify cannot parse: the gold is stored as
@@ -45,10 +49,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+from math_verify import LatexExtractionConfig, parse
 
 from tina_repro.config import Benchmark, Dataset
 from tina_repro.data.sources import GPQA_INCORRECT_COLUMNS, DataError, source_columns
+from tina_repro.extractive_match import gold_reading
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +65,10 @@ MAX_UNPARSEABLE_FRACTION = 0.01
 # math-verify's default extraction, length and cosine with LaTeX only.
 TRAINING_GOLD_PARSERS = {"accuracy": None, "length_cosine": [LatexExtractionConfig()]}
 LETTERS = "ABCD"
-# lighteval's gold extraction per gold_format (Tina's run_post_train_eval.py, docs/paper.md#metrics)
-GOLD_EXTRACTION = {"expr": [ExprExtractionConfig()], "latex": [LatexExtractionConfig()]}
+# Benchmark rows kept as lighteval kept them, worth a reader's attention (report "flagged_rows"):
+# a gold lighteval reads only as text or not at all, a correct answer repeated as an option.
+GOLD_READING_FLAGS = {"text": "gold_text_only", "raw": "gold_raw_text"}
+DUPLICATE_OPTION = "duplicate_option"
 
 TRAINING_SCHEMA = pa.schema(
     [("problem", pa.string()), ("solution", pa.string()), ("row_id", pa.int64())]
@@ -310,6 +317,7 @@ def normalize_benchmark(
 
     rng = random.Random(seed)
     rows, dropped = [], []
+    flagged: dict[str, list[int]] = {}
     for position, record in enumerate(df.to_dict("records")):
         # Drawn for every source row, dropped or not, so each row's letter matches lighteval's.
         gold_index = rng.randint(0, 3) if is_choice else None
@@ -328,17 +336,28 @@ def normalize_benchmark(
                 dropped.append((position, f"choice_{bad}"))
                 continue
             choices = [text for text, _ in options]
+            if any(text.strip() == answer.strip() for text in choices):
+                flagged.setdefault(DUPLICATE_OPTION, []).append(position)
             choices.insert(gold_index, answer)
             letter = LETTERS[gold_index]
             prompt = template.format(Question=problem, **dict(zip(LETTERS, choices, strict=True)))
             rows.append((position, problem, letter, prompt, choices, letter))
             continue
-        if not parse(answer, extraction_config=GOLD_EXTRACTION[gold_format]):
-            dropped.append((position, "answer_unparseable"))
-            continue
+        reading = gold_reading(answer, gold_format)
+        if reading in GOLD_READING_FLAGS:
+            flagged.setdefault(GOLD_READING_FLAGS[reading], []).append(position)
         rows.append((position, problem, answer, template.format(Question=problem), None, None))
     out = pd.DataFrame(rows, columns=BENCHMARK_SCHEMA.names).astype({"id": "int64"})
     report["rows_kept"] = len(out)
+    report["flagged_rows"] = dict(sorted(flagged.items()))
+    for reason, positions in report["flagged_rows"].items():
+        logger.warning(
+            "%s: %d row(s) kept as lighteval read them, %s: %s",
+            spec.name,
+            len(positions),
+            reason,
+            positions,
+        )
     _count_drops(report, dropped)
     _check(report, expected_size=spec.expected_size)
     return out, report

@@ -1,68 +1,75 @@
 """Grade completions against gold answers the way the Tina paper's lighteval tasks did.
 
-Paper metrics (docs/paper.md#grading; lighteval ``multilingual_extractive_match_metric``, English):
+Paper metrics (docs/paper.md#grading; lighteval ed084813's ``multilingual_extractive_match_metric``,
+English, as Tina's ``run_post_train_eval.py`` configured it):
 
-- ``latex_gold_metric`` (MATH-500, Minerva): gold is a full solution, parsed with
-  ``LatexExtractionConfig()``; ``expr_gold_metric`` (AIME24/25, AMC23): gold is a bare number,
-  parsed with ``ExprExtractionConfig()``. Choose with ``gold_format="latex"`` / ``"expr"``. With
-  no ``gold_format`` (``None``, e.g. a row of ``tina-repro grade`` without one) the gold is parsed
-  as math-verify's ``parse(gold)`` does by default: LaTeX, then plain expressions, so ``10/9``,
-  ``1000`` and ``$\\frac{1}{2}$`` all parse.
-- Prediction parsed with ``(ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))``
-  (boxed answers first), ``fallback_mode="first_match"``, ``extraction_mode="any_match"``, compared
-  with ``verify(gold, prediction, float_rounding=5)`` (lighteval's ``precision=5``). A gold
-  math-verify cannot extract falls back to its raw string, as lighteval did.
+- math (``expr_gold_metric`` for AIME/AMC with ``gold_format="expr"``, ``latex_gold_metric`` for
+  MATH-500/Minerva with ``gold_format="latex"``): :mod:`tina_repro.extractive_match`, lighteval's
+  own extraction, normalization and comparison reproduced on our libraries, every setting passed
+  with lighteval's value. With no ``gold_format`` (``None``, e.g. a row of ``tina-repro grade``
+  without one) the gold is tried as LaTeX, then as a plain expression.
 - ``gpqa_metric``: the letter lighteval's ``IndicesExtractionConfig("NativeLetters")`` extracts
   (:func:`tina_repro.eval.letters.extract_letter`) against the gold letter.
 
-Two readings of every completion:
+Three readings of every completion:
 
-- ``correct`` (the paper-comparable one, scored as ``pass_at_1``): the WHOLE completion, reasoning
-  included, as lighteval 0.8-0.10 read it (no version before 0.11 strips ``<think>...</think>``);
-- ``correct_after_think`` (the project's stricter reading, scored as ``accuracy_after_think``): only
-  the text after the last ``</think>`` (the whole completion when there is none), so that a
-  ``\\boxed`` or a capital letter inside the reasoning cannot be taken for the answer.
+- ``correct`` (the paper's, scored as ``pass_at_1``): lighteval's verdict on the WHOLE completion,
+  reasoning included, as lighteval 0.8-0.10 read it (no version before 0.11 strips
+  ``<think>...</think>``), wrong verdicts included (``\\boxed{113\\%}`` is 1.13);
+- ``correct_after_think`` (scored as ``accuracy_after_think``): the same on the text after the last
+  ``</think>`` (the whole completion when there is none), so that a ``\\boxed`` or a capital
+  letter inside the reasoning cannot be taken for the answer;
+- ``correct_math_verify`` (scored as ``accuracy_math_verify``): this project's earlier reading of
+  the whole completion, math-verify 0.9.0's ``parse`` and ``verify`` with the paper's extraction
+  targets and math-verify's defaults otherwise, a thin space between digit groups (``1\\,000``)
+  removed first; math-verify reads percentages, units and equations more leniently. GPQA: the
+  letter, as in ``correct``.
 
-One deliberate difference from lighteval, in both readings: a thin space between digit groups
-(``1\\,000``) is removed before parsing, since math-verify reads it as a product (``1*000 = 0``).
+Time. As in lighteval, each parse of an extracted answer and each comparison has its own budget
+(``timeout_s``, lighteval's ``timeout_seconds=5``; math-verify's parse and verify get one each);
+a step that runs out fails (that match does not parse, that pair is unequal) and the grade says
+``timeout=True``, but the verdict stands, as it did in lighteval. Beyond lighteval:
 
-Bounds. Every grade is wrong and ``timeout=True`` when it was not finished within bounds:
-
-- inputs over :data:`MAX_INPUT_CHARS` (256 KiB) are not parsed at all. A real completion is at most
-  32,768 tokens (about 130 KB); anything longer is degenerate and not worth the parse time;
-- in the main thread, a ``SIGALRM`` interval timer stops a grade after ``timeout_s`` seconds
-  (math-verify's own whole-second ``signal.alarm`` timeouts are turned off: nested alarms would
-  cancel ours). Called from another thread, :func:`grade` runs in a child process instead;
-- many completions are graded in worker processes (:mod:`tina_repro.eval.workers`).
+- inputs over :data:`MAX_INPUT_CHARS` (256 KiB) are not parsed at all (wrong, ``timeout=True``). A
+  real completion is at most 32,768 tokens (about 130 KB); anything longer is degenerate;
+- budgets are ``SIGALRM`` interval timers in the main thread (math-verify's own whole-second
+  ``signal.alarm`` timeouts are turned off: nested alarms would cancel ours). Called from another
+  thread, :func:`grade` runs in a child process instead;
+- many completions are graded in worker processes (:mod:`tina_repro.eval.workers`), each killed
+  when one grade takes longer than a per-sample limit (work stuck where no signal reaches).
 """
 
 import logging
 import re
-import signal
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
+from tina_repro import extractive_match
 from tina_repro.eval.letters import extract_letter
+from tina_repro.extractive_match.budget import StepTimeout, step_budget
 
 logger = logging.getLogger(__name__)
 
 TASKS = ("math", "gpqa")
-GOLD_FORMATS = ("latex", "expr")  # or None: math-verify's default parse(gold)
+GOLD_FORMATS = ("latex", "expr")  # or None: LaTeX, then plain expressions
 CHOICES = "ABCD"
 MAX_INPUT_CHARS = 256 * 1024
-GRADE_TIMEOUT_S = 10.0  # a whole grade; lighteval gave each of its three steps 5 s
-FLOAT_PRECISION = 5  # lighteval's precision=5 for all three metrics
+STEP_TIMEOUT_S = extractive_match.LIGHTEVAL_TIMEOUT_S  # per parse and per comparison
+# The reading `correct` reproduces. A grading job's params carry it, so that a change of what a
+# grade means regrades finished samples (a code edit alone reruns nothing: profiles/default).
+READING = "lighteval-ed084813"
 
-_PRED_CONFIG = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
-_GOLD_CONFIGS = {
+# The math-verify reading (correct_math_verify): math-verify 0.9.0 with the paper's targets.
+_MV_PRED_CONFIG = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
+_MV_GOLD_CONFIGS = {
     "latex": (LatexExtractionConfig(),),
     "expr": (ExprExtractionConfig(),),
     None: (LatexExtractionConfig(), ExprExtractionConfig()),  # math-verify 0.9.0 parse()'s default
 }
+_MV_FLOAT_ROUNDING = 5
 _THINK_END = "</think>"
 _BOXED = re.compile(r"\\boxed\s*\{")
 _THIN_SPACE_IN_NUMBER = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")
@@ -101,10 +108,13 @@ class Grade:
     """One graded completion.
 
     ``correct`` and ``extracted``: lighteval's reading of the whole completion (the paper's);
-    ``correct_after_think``: the same grader on the text after the last ``</think>`` only.
-    ``unparsed``: no answer could be extracted as a math object (math) or letter (GPQA) in the
-    paper's reading; false on a timeout, so the two counts never overlap. ``formatted``: exactly
-    one ``</think>`` and, after it, a ``\\boxed{`` (math) or a recognised letter (GPQA).
+    ``correct_after_think``: the same on the text after the last ``</think>`` only;
+    ``correct_math_verify``: math-verify 0.9.0's reading of the whole completion.
+    ``unparsed``: lighteval extracted no math object (math) or letter (GPQA) in the paper's
+    reading. ``timeout``: a parse or comparison of the paper's reading ran out of its budget (its
+    verdict stands, as in lighteval), or the completion was not graded at all (too long, or its
+    worker was killed), which counts as wrong. ``formatted``: exactly one ``</think>`` and, after
+    it, a ``\\boxed{`` (math) or a recognised letter (GPQA).
     """
 
     correct: bool
@@ -113,10 +123,7 @@ class Grade:
     unparsed: bool
     formatted: bool
     correct_after_think: bool
-
-
-class _BudgetExceeded(BaseException):
-    """BaseException, so that math-verify's ``except Exception`` blocks let it through."""
+    correct_math_verify: bool
 
 
 def answer_region(completion: str) -> str:
@@ -162,46 +169,75 @@ def check_args(gold: str, task: str, gold_format: str | None) -> None:
         raise ValueError(f"a GPQA gold must be one letter A-D, got {gold[:40]!r}")
 
 
+def grading_settings(evaluation: dict) -> dict:
+    """What decides a grade, from the ``evaluation`` config: the reading and the time budget
+    (``grading_processes`` only decides how fast)."""
+    return {"reading": READING, "timeout_s": evaluation["grading_timeout_s"]}
+
+
 def check_timeout(timeout_s: float) -> None:
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
 
 
 @lru_cache(maxsize=4096)
-def _parse_gold(gold: str, gold_format: str | None) -> tuple:
-    """Every sample of a problem shares its gold: parse it once per worker."""
-    parsed = parse(
-        _THIN_SPACE_IN_NUMBER.sub("", gold), _GOLD_CONFIGS[gold_format], parsing_timeout=None
-    )
-    if not parsed:
-        logger.warning("math-verify extracts nothing from gold %r; comparing its raw text", gold)
-        return (gold,)
-    return tuple(parsed)
+def _lighteval_gold(gold: str, gold_format: str | None, timeout_s: float) -> tuple[tuple, bool]:
+    """Every sample of a problem shares its gold: extract it once per worker."""
+    golds, timed_out = extractive_match.extract_gold(gold, gold_format, timeout_s)
+    if all(isinstance(value, str) for value in golds):
+        logger.warning("lighteval extracts no math object from gold %r; comparing text", gold)
+    return golds, timed_out
 
 
-def _math_reading(text: str, gold_parsed: list) -> tuple[bool, list]:
-    """(correct, math-verify's extraction) of one reading of a completion."""
-    text = _THIN_SPACE_IN_NUMBER.sub("", text)
-    pred = parse(text, _PRED_CONFIG, fallback_mode="first_match", parsing_timeout=None)
-    correct = verify(gold_parsed, pred, float_rounding=FLOAT_PRECISION, timeout_seconds=None)
-    return bool(correct), pred
+def _shown(values: tuple) -> str:
+    """The matched text of an extraction (its fallback string), else the parsed object."""
+    texts = [value for value in values if isinstance(value, str)]
+    return texts[-1] if texts else (str(values[0]) if values else "")
 
 
-def _grade_math(completion: str, gold: str, gold_format: str | None) -> Grade:
-    gold_parsed = list(_parse_gold(gold, gold_format))
-    correct, pred = _math_reading(completion, gold_parsed)
+@lru_cache(maxsize=4096)
+def _math_verify_gold(gold: str, gold_format: str | None, timeout_s: float) -> tuple:
+    try:
+        with step_budget(timeout_s):
+            gold_text = _THIN_SPACE_IN_NUMBER.sub("", gold)
+            parsed = parse(gold_text, _MV_GOLD_CONFIGS[gold_format], parsing_timeout=None)
+    except StepTimeout:
+        parsed = []
+    return tuple(parsed) or (gold,)
+
+
+def _math_verify_correct(text: str, gold: str, gold_format: str | None, timeout_s: float) -> bool:
+    """math-verify 0.9.0's reading (this project's grader before lighteval's was reproduced)."""
+    gold_parsed = list(_math_verify_gold(gold, gold_format, timeout_s))
+    try:
+        with step_budget(timeout_s):
+            text = _THIN_SPACE_IN_NUMBER.sub("", text)
+            pred = parse(text, _MV_PRED_CONFIG, fallback_mode="first_match", parsing_timeout=None)
+        with step_budget(timeout_s):
+            return bool(
+                verify(gold_parsed, pred, float_rounding=_MV_FLOAT_ROUNDING, timeout_seconds=None)
+            )
+    except StepTimeout:
+        return False
+
+
+def _grade_math(completion: str, gold: str, gold_format: str | None, timeout_s: float) -> Grade:
+    golds = _lighteval_gold(gold, gold_format, timeout_s)
+    whole = extractive_match.grade_math(completion, gold, gold_format, timeout_s, golds)
     answer = answer_region(completion)
-    after_think = correct if answer == completion else _math_reading(answer, gold_parsed)[0]
-    # math-verify returns [parsed, matched text], [matched text] or []; show the text.
-    texts = [p for p in pred if isinstance(p, str)]
-    extracted = texts[-1] if texts else (str(pred[0]) if pred else "")
+    after_think = (
+        whole
+        if answer == completion
+        else extractive_match.grade_math(answer, gold, gold_format, timeout_s, golds)
+    )
     return Grade(
-        correct=correct,
-        extracted=extracted,
-        timeout=False,
-        unparsed=len(texts) == len(pred),
+        correct=whole.correct,
+        extracted=_shown(whole.predictions),
+        timeout=whole.timed_out,
+        unparsed=all(isinstance(value, str) for value in whole.predictions),
         formatted=is_formatted(completion, "math"),
-        correct_after_think=after_think,
+        correct_after_think=after_think.correct,
+        correct_math_verify=_math_verify_correct(completion, gold, gold_format, timeout_s),
     )
 
 
@@ -215,10 +251,12 @@ def _grade_gpqa(completion: str, gold: str) -> Grade:
         unparsed=not letter,
         formatted=is_formatted(completion, "gpqa"),
         correct_after_think=extract_letter(answer_region(completion), CHOICES) == gold_letter,
+        correct_math_verify=letter == gold_letter,
     )
 
 
-def timed_out(completion: str, task: str) -> Grade:
+def not_graded(completion: str, task: str) -> Grade:
+    """The grade of a completion that could not be graded (too long, or its worker killed)."""
     formatted = len(completion) <= MAX_INPUT_CHARS and is_formatted(completion, task)
     return Grade(
         correct=False,
@@ -227,27 +265,8 @@ def timed_out(completion: str, task: str) -> Grade:
         unparsed=False,
         formatted=formatted,
         correct_after_think=False,
+        correct_math_verify=False,
     )
-
-
-@contextmanager
-def _time_budget(seconds: float):
-    """Raise :class:`_BudgetExceeded` in the body after ``seconds`` (main thread only). Yields a
-    flag list that is set when the timer fired, in case some library swallowed the exception."""
-    fired = [False]
-
-    def on_alarm(signum, frame):
-        fired[0] = True
-        signal.signal(signal.SIGALRM, previous)
-        raise _BudgetExceeded
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield fired
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def grade(
@@ -256,30 +275,24 @@ def grade(
     task: str,
     gold_format: str | None = None,
     *,
-    timeout_s: float = GRADE_TIMEOUT_S,
+    timeout_s: float = STEP_TIMEOUT_S,
 ) -> Grade:
     """Grade one completion. ``task`` is ``"math"`` or ``"gpqa"``; ``gold_format`` (math only) is
-    ``"latex"`` (MATH-500, Minerva solutions), ``"expr"`` (AIME/AMC numbers) or ``None``
-    (math-verify's default: LaTeX, then plain expressions). Bad arguments raise ``ValueError``;
-    a grade that runs out of bounds is wrong with ``timeout=True``."""
+    ``"latex"`` (MATH-500, Minerva solutions), ``"expr"`` (AIME/AMC numbers) or ``None`` (LaTeX,
+    then plain expressions). ``timeout_s`` bounds each parse and each comparison. Bad arguments
+    raise ``ValueError``."""
     check_args(gold, task, gold_format)
     check_timeout(timeout_s)
     if len(completion) > MAX_INPUT_CHARS or len(gold) > MAX_INPUT_CHARS:
         logger.warning("input over %d characters not graded (timeout)", MAX_INPUT_CHARS)
-        return timed_out(completion, task)
+        return not_graded(completion, task)
     if threading.current_thread() is not threading.main_thread():
-        from tina_repro.eval.workers import run_supervised  # (workers import this module)
+        from tina_repro.eval.workers import run_grades  # (workers import this module)
 
-        return run_supervised([(completion, gold, task, gold_format)], 1, timeout_s)[0]
-    try:
-        with _time_budget(timeout_s) as fired:
-            if task == "gpqa":
-                result = _grade_gpqa(completion, gold)
-            else:
-                result = _grade_math(completion, gold, gold_format)
-    except _BudgetExceeded:
-        fired = [True]
-    if fired[0]:
-        logger.warning("grading took over %.1f s (timeout)", timeout_s)
-        return timed_out(completion, task)
+        return run_grades([(completion, gold, task, gold_format)], 1, timeout_s)[0]
+    if task == "gpqa":
+        return _grade_gpqa(completion, gold)
+    result = _grade_math(completion, gold, gold_format, timeout_s)
+    if result.timeout:
+        logger.warning("a parse or comparison took over %.1f s (timeout)", timeout_s)
     return result

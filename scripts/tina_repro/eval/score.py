@@ -6,11 +6,12 @@ benchmark's. A benchmark re-prepared after generation (other revision, other GPQ
 therefore fails loudly instead of being graded against stale golds.
 
 ``score.json`` holds :func:`tina_repro.eval.scoring.score` (pass@1 with a bootstrap CI, pass@k for
-k = samples per problem, counts, format rate; ``pass_at_1`` in lighteval's reading of the whole
-completion, the paper's, and ``accuracy_after_think`` in the stricter one), plus truncation
-counts from generation (``n_length`` samples hit the token cap) and the identity of what was
-scored (``identity``: run, point and benchmark from the workflow; sha256 of the samples and
-benchmark files).
+k = samples per problem, counts, format rate, timeouts; ``pass_at_1`` in lighteval's reading of
+the whole completion, the paper's, ``accuracy_after_think`` in the stricter one and
+``accuracy_math_verify`` in math-verify 0.9.0's), plus truncation counts from generation
+(``n_length`` samples hit the token cap), the grading settings (``grading``: the reading and the
+time budget) and the identity of what was scored (``identity``: run, point and benchmark from
+the workflow; sha256 of the samples and benchmark files).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 
 import pandas as pd
 
-from tina_repro.eval import scoring, workers
+from tina_repro.eval import grading, scoring, workers
 from tina_repro.files import dumps, read_jsonl, sha256_file, write_jsonl, write_text
 
 logger = logging.getLogger(__name__)
@@ -68,14 +69,16 @@ def grade_and_score(
     graded_path,
     score_path,
     processes: int,
+    timeout_s: float = grading.STEP_TIMEOUT_S,
     identity: dict | None = None,
 ) -> dict:
-    """Grade every sample (:func:`tina_repro.eval.workers.grade_rows`), write ``graded_path`` (the
-    sample rows plus grade fields) and ``score_path``; returns the score document."""
+    """Grade every sample (:func:`tina_repro.eval.workers.grade_rows`, ``timeout_s`` for each
+    parse and comparison), write ``graded_path`` (the sample rows plus grade fields) and
+    ``score_path``; returns the score document."""
     rows = read_samples(samples_path)
     benchmark = pd.read_parquet(benchmark_parquet, columns=["id", "answer"])
     check_against_benchmark(rows, benchmark, str(samples_path))
-    graded = workers.grade_rows(rows, processes)
+    graded = workers.grade_rows(rows, processes, timeout_s=timeout_s)
     write_jsonl(graded_path, graded)
     samples_per_problem = len(rows) // len(benchmark)
     document = {
@@ -84,6 +87,7 @@ def grade_and_score(
             "samples_sha256": sha256_file(samples_path),
             "benchmark_sha256": sha256_file(benchmark_parquet),
         },
+        "grading": {"reading": grading.READING, "timeout_s": timeout_s},
         **scoring.score(graded, k_values=sorted({1, samples_per_problem})),
         "n_length": sum(row.get("finish_reason") == "length" for row in rows),
         "mean_n_tokens": sum(row["n_tokens"] for row in rows) / len(rows),

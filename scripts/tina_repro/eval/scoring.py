@@ -15,7 +15,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 _SCORE_KEYS = ("problem_id", "sample_index", "correct", "timeout", "unparsed", "formatted")
-_STRICT_KEY = "correct_after_think"  # the project's stricter reading (tina_repro.eval.grading)
+# the other readings of tina_repro.eval.grading: after the last </think>, and math-verify 0.9.0's
+_READING_KEYS = {
+    "accuracy_after_think": "correct_after_think",
+    "accuracy_math_verify": "correct_math_verify",
+}
 
 
 def pass_at_k(n, c, k: int):
@@ -78,12 +82,13 @@ def score(
     seed: int = 0,
 ) -> dict:
     """Score one model on one benchmark from rows carrying ``problem_id``, ``sample_index``,
-    ``correct``, ``timeout``, ``unparsed``, ``formatted``, ``correct_after_think``. Every problem
-    needs the same number of samples. pass@k is reported for each ``k`` in ``k_values`` with
-    ``k <= n``. ``pass_at_1`` counts ``correct`` (the paper's reading of the whole completion);
-    ``accuracy_after_think`` is pass@1 of the stricter reading after the last ``</think>``."""
+    ``correct``, ``timeout``, ``unparsed``, ``formatted``, ``correct_after_think``,
+    ``correct_math_verify``. Every problem needs the same number of samples. pass@k is reported
+    for each ``k`` in ``k_values`` with ``k <= n``. ``pass_at_1`` counts ``correct`` (the paper's
+    reading of the whole completion); ``accuracy_after_think`` is pass@1 of the stricter reading
+    after the last ``</think>``, ``accuracy_math_verify`` of math-verify 0.9.0's reading."""
     rows = list(graded_rows)
-    _check_rows(rows, "graded", (*_SCORE_KEYS, _STRICT_KEY))
+    _check_rows(rows, "graded", (*_SCORE_KEYS, *_READING_KEYS.values()))
     ids, n, c = _per_problem(rows, "graded")
     if np.any(n != n[0]):
         counts = {pid: int(count) for pid, count in zip(ids, n, strict=True) if count != n[0]}
@@ -98,7 +103,10 @@ def score(
     return {
         "pass_at_1": 100.0 * float(accuracy.mean()),
         # equal samples per problem: the mean over samples is the mean over problems
-        "accuracy_after_think": 100.0 * float(np.mean([bool(row[_STRICT_KEY]) for row in rows])),
+        **{
+            name: 100.0 * float(np.mean([bool(row[key]) for row in rows]))
+            for name, key in _READING_KEYS.items()
+        },
         "ci95": [100.0 * bound for bound in _bootstrap_ci(accuracy, n_boot, seed)],
         "pass_at_k": {
             int(k): 100.0 * float(pass_at_k(n, c, int(k)).mean())

@@ -1,125 +1,66 @@
 """Grading many completions in worker processes, each grade bounded in time.
 
-:func:`grade_rows` and :func:`grade_file` grade in worker processes and kill a worker still busy
-``timeout_s + HARD_KILL_GRACE_S`` seconds after it got an item: that also ends work stuck inside C
-code, where a signal handler cannot run. A worker that dies is counted the same way (a timeout).
-Workers are forked (on Linux), so start them from a process without other threads.
+:func:`grade_rows` and :func:`grade_file` grade in worker processes
+(:func:`tina_repro.eval.supervised.run_supervised`). Within a grade each parse and comparison has
+its own budget (``timeout_s``, lighteval's ``timeout_seconds``); a worker still busy
+``sample_timeout_s`` seconds after it got a completion is killed, which also ends work stuck
+inside C code where no signal handler runs. A worker that dies is counted the same way: the
+completion is not graded (wrong, ``timeout``). Workers are forked (on Linux), so start them from
+a process without other threads.
 """
 
+import functools
 import json
 import logging
-import multiprocessing
 import os
-import signal
 import time
-import traceback
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict
-from multiprocessing.connection import wait
 from pathlib import Path
 
 from tina_repro.eval.grading import (
-    GRADE_TIMEOUT_S,
+    STEP_TIMEOUT_S,
     Grade,
     check_args,
     check_timeout,
     grade,
-    timed_out,
+    not_graded,
 )
+from tina_repro.eval.supervised import run_supervised
 from tina_repro.files import jsonl_line, write_jsonl
 
 logger = logging.getLogger(__name__)
 
-HARD_KILL_GRACE_S = 5.0
+# A grade runs one gold extraction, three readings of the completion and their comparisons, each
+# parse and comparison within timeout_s; a worker busy for this many budgets is stuck.
+SAMPLE_TIMEOUT_STEPS = 24
 
 
-def _worker_main(conn) -> None:
-    """Grade jobs from ``conn`` until it sends None; the parent handles Ctrl-C and cleanup."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while (message := conn.recv()) is not None:
-        job, timeout_s = message
-        try:
-            conn.send(("ok", grade(*job, timeout_s=timeout_s)))
-        except Exception:
-            conn.send(("error", traceback.format_exc()))
+def sample_timeout(timeout_s: float) -> float:
+    """The default per-completion limit for a per-step budget of ``timeout_s``."""
+    return SAMPLE_TIMEOUT_STEPS * timeout_s
 
 
-class _Worker:
-    def __init__(self, context) -> None:
-        self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child_conn,), daemon=True)
-        self.process.start()
-        child_conn.close()
-
-    def stop(self, kill: bool = False) -> None:
-        if not kill and self.process.is_alive():
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-            self.process.join(timeout=2)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self.conn.close()
+def _grade_job(job: tuple[str, str, str, str | None], timeout_s: float) -> Grade:
+    return grade(*job, timeout_s=timeout_s)
 
 
-def _mp_context():
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+def _job_not_graded(job: tuple[str, str, str, str | None]) -> Grade:
+    return not_graded(job[0], job[2])
 
 
-def run_supervised(
-    jobs: list[tuple[str, str, str, str]],
+def run_grades(
+    jobs: list[tuple[str, str, str, str | None]],
     processes: int,
     timeout_s: float,
     labels: list[str] | None = None,
+    sample_timeout_s: float | None = None,
 ) -> list[Grade]:
-    """Grade ``jobs`` in ``processes`` workers, one item at a time each, in input order. A worker
-    busy past the hard bound is killed and replaced; its item counts as a timeout."""
-    results: list[Grade | None] = [None] * len(jobs)
-    labels = labels or [f"row {i}" for i in range(len(jobs))]
-    context = _mp_context()
-    hard_s = timeout_s + HARD_KILL_GRACE_S
-    pending = deque(range(len(jobs)))
-    idle = [_Worker(context) for _ in range(min(processes, len(jobs)))]
-    busy: dict = {}  # connection -> (worker, job index, deadline)
-    try:
-        while pending or busy:
-            while idle and pending:
-                worker, index = idle.pop(), pending.popleft()
-                worker.conn.send((jobs[index], timeout_s))
-                busy[worker.conn] = (worker, index, time.monotonic() + hard_s)
-            next_deadline = min(deadline for _, _, deadline in busy.values())
-            for conn in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
-                worker, index, _ = busy.pop(conn)
-                try:
-                    status, payload = conn.recv()
-                except (EOFError, OSError):
-                    logger.warning("%s: grading worker died; counted as a timeout", labels[index])
-                    worker.stop(kill=True)
-                    results[index] = timed_out(jobs[index][0], jobs[index][2])
-                    idle.append(_Worker(context))
-                    continue
-                idle.append(worker)
-                if status == "error":
-                    raise RuntimeError(f"{labels[index]}: grading failed\n{payload}")
-                results[index] = payload
-            now = time.monotonic()
-            for conn, (worker, index, deadline) in list(busy.items()):
-                if deadline <= now:
-                    del busy[conn]
-                    logger.warning(
-                        "%s: killed grading after %.1f s (timeout)", labels[index], hard_s
-                    )
-                    worker.stop(kill=True)
-                    results[index] = timed_out(jobs[index][0], jobs[index][2])
-                    idle.append(_Worker(context))
-    finally:
-        for worker in idle + [worker for worker, _, _ in busy.values()]:
-            worker.stop(kill=bool(busy))
-    return results
+    """Grade ``(completion, gold, task, gold_format)`` jobs in ``processes`` workers, in input
+    order; a job whose worker is killed or dies is not graded."""
+    limit_s = sample_timeout_s or sample_timeout(timeout_s)
+    work = functools.partial(_grade_job, timeout_s=timeout_s)
+    return run_supervised(jobs, processes, limit_s, work, _job_not_graded, labels)
 
 
 def _job_from_row(row: object, label: str) -> tuple[str, str, str, str]:
@@ -134,7 +75,7 @@ def _job_from_row(row: object, label: str) -> tuple[str, str, str, str]:
         gold = str(gold)  # AIME/AMC golds often arrive as JSON numbers
     if not isinstance(completion, str) or not isinstance(gold, str):
         raise ValueError(f"{label}: 'completion' and 'gold' must be strings")
-    gold_format = row.get("gold_format") or None  # none: math-verify's default parse(gold)
+    gold_format = row.get("gold_format") or None  # none: LaTeX, then plain expressions
     try:
         check_args(gold, task, gold_format)
     except ValueError as err:
@@ -157,25 +98,36 @@ def _check_encodable(row: dict, label: str) -> None:
         ) from None
 
 
-def _grade_labelled(rows: list, labels: list[str], processes: int, timeout_s: float) -> list[dict]:
+def _grade_labelled(
+    rows: list, labels: list[str], processes: int, timeout_s: float, sample_timeout_s: float | None
+) -> list[dict]:
     if processes < 1:
         raise ValueError(f"processes must be at least 1, got {processes}")
     check_timeout(timeout_s)
+    if sample_timeout_s is not None:
+        check_timeout(sample_timeout_s)
     jobs = [_job_from_row(row, label) for row, label in zip(rows, labels, strict=True)]
-    grades = run_supervised(jobs, processes, timeout_s, labels)
+    grades = run_grades(jobs, processes, timeout_s, labels, sample_timeout_s)
     return [{**row, **asdict(result)} for row, result in zip(rows, grades, strict=True)]
 
 
 def grade_rows(
-    rows: Iterable[dict], processes: int = 1, *, timeout_s: float = GRADE_TIMEOUT_S
+    rows: Iterable[dict],
+    processes: int = 1,
+    *,
+    timeout_s: float = STEP_TIMEOUT_S,
+    sample_timeout_s: float | None = None,
 ) -> list[dict]:
     """Grade rows with keys ``completion``, ``gold``, ``task`` and optional ``gold_format`` (math:
-    ``latex``, ``expr``, or none for math-verify's default; ignored for GPQA) across ``processes``
-    worker processes. Returns each row plus the :class:`~tina_repro.eval.grading.Grade` fields
-    (``correct``, ``extracted``, ``timeout``, ``unparsed``, ``formatted``,
-    ``correct_after_think``), in input order."""
+    ``latex``, ``expr``, or none for LaTeX then plain expressions; ignored for GPQA) across
+    ``processes`` worker processes. ``timeout_s`` bounds each parse and comparison,
+    ``sample_timeout_s`` (default :func:`sample_timeout`) a whole completion. Returns each row
+    plus the :class:`~tina_repro.eval.grading.Grade` fields (``correct``, ``extracted``,
+    ``timeout``, ``unparsed``, ``formatted``, ``correct_after_think``, ``correct_math_verify``),
+    in input order."""
     rows = list(rows)
-    return _grade_labelled(rows, [f"row {i}" for i in range(len(rows))], processes, timeout_s)
+    labels = [f"row {i}" for i in range(len(rows))]
+    return _grade_labelled(rows, labels, processes, timeout_s, sample_timeout_s)
 
 
 def grade_file(
@@ -183,7 +135,8 @@ def grade_file(
     output_path: str | os.PathLike,
     processes: int = 1,
     *,
-    timeout_s: float = GRADE_TIMEOUT_S,
+    timeout_s: float = STEP_TIMEOUT_S,
+    sample_timeout_s: float | None = None,
 ) -> dict:
     """Grade a JSONL file of rows (see :func:`grade_rows`) into another; blank lines are skipped.
     The output appears only once complete. Returns counts and accuracy (%)."""
@@ -202,7 +155,7 @@ def grade_file(
             except json.JSONDecodeError as err:
                 raise ValueError(f"{label}: invalid JSON ({err.msg})") from None
             labels.append(label)
-    graded = _grade_labelled(rows, labels, processes, timeout_s)
+    graded = _grade_labelled(rows, labels, processes, timeout_s, sample_timeout_s)
     write_jsonl(output_path, graded)
     n_correct = sum(row["correct"] for row in graded)
     summary = {
@@ -212,6 +165,7 @@ def grade_file(
         "correct": n_correct,
         "accuracy": 100.0 * n_correct / len(graded) if graded else None,
         "correct_after_think": sum(row["correct_after_think"] for row in graded),
+        "correct_math_verify": sum(row["correct_math_verify"] for row in graded),
         "timeouts": sum(row["timeout"] for row in graded),
         "unparsed": sum(row["unparsed"] for row in graded),
         "formatted": sum(row["formatted"] for row in graded),

@@ -35,9 +35,11 @@ SCORE_COLUMNS = [
     "format_rate",
     "accuracy_given_formatted",
     "accuracy_after_think",
+    "accuracy_math_verify",
 ]
 _SCORE_KEYS = ["pass_at_1", "ci95", "n_problems", "samples_per_problem", "n_unparsed"]
 _SCORE_KEYS += ["n_timeouts", "format_rate", "accuracy_given_formatted", "accuracy_after_think"]
+_SCORE_KEYS += ["accuracy_math_verify"]
 
 
 def as_paths(value) -> list[str]:

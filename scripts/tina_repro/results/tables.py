@@ -26,8 +26,12 @@ Conventions of the main and ablation tables:
   conditional accuracy. The average row is their unweighted mean over the reported benchmarks
   (empty when a benchmark lacks the value);
 - ``accuracy_after_think``: the project's stricter reading, the answer taken only after the last
-  ``</think>`` (:mod:`tina_repro.eval.grading`); ``reproduced`` is lighteval's reading of the
-  whole completion, the one comparable with ``published``. Averaged like the format columns;
+  ``</think>``, and ``accuracy_math_verify``: math-verify 0.9.0's reading of the whole completion,
+  which fixes verdicts of lighteval that are mathematically wrong (``\\boxed{113\\%}`` is not
+  113 to lighteval) (:mod:`tina_repro.eval.grading`); ``reproduced`` is lighteval's reading of
+  the whole completion, the one comparable with ``published``. Averaged like the format columns;
+- ``n_timeouts``: samples in which a parse or comparison ran out of its time budget
+  (``evaluation.grading_timeout_s``); the average row holds their total;
 - ``gain_vs_base`` with ``gain_ci_low`` and ``gain_ci_high`` (Tina rows only): the reported
   checkpoint minus the base model (the baseline that evaluates the untrained base model,
   :meth:`~tina_repro.config.WorkflowConfig.base_model_point`) on the same problems, in points,
@@ -70,6 +74,8 @@ CHECKPOINT_COLUMNS = [
     "ci_low",
     "ci_high",
     "samples_per_problem",
+    "accuracy_math_verify",
+    "n_timeouts",
 ]
 MAIN_COLUMNS = [
     "model",
@@ -90,6 +96,8 @@ MAIN_COLUMNS = [
     "format_rate",
     "accuracy_given_formatted",
     "accuracy_after_think",
+    "accuracy_math_verify",
+    "n_timeouts",
     "gain_vs_base",
     "gain_ci_low",
     "gain_ci_high",
@@ -99,7 +107,14 @@ ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS, "comparison_note"]
 # Share of a checkpoint's LoRA update that survives a bf16 merge (overall, then one column per
 # layer type, e.g. merge_retention_bf16_q_proj), from its generation record.
 RETENTION_COLUMN = "merge_retention_bf16"
-FORMAT_COLUMNS = ("format_rate", "accuracy_given_formatted", "accuracy_after_think")
+# Per benchmark beside the score: averaged over the benchmarks, or (counts) summed.
+FORMAT_COLUMNS = (
+    "format_rate",
+    "accuracy_given_formatted",
+    "accuracy_after_think",
+    "accuracy_math_verify",
+)
+COUNT_COLUMNS = ("n_timeouts",)
 GAIN_COLUMNS = ("gain_vs_base", "gain_ci_low", "gain_ci_high")
 PAPER_DECIMALS = 2
 # The paper's six benchmark columns, and our benchmark names where they differ.
@@ -120,12 +135,17 @@ def _printed(value: float) -> float:
 
 
 def format_columns(scores: pd.DataFrame, benchmarks: Sequence[str]) -> dict[str, dict]:
-    """:data:`FORMAT_COLUMNS` of one evaluated model (its rows of a scores CSV) for each of
-    ``benchmarks`` and, as their unweighted mean, ``average`` (NaN when any benchmark lacks the
-    value: an average over fewer benchmarks would not be comparable)."""
+    """:data:`FORMAT_COLUMNS` and :data:`COUNT_COLUMNS` of one evaluated model (its rows of a
+    scores CSV) for each of ``benchmarks`` and, for ``average``, their unweighted mean (NaN when
+    any benchmark lacks the value: an average over fewer benchmarks would not be comparable) or
+    their total."""
     by_benchmark = scores.set_index("benchmark")
-    out = {b: {c: float(by_benchmark.loc[b, c]) for c in FORMAT_COLUMNS} for b in benchmarks}
-    out[AVERAGE] = {c: float(np.mean([out[b][c] for b in benchmarks])) for c in FORMAT_COLUMNS}
+    columns = (*FORMAT_COLUMNS, *COUNT_COLUMNS)
+    out = {b: {c: float(by_benchmark.loc[b, c]) for c in columns} for b in benchmarks}
+    out[AVERAGE] = {
+        **{c: float(np.mean([out[b][c] for b in benchmarks])) for c in FORMAT_COLUMNS},
+        **{c: float(np.sum([out[b][c] for b in benchmarks])) for c in COUNT_COLUMNS},
+    }
     return out
 
 

@@ -520,7 +520,10 @@ def test_download_model_local_folder_is_linked(tmp_path):
         "source": f"local:{source}",
         "revision_requested": None,
         "revision_resolved": None,
-        "files": [{"path": "config.json", "size": 2}, {"path": "sub/weights.bin", "size": 4}],
+        "files": [
+            {"path": "config.json", "size": 2, "sha256": hashlib.sha256(b"{}").hexdigest()},
+            {"path": "sub/weights.bin", "size": 4, "sha256": hashlib.sha256(b"1234").hexdigest()},
+        ],
     }
     assert (tmp_path / "out" / "sub" / "weights.bin").resolve() == source / "sub" / "weights.bin"
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
@@ -538,7 +541,8 @@ def test_download_model_offline_from_prefilled_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     manifest = models.download_model("org/tiny", "main", tmp_path / "out")
     assert manifest["revision_resolved"] == commit
-    assert manifest["files"] == [{"path": "config.json", "size": 8}]
+    sha256 = hashlib.sha256(b'{"a": 1}').hexdigest()
+    assert manifest["files"] == [{"path": "config.json", "size": 8, "sha256": sha256}]
     with pytest.raises(sources.DataError, match="org/absent: cannot reach 'org/absent'.*HF_HOME"):
         models.download_model("org/absent", "main", tmp_path / "out2")
     assert not (tmp_path / "out2" / "manifest.json").exists()

@@ -17,6 +17,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 from tina_repro import config as workflow_config
 from tina_repro import errors
+from tina_repro import fingerprints
 from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
@@ -149,6 +150,15 @@ def training_context(wildcards):
 
 def training_dataset(wildcards):
     return paths.DATASET_PARQUET.format(dataset=W.experiments[wildcards.experiment].dataset)
+
+
+def training_dataset_report(wildcards):
+    return paths.DATASET_REPORT.format(dataset=W.experiments[wildcards.experiment].dataset)
+
+
+def base_model_fingerprint(wildcards):
+    """The base weights by content: a re-download or rebuild of other weights retrains."""
+    return fingerprints.model_fingerprint(base_model_dir())
 
 
 def training_gpus(wildcards):

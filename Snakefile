@@ -28,16 +28,19 @@ include: "rules/demo.smk"
 include: "rules/figures.smk"
 
 
+# all and tables also ask for every samples.jsonl, so one whose store file is gone is regenerated.
 rule all:
     default_target: True
     input:
         table_targets(),
         figure_targets(W),
+        evaluated_samples,
 
 
 rule tables:
     input:
         table_targets(),
+        evaluated_samples,
 
 
 rule figures:

@@ -201,7 +201,7 @@ def test_partial_file_of_other_settings_is_not_resumed(
 ):
     out = tmp_path / "samples.jsonl"
     settings = {**SETTINGS, "samples_per_problem": 1}
-    identity = store.benchmark_identity(
+    identity = store.samples_identity(
         benchmark_parquet, tiny_dir, None, sampling_settings(settings, False), "expr"
     )
     partial = store.partial_path(store.store_path(out, identity))

@@ -199,7 +199,7 @@ def generate_model(
     with ExitStack() as held:
         for task in tasks:
             task.samples.parent.mkdir(parents=True, exist_ok=True)
-            identity = store.benchmark_identity(
+            identity = store.samples_identity(
                 task.parquet, model_dir, adapter_dir, sampling, task.gold_format
             )
             target = store.store_path(task.samples, identity)

@@ -8,10 +8,14 @@ a 3 GB base model), so:
 - a base model downloaded from the Hub is fingerprinted by the sha256 of each file its download
   manifest recorded (:mod:`tina_repro.data.models`): no byte of the weights is read again;
 - every other file (a ``local:`` model folder, an adapter, a prepared dataset) is hashed once and
-  its sha256 cached by (real path, size, mtime, ctime), in memory and on disk under
-  :data:`tina_repro.paths.HASH_CACHE` of the working directory (``TINA_HASH_CACHE`` points it
-  elsewhere, as the tests do). Any write to a file changes its ctime, which no user can set back,
-  so a file rewritten in place is hashed again even when its size and mtime are restored.
+  its sha256 cached by the version of the file it read: (device, inode, size, mtime, ctime), in
+  memory and on disk under :data:`tina_repro.paths.HASH_CACHE` of the working directory
+  (``TINA_HASH_CACHE`` points it elsewhere, as the tests do). Any write to a file changes its
+  ctime, which no user can set back, so a file rewritten in place is hashed again even when its
+  size and mtime are restored; a copy is another inode, hashed once more.
+
+Within one process a fingerprint is also kept by the versions of the files it read, so a DAG build
+that asks for one model's weights once per benchmark reads its manifest and config once.
 """
 
 from __future__ import annotations
@@ -32,13 +36,13 @@ HASH_CACHE_ENV = "TINA_HASH_CACHE"
 # (optimizer, scheduler, RNG state) only matters for resuming training.
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 
-_memory: dict[tuple, str] = {}
+_memory: dict[tuple, str] = {}  # file version -> sha256, and files' versions -> fingerprint
 
 
 def _stat_key(path: Path) -> tuple:
-    real = os.path.realpath(path)
-    stat = os.stat(real)
-    return (real, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    """The version of the file ``path`` leads to (links followed)."""
+    stat = os.stat(path)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def _cache_file(key: tuple) -> Path:
@@ -58,7 +62,7 @@ def file_sha256(path: str | Path) -> str:
     except OSError:
         digest = ""
     if len(digest) != 64:
-        digest = sha256_file(key[0])
+        digest = sha256_file(path)
         try:
             write_text(cached, digest + "\n")
         except OSError as err:  # a read-only working directory only costs speed
@@ -103,6 +107,14 @@ def _recorded_files(manifest: Path) -> list[dict] | None:
     return files
 
 
+def _kept(kind: str, files: list[Path], compute):
+    """``compute()``, kept in this process for as long as ``files`` are the same versions."""
+    key = (kind, *((str(f), _stat_key(f)) for f in files))
+    if key not in _memory:
+        _memory[key] = compute()
+    return _memory[key]
+
+
 def model_fingerprint(model_dir: str | Path) -> str | None:
     """A model (or adapter repository) folder's content: from its download manifest's recorded
     hashes when it has them, else from its files' (cached) hashes; None while the folder does not
@@ -110,13 +122,19 @@ def model_fingerprint(model_dir: str | Path) -> str | None:
     folder = Path(model_dir)
     if not folder.is_dir():
         return None
-    recorded = _recorded_files(folder / paths.MANIFEST)
-    if recorded is None:
-        recorded = [
-            {"path": str(p.relative_to(folder)), "sha256": file_sha256(p)}
-            for p in model_files(folder)
-        ]
-    return files_fingerprint(recorded)
+    manifest = folder / paths.MANIFEST
+    if manifest.is_file():
+        recorded = _kept("manifest", [manifest], lambda: _recorded_files(manifest))
+        if recorded is not None:
+            return files_fingerprint(recorded)
+    files = model_files(folder)
+    return _kept(
+        "folder",
+        files,
+        lambda: files_fingerprint(
+            [{"path": str(p.relative_to(folder)), "sha256": file_sha256(p)} for p in files]
+        ),
+    )
 
 
 def adapter_fingerprint(adapter_dir: str | Path) -> str | None:
@@ -127,10 +145,14 @@ def adapter_fingerprint(adapter_dir: str | Path) -> str | None:
     weights, config = (folder / name for name in ADAPTER_FILES)
     if not (weights.is_file() and config.is_file()):
         return None
-    settings = read_json(config)
-    if isinstance(settings.get("target_modules"), list):
-        settings["target_modules"] = sorted(settings["target_modules"])
-    return digest_of({"weights_sha256": file_sha256(weights), "config": settings})
+
+    def compute() -> str:
+        settings = read_json(config)
+        if isinstance(settings.get("target_modules"), list):
+            settings["target_modules"] = sorted(settings["target_modules"])
+        return digest_of({"weights_sha256": file_sha256(weights), "config": settings})
+
+    return _kept("adapter", [weights, config], compute)
 
 
 def weights_fingerprint(model_dir: str | Path, adapter_dir: str | Path | None) -> str | None:

@@ -25,6 +25,7 @@ from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.eval import backends
 from tina_repro.eval import store as samples_store
+from tina_repro.eval import points
 from tina_repro.eval.points import evaluated_dirs
 from tina_repro.eval.requests import sampling_settings
 from tina_repro.train.context import TrainingContext
@@ -39,6 +40,9 @@ BENCHMARKS = list(W.benchmarks)
 BASELINES = list(W.baselines)
 MAIN_EXPERIMENTS = W.experiments_in("main")
 ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
+# samples.jsonl links whose store file is gone (tina_repro.eval.points.lost_samples): all and
+# tables ask for them, so they are generated again.
+LOST_SAMPLES = [str(path) for path in points.lost_samples(W)]
 # Every job that loads the configuration reads these files: they are its declared inputs.
 SHEETS = [config[sheet] for sheet in ("experiments", "datasets", "benchmarks", "baselines")]
 
@@ -241,13 +245,6 @@ def samples_to_grade(wildcards):
         W.benchmarks[wildcards.benchmark].gold_format,
     )
     return ancient(samples) if current else samples
-
-
-def evaluated_samples(wildcards):
-    """samples.jsonl of every evaluated model on every benchmark. ``all`` and ``tables`` ask for
-    them so that one whose store file is gone (a dangling link) is generated again: Snakemake
-    checks that a target's inputs exist, but of a finished job only its outputs."""
-    return [*run_eval_files(paths.SAMPLES, EXPERIMENTS), *baseline_eval_files(paths.SAMPLES)]
 
 
 def saved_steps(experiment):

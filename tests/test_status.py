@@ -43,6 +43,7 @@ def test_status_says_which_samples_lost_their_store_file(tmp_path):
     for name in CHECKPOINT_FILES:
         (run / "checkpoint-10").mkdir(parents=True, exist_ok=True)
         (run / "checkpoint-10" / name).write_text("{}")
+    (run / "manifest.json").write_text('{"checkpoint_steps": [10]}')
     for run_name, point in (("limr", "step-10"), ("baseline", "base")):
         for benchmark in ("aime24", "amc23"):
             folder = tmp_path / "results" / "eval" / run_name / point / benchmark

@@ -1,10 +1,15 @@
-"""What an evaluated point loads: a checkpoint of a run, or a baseline (a Hub or local model with
-an optional adapter), as the folders the generation backend opens."""
+"""The evaluated points: a checkpoint of a run, or a baseline (a Hub or local model with an
+optional adapter); the folders the generation backend opens for one, and which of their samples
+lost their store file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, WorkflowConfig, model_dir
+from tina_repro.eval.store import is_dangling
+from tina_repro.files import read_json
 
 
 def evaluated_dirs(wc: WorkflowConfig, run: str, point: str) -> dict[str, str | None]:
@@ -23,3 +28,27 @@ def evaluated_dirs(wc: WorkflowConfig, run: str, point: str) -> dict[str, str | 
         "model": model_dir(base["source"], base["revision"]),
         "adapter": paths.RUN_CHECKPOINT.format(experiment=run, step=paths.point_step(point)),
     }
+
+
+def evaluated_points(wc: WorkflowConfig, workdir: str | Path = ".") -> list[tuple[str, str]]:
+    """(run, point) of every baseline and of every checkpoint a finished run's manifest lists."""
+    points = [(BASELINE_RUN, name) for name in wc.baselines]
+    for experiment in wc.experiments:
+        manifest = paths.fill(paths.RUN_MANIFEST, workdir, experiment=experiment)
+        if manifest.is_file():
+            steps = read_json(manifest)["checkpoint_steps"]
+            points += [(experiment, paths.step_point(step)) for step in steps]
+    return points
+
+
+def lost_samples(wc: WorkflowConfig, workdir: str | Path = ".") -> list[Path]:
+    """samples.jsonl of the config's evaluations whose store file is gone (dangling links),
+    relative to ``workdir``: what ``all`` and ``tables`` ask for, so they are generated again
+    (Snakemake checks that a target's inputs exist; of a finished job, only its outputs)."""
+    lost = []
+    for run, point in evaluated_points(wc, workdir):
+        for benchmark in wc.benchmarks:
+            samples = paths.SAMPLES.format(run=run, point=point, benchmark=benchmark)
+            if is_dangling(Path(workdir) / samples):
+                lost.append(Path(samples))
+    return lost

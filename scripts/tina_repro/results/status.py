@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, WorkflowConfig
-from tina_repro.eval.store import is_dangling
+from tina_repro.eval.points import lost_samples
 from tina_repro.train.checkpoints import complete_checkpoints
 
 
@@ -57,16 +57,14 @@ def run_status(wc: WorkflowConfig, experiment: str, workdir: Path = Path(".")) -
         checkpoints_saved=len(steps),
         checkpoints_evaluated=evaluated,
         evaluations_pending=pending,
-        samples_lost=samples_lost(workdir, experiment),
+        samples_lost=samples_lost(wc, experiment, workdir),
     )
 
 
-def samples_lost(workdir: Path, run: str) -> int:
+def samples_lost(wc: WorkflowConfig, run: str, workdir: Path = Path(".")) -> int:
     """How many samples.jsonl of ``run`` (an experiment, or the baselines) link to a store file
-    that is gone."""
-    folders = Path(workdir).glob(paths.EVAL_DIR.format(run=run, point="*", benchmark="*"))
-    # (glob itself never yields a dangling link)
-    return sum(is_dangling(folder / Path(paths.SAMPLES).name) for folder in folders)
+    that is gone (:func:`tina_repro.eval.points.lost_samples`)."""
+    return sum(paths.eval_parts(path)[0] == run for path in lost_samples(wc, workdir))
 
 
 def baseline_pending(wc: WorkflowConfig, workdir: Path = Path(".")) -> int:
@@ -95,7 +93,7 @@ def format_status(wc: WorkflowConfig, workdir: Path = Path(".")) -> str:
         )
         lost += s.samples_lost
     total = len(wc.baselines) * len(wc.benchmarks)
-    baselines_lost = samples_lost(workdir, BASELINE_RUN)
+    baselines_lost = samples_lost(wc, BASELINE_RUN, workdir)
     lines.append(
         f"baselines: {total - baseline_pending(wc, workdir)}/{total} evaluations done, "
         f"{baselines_lost} samples lost"

@@ -2,7 +2,6 @@
 two local benchmarks, tiny model, transformers backend. Samples are identified by the content of
 the evaluated weights: a checkpoint replaced in place is generated and graded again."""
 
-import csv
 import json
 import os
 import shutil
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from check_harmless_edits import parse_plan
-from helpers import ROOT, dry_run, paper_config, snakemake
+from helpers import ROOT, dry_run, paper_config, paper_row, snakemake, write_sheet
 
 from tina_repro import paths
 from tina_repro.config import load_files, model_slug
@@ -26,19 +25,6 @@ BENCHMARKS = ("tiny_math", "tiny_gpqa")
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
-
-
-def write_sheet(path: Path, rows: list[dict]) -> str:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
-
-
-def paper_row(sheet: str, name: str) -> dict:
-    with (ROOT / "config" / sheet).open(newline="") as handle:
-        return next(r for r in csv.DictReader(handle, delimiter="\t") if r["name"] == name)
 
 
 def save_adapter(model_dir: Path, out: Path, seed: int) -> None:

@@ -5,7 +5,6 @@ checksum; other bytes retrain the run and keep the old folder aside; ``--forceru
 retrains the same way; resuming stays automatic.
 """
 
-import csv
 import json
 import os
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, SHORT_SYSTEM_PROMPT, dry_run, snakemake, tiny_row
+from helpers import ROOT, SHORT_SYSTEM_PROMPT, dry_run, paper_row, snakemake, tiny_row, write_sheet
 
 from tina_repro import paths
 from tina_repro.demo.tiny_model import build_tiny_model
@@ -41,14 +40,6 @@ def sheet_value(value) -> str:
     return str(value)
 
 
-def write_sheet(path: Path, rows: list[dict]) -> str:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
-
-
 def write_problems(path: Path, wrong_golds: bool = False) -> None:
     """A training file of 40 additions; with ``wrong_golds``, every other gold is off by one."""
     rows = [
@@ -67,15 +58,16 @@ def workdir(tmp_path):
     data.mkdir()
     model_dir = build_tiny_model(data / "tiny_model", seed=0, size="test")
     write_problems(data / "train.jsonl")
-    with (ROOT / "config" / "datasets.tsv").open(newline="") as handle:
-        limr = next(r for r in csv.DictReader(handle, delimiter="\t") if r["name"] == "limr")
+    limr = paper_row("datasets.tsv", "limr")
     dataset = {**limr, "name": DATASET, "source": f"local:{data / 'train.jsonl'}"}
+    baseline = {**paper_row("baselines.tsv", "base"), "model": f"local:{model_dir}"}
     row = tiny_row(name=EXPERIMENT, dataset=DATASET, max_steps=4, stop_step=4, save_steps=2)
     experiment = {key: sheet_value(value) for key, value in vars(row).items()}
     experiment["tables"] = "main"
     override = {
         "experiments": write_sheet(data / "experiments.tsv", [experiment]),
         "datasets": write_sheet(data / "datasets.tsv", [dataset]),
+        "baselines": write_sheet(data / "baselines.tsv", [baseline]),
         "base_model": {"source": f"local:{model_dir}"},
         "system_prompts": {limr["system_prompt"]: SHORT_SYSTEM_PROMPT},
         "training_chat_template": "",
@@ -155,7 +147,8 @@ def test_a_run_is_current_or_rebuilt(workdir):
         k: v for k, v in now.items() if k != "dataset_sha256"
     }
     log = (workdir / "logs" / "train_grpo" / f"{EXPERIMENT}.log").read_text()
-    assert f"its inputs changed (dataset_sha256); moved it aside to {aside}" in log, proc.stderr
+    moved = f"its inputs changed (dataset_sha256); moved it aside to {aside.relative_to(workdir)}"
+    assert moved in log, proc.stderr
     sessions = json.loads((workdir / RUN_DIR / paths.SESSIONS).read_text())["sessions"]
     assert [s["start_step"] for s in sessions] == [0]  # trained from scratch
     changed = adapters(workdir / RUN_DIR)  # (equal bytes: the tiny row's rewards ignore golds)

@@ -23,6 +23,7 @@ from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_dir, model_slug, wildcard_pattern
 from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
+from tina_repro.data.spec import preparation_spec
 from tina_repro.eval import backends
 from tina_repro.eval import store as samples_store
 from tina_repro.eval import points
@@ -86,7 +87,8 @@ def model_dir_of(wildcards, input):
 
 # ---- data --------------------------------------------------------------------------------------
 def dataset_spec(wildcards):
-    return as_params(W.datasets[wildcards.dataset])
+    """The columns that shape the prepared table (tina_repro.data.spec.preparation_spec)."""
+    return preparation_spec(W.datasets[wildcards.dataset])
 
 
 def benchmark_spec(wildcards):

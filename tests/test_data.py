@@ -24,6 +24,7 @@ from tina_repro.config import Benchmark, Dataset
 from tina_repro.config.rows import from_sheet
 from tina_repro.config.sheets import load_schema, read_sheet
 from tina_repro.data import models, normalize, prepare, sources
+from tina_repro.data.spec import preparation_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB = Path(__file__).resolve().parent / "fixtures" / "hub"
@@ -599,3 +600,11 @@ def test_adapter_download_fetches_only_the_evaluated_checkpoints(tmp_path, monke
     # Without subfolders the whole repository comes down.
     manifest = models.download_hub_repository({**spec, "subfolders": []}, tmp_path / "all")
     assert [f["path"] for f in manifest["files"]] == sorted(repository)
+
+
+def test_only_the_columns_that_shape_a_table_are_preparation_params():
+    row = DATASETS["limr"]
+    same = [dataclasses.replace(row, paper_size=12, comment="a note", system_prompt="open_rs")]
+    other = [dataclasses.replace(row, problem_column="q"), dataclasses.replace(row, split="x")]
+    assert all(preparation_spec(r) == preparation_spec(row) for r in same)
+    assert all(preparation_spec(r) != preparation_spec(row) for r in other)

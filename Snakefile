@@ -28,16 +28,19 @@ include: "rules/demo.smk"
 include: "rules/figures.smk"
 
 
+# all and tables also ask for each samples.jsonl whose store file is gone, so it is generated again.
 rule all:
     default_target: True
     input:
         table_targets(),
         figure_targets(W),
+        LOST_SAMPLES,
 
 
 rule tables:
     input:
         table_targets(),
+        LOST_SAMPLES,
 
 
 rule figures:

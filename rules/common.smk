@@ -11,15 +11,18 @@ sys.path.insert(0, WORKFLOW_PACKAGE_ROOT)
 
 from tina_repro import config as workflow_config
 from tina_repro import errors
+from tina_repro import fingerprints
 from tina_repro import jobs
 from tina_repro import paths
-from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
+from tina_repro.config import BASELINE_RUN, is_local, model_dir, model_slug, wildcard_pattern
 from tina_repro.config.rows import ABLATION_TABLES, as_params
 from tina_repro.config.targets import figure_targets, table_targets
+from tina_repro.data.spec import preparation_spec
 from tina_repro.eval import backends, grading
 from tina_repro.eval import store as samples_store
+from tina_repro.eval import points
+from tina_repro.eval.points import evaluated_dirs
 from tina_repro.eval.requests import sampling_settings
-from tina_repro.files import read_json, sha256_file
 from tina_repro.train.context import TrainingContext
 
 # Jobs import this checkout's package too, whatever copy the environment has installed.
@@ -35,6 +38,9 @@ BENCHMARKS = list(W.benchmarks)
 BASELINES = list(W.baselines)
 MAIN_EXPERIMENTS = W.experiments_in("main")
 ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
+# samples.jsonl links whose store file is gone (tina_repro.eval.points.lost_samples): all and
+# tables ask for them, so they are generated again.
+LOST_SAMPLES = [str(path) for path in points.lost_samples(W)]
 # Every job that loads the configuration reads these files: they are its declared inputs.
 SHEETS = [config[sheet] for sheet in ("experiments", "datasets", "benchmarks", "baselines")]
 
@@ -51,13 +57,6 @@ wildcard_constraints:
     run=wildcard_pattern([*EXPERIMENTS, BASELINE_RUN]),
     point=r"step-\d+|" + wildcard_pattern(BASELINES),
     step=r"\d+",
-
-
-def model_dir(source, revision):
-    """Where a model (or adapter) lives on disk once available."""
-    if is_local(source):
-        return source.removeprefix("local:")
-    return paths.MODEL_DIR.format(model=model_slug(source, revision))
 
 
 def model_input(source, revision):
@@ -85,7 +84,8 @@ def model_dir_of(wildcards, input):
 
 # ---- data --------------------------------------------------------------------------------------
 def dataset_spec(wildcards):
-    return as_params(W.datasets[wildcards.dataset])
+    """The columns that shape the prepared table (tina_repro.data.spec.preparation_spec)."""
+    return preparation_spec(W.datasets[wildcards.dataset])
 
 
 def benchmark_spec(wildcards):
@@ -148,6 +148,15 @@ def training_dataset(wildcards):
     return paths.DATASET_PARQUET.format(dataset=W.experiments[wildcards.experiment].dataset)
 
 
+def training_dataset_report(wildcards):
+    return paths.DATASET_REPORT.format(dataset=W.experiments[wildcards.experiment].dataset)
+
+
+def base_model_fingerprint(wildcards):
+    """The base weights by content: a re-download or rebuild of other weights retrains."""
+    return fingerprints.model_fingerprint(base_model_dir())
+
+
 def training_gpus(wildcards):
     return W.experiments[wildcards.experiment].gpus
 
@@ -166,7 +175,8 @@ def evaluated_model(wildcards):
     baseline); ``benchmarks`` are all of them, in the sheet's order.
 
     ancient(): a re-downloaded model or a resumed training run (which rewrites its manifest)
-    must not re-evaluate checkpoints that were already evaluated.
+    must not re-evaluate checkpoints that were already evaluated; what the weights are is the
+    ``weights`` param (evaluated_weights).
     """
     inputs = {"benchmarks": expand(paths.BENCHMARK_PARQUET, benchmark=BENCHMARKS)}
     if wildcards.run == BASELINE_RUN:
@@ -182,20 +192,15 @@ def evaluated_model(wildcards):
 
 def evaluated_model_params(wildcards):
     """Directories the generation backend loads: base weights and an optional LoRA adapter."""
-    if wildcards.run == BASELINE_RUN:
-        row = W.baselines[wildcards.point]
-        adapter = None
-        if row.adapter:
-            adapter = model_dir(row.adapter, row.adapter_revision)
-            if row.adapter_subfolder:
-                adapter = f"{adapter}/{row.adapter_subfolder}"
-        return {"model": model_dir(row.model, row.revision), "adapter": adapter}
-    return {
-        "model": base_model_dir(),
-        "adapter": paths.RUN_CHECKPOINT.format(
-            experiment=wildcards.run, step=paths.point_step(wildcards.point)
-        ),
-    }
+    return evaluated_dirs(W, wildcards.run, wildcards.point)
+
+
+def evaluated_weights(wildcards):
+    """The evaluated weights by content (base model and adapter; tina_repro.fingerprints): a
+    checkpoint retrained or replaced in place regenerates its samples. None while they are not
+    on disk yet: the job then runs anyway, and Snakemake records the value it runs with."""
+    model = evaluated_model_params(wildcards)
+    return fingerprints.weights_fingerprint(model["model"], model["adapter"])
 
 
 def benchmark_gold_formats():
@@ -231,31 +236,21 @@ def generation_env():
     return jobs.conda_env(generation_gpus())
 
 
-_BENCHMARK_SHA256 = {}
-
-
 def samples_to_grade(wildcards):
-    """samples.jsonl of one (model, benchmark), ancient() while it links to the finished samples
-    of the current identity and its score.json says it graded that store file: a rerun of the
-    generation job (a benchmark was added) only links it again, so its grades stay valid. Any
-    change of the samples changes their identity, hence the link, and regrades."""
+    """samples.jsonl of one (model, benchmark), ancient() while its grades are current
+    (samples_store.grades_are_current): a rerun of the generation job that only links the
+    finished samples again (a benchmark was added) then regrades nothing."""
     samples = paths.SAMPLES.format(**wildcards)
-    score = paths.SCORE.format(**wildcards)
-    parquet = paths.BENCHMARK_PARQUET.format(benchmark=wildcards.benchmark)
-    if not all(map(os.path.isfile, (samples, score, parquet))) or not os.path.islink(samples):
-        return samples
-    if parquet not in _BENCHMARK_SHA256:
-        _BENCHMARK_SHA256[parquet] = sha256_file(parquet)
     model = evaluated_model_params(wildcards)
-    identity = samples_store.identity(
-        _BENCHMARK_SHA256[parquet],
+    current = samples_store.grades_are_current(
+        samples,
+        paths.SCORE.format(**wildcards),
+        paths.BENCHMARK_PARQUET.format(benchmark=wildcards.benchmark),
         model["model"],
         model["adapter"],
         generation_settings(wildcards),
         W.benchmarks[wildcards.benchmark].gold_format,
     )
-    graded = read_json(score).get("identity", {}).get("samples_store")
-    current = samples_store.is_linked(samples, identity) and graded == os.readlink(samples)
     return ancient(samples) if current else samples
 
 

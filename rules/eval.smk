@@ -1,9 +1,10 @@
 # Per-model evaluation. One generation job per evaluated model runs every benchmark through one
 # engine start; grading stays a job per benchmark, so a grader change regrades without
 # regenerating. {run}/{point} is {experiment}/step-N for a checkpoint, baseline/NAME otherwise.
-# Each samples.jsonl is a link to a store file named by the samples' identity
-# (tina_repro/eval/store.py): adding a benchmark reruns the job, which links the finished
-# benchmarks again and generates only the new one.
+# Each samples.jsonl is a link to a store file named by the samples' identity, which covers the
+# evaluated weights by content (tina_repro/eval/store.py): adding a benchmark reruns the job, which
+# links the finished benchmarks again and generates only the new one; a checkpoint replaced in
+# place changes the weights param and regenerates.
 
 
 rule generate_samples:
@@ -23,6 +24,7 @@ rule generate_samples:
         gpu=generation_gpus(),
     params:
         model=evaluated_model_params,
+        weights=evaluated_weights,
         gold_formats=benchmark_gold_formats(),
         sampling=generation_settings,
     script:

@@ -1,11 +1,18 @@
 # LoRA-GRPO training, one job per experiment row. The declared outputs are a small manifest written
 # last and the per-step log; checkpoint-N/ folders are not outputs, so Snakemake never deletes them
-# and a rerun resumes. Params are the row and the config settings that shape training, nothing else.
+# and a rerun resumes. Params are the row and the config settings that shape training, and the
+# base model's content; the trainer records the run's identity (tina_repro/train/identity.py) and
+# moves a folder of another run, or of this run finished and forced again, aside before training.
 
 
 checkpoint train_grpo:
     input:
-        dataset=training_dataset,
+        # The prepared table is ancient and its report, which records the table's sha256, is not:
+        # Snakemake compares a newer input's checksum with the one it recorded only for small files
+        # (--max-checksum-file-size, 1 MB), so a dataset re-prepared with the same bytes, however
+        # large, retrains nothing, and one with other bytes retrains.
+        dataset=ancient(training_dataset),
+        dataset_report=training_dataset_report,
         base_model=ancient(base_model_input()),
     output:
         manifest=paths.RUN_MANIFEST,
@@ -22,6 +29,7 @@ checkpoint train_grpo:
     params:
         row=training_row,
         context=training_context,
+        base_model=base_model_fingerprint,
         base_model_dir=model_dir_of,
         out_dir=subpath(output.manifest, parent=True),
     script:

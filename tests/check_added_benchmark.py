@@ -37,6 +37,13 @@ COPIED = ("config", "resources", "results", "benchmarks", ".snakemake/metadata")
 NEW_ROWS = 20  # problems of the added benchmark: enough to grade, quick to generate
 
 
+def copy_finished(source: Path, workdir: Path) -> None:
+    """A copy of a finished workflow's COPIED folders in ``workdir`` (links and mtimes kept)."""
+    for name in COPIED:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, workdir / name, symlinks=True)
+
+
 def snapshot(workdir: Path) -> dict:
     """(run, point, benchmark) -> link target, its sha256 and mtime, graded.jsonl's mtime."""
     state = {}
@@ -112,9 +119,7 @@ def main(argv=None) -> int:
     source = args.workdir.resolve()
     with tempfile.TemporaryDirectory(prefix="check_added_benchmark.") as scratch:
         workdir = Path(scratch) / "workdir"
-        for name in COPIED:
-            if (source / name).is_dir():
-                shutil.copytree(source / name, workdir / name, symlinks=True)
+        copy_finished(source, workdir)
         configfiles = [f if f.is_absolute() else workdir / f for f in map(Path, args.configfile)]
         before = snapshot(workdir)
         if not before:

@@ -3,6 +3,7 @@ tiny training table, the paper configuration, and one way to run the real Snakem
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -111,6 +112,21 @@ def with_r1_tokenizer_flags(model_dir: Path, out: Path) -> Path:
     config |= {"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": True}
     config_path.write_text(json.dumps(config))
     return out
+
+
+def write_sheet(path: Path, rows: list[dict]) -> str:
+    """A tab-separated sheet of ``rows`` (their keys are the header); returns its path."""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def paper_row(sheet: str, name: str) -> dict:
+    """The row ``name`` of the paper's ``config/{sheet}``, as the sheet's text cells."""
+    with (ROOT / "config" / sheet).open(newline="") as handle:
+        return next(r for r in csv.DictReader(handle, delimiter="\t") if r["name"] == name)
 
 
 def paper_config() -> WorkflowConfig:

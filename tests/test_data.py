@@ -24,6 +24,7 @@ from tina_repro.config import Benchmark, Dataset
 from tina_repro.config.rows import from_sheet
 from tina_repro.config.sheets import load_schema, read_sheet
 from tina_repro.data import models, normalize, prepare, sources
+from tina_repro.data.spec import preparation_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB = Path(__file__).resolve().parent / "fixtures" / "hub"
@@ -579,7 +580,10 @@ def test_download_model_local_folder_is_linked(tmp_path):
         "source": f"local:{source}",
         "revision_requested": None,
         "revision_resolved": None,
-        "files": [{"path": "config.json", "size": 2}, {"path": "sub/weights.bin", "size": 4}],
+        "files": [
+            {"path": "config.json", "size": 2, "sha256": hashlib.sha256(b"{}").hexdigest()},
+            {"path": "sub/weights.bin", "size": 4, "sha256": hashlib.sha256(b"1234").hexdigest()},
+        ],
     }
     assert (tmp_path / "out" / "sub" / "weights.bin").resolve() == source / "sub" / "weights.bin"
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == manifest
@@ -597,7 +601,8 @@ def test_download_model_offline_from_prefilled_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     manifest = models.download_model("org/tiny", "main", tmp_path / "out")
     assert manifest["revision_resolved"] == commit
-    assert manifest["files"] == [{"path": "config.json", "size": 8}]
+    sha256 = hashlib.sha256(b'{"a": 1}').hexdigest()
+    assert manifest["files"] == [{"path": "config.json", "size": 8, "sha256": sha256}]
     with pytest.raises(sources.DataError, match="org/absent: cannot reach 'org/absent'.*HF_HOME"):
         models.download_model("org/absent", "main", tmp_path / "out2")
     assert not (tmp_path / "out2" / "manifest.json").exists()
@@ -654,3 +659,11 @@ def test_adapter_download_fetches_only_the_evaluated_checkpoints(tmp_path, monke
     # Without subfolders the whole repository comes down.
     manifest = models.download_hub_repository({**spec, "subfolders": []}, tmp_path / "all")
     assert [f["path"] for f in manifest["files"]] == sorted(repository)
+
+
+def test_only_the_columns_that_shape_a_table_are_preparation_params():
+    row = DATASETS["limr"]
+    same = [dataclasses.replace(row, paper_size=12, comment="a note", system_prompt="open_rs")]
+    other = [dataclasses.replace(row, problem_column="q"), dataclasses.replace(row, split="x")]
+    assert all(preparation_spec(r) == preparation_spec(row) for r in same)
+    assert all(preparation_spec(r) != preparation_spec(row) for r in other)

@@ -1,7 +1,7 @@
 """The evaluation stage run by real Snakemake on CPU: two saved checkpoints of a finished run,
-two local benchmarks, tiny model, transformers backend."""
+two local benchmarks, tiny model, transformers backend. Samples are identified by the content of
+the evaluated weights: a checkpoint replaced in place is generated and graded again."""
 
-import csv
 import json
 import os
 import shutil
@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, dry_run, paper_config, snakemake
+from check_harmless_edits import parse_plan
+from helpers import ROOT, dry_run, paper_config, paper_row, snakemake, write_sheet
 
 from tina_repro import paths
-from tina_repro.config import model_slug
+from tina_repro.config import load_files, model_slug
 from tina_repro.demo.tiny_model import build_tiny_model
+from tina_repro.results.status import format_status
 
 EXPERIMENT = "tiny_run"
 STEPS = (5, 10)
@@ -23,19 +25,6 @@ BENCHMARKS = ("tiny_math", "tiny_gpqa")
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
-
-
-def write_sheet(path: Path, rows: list[dict]) -> str:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
-
-
-def paper_row(sheet: str, name: str) -> dict:
-    with (ROOT / "config" / sheet).open(newline="") as handle:
-        return next(r for r in csv.DictReader(handle, delimiter="\t") if r["name"] == name)
 
 
 def save_adapter(model_dir: Path, out: Path, seed: int) -> None:
@@ -271,3 +260,41 @@ def test_paper_dry_run_plans_one_generation_job_per_evaluated_model(tmp_path):
     assert planned["generate_samples"] == models
     assert planned["grade_samples"] == models * len(wc.benchmarks)
     assert "train_grpo" not in planned
+
+
+@pytest.mark.slow
+def test_a_replaced_checkpoint_and_a_lost_store_file_are_generated_again(workdir):
+    override = str(workdir / "override.yaml")
+    targets = [eval_file(b, "score.json", step) for step in STEPS for b in BENCHMARKS]
+    proc = snakemake(workdir, *targets, "--cores", "2", "--configfile", override)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+
+    # Checkpoint 10 overwritten in place by checkpoint 5's adapter: its samples are of other
+    # weights now, so its one generation job and both gradings are planned.
+    run_dir = workdir / "results" / "train" / EXPERIMENT
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        shutil.copyfile(run_dir / "checkpoint-5" / name, run_dir / "checkpoint-10" / name)
+    proc = snakemake(workdir, "-n", *targets, "--configfile", override)
+    jobs = parse_plan(proc.stdout)
+    rules = sorted(rule for rule, _ in jobs)
+    assert rules == ["generate_samples", "grade_samples", "grade_samples"]
+    assert all(w["point"] == "step-10" for _, w in jobs), jobs
+    proc = snakemake(workdir, *targets, "--cores", "2", "--configfile", override)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    for benchmark in BENCHMARKS:  # the same weights: step 5's samples, byte for byte
+        step5, step10 = (workdir / eval_file(benchmark, "samples.jsonl", s) for s in STEPS)
+        assert step10.read_bytes() == step5.read_bytes()
+    code, planned, output = dry_run(workdir, *targets, "--configfile", override)
+    assert code == 0 and not planned, output
+
+    # A store file deleted: the dangling samples.jsonl is generated again by `tables`, which asks
+    # for every samples.jsonl, and status counts it.
+    lost = workdir / eval_file("tiny_math", "samples.jsonl", 5)
+    (lost.parent / os.readlink(lost)).unlink()
+    proc = snakemake(workdir, "-n", "tables", "--configfile", override)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    generated = [w for rule, w in parse_plan(proc.stdout) if rule == "generate_samples"]
+    assert {"run": EXPERIMENT, "point": "step-5"} in generated
+    assert {"run": EXPERIMENT, "point": "step-10"} not in generated
+    wc = load_files(workdir / "override.yaml", root=workdir)
+    assert format_status(wc, workdir).splitlines()[-1].startswith("1 samples.jsonl link(s)")

@@ -170,6 +170,8 @@ def test_samples_depend_on_seed_and_adapter_not_on_batching(
 def test_resume_generates_only_missing_samples(
     reference, benchmark_parquet, tiny_dir, adapter_dir, tmp_path, monkeypatch
 ):
+    """A kill leaves a partial file; whatever else lands in it (a torn line, bytes that are not
+    UTF-8, rows that fail the sample schema) is dropped and counted, never taken as finished."""
     reference_path, _ = reference
     original = TransformersBackend.generate
     generated_keys = []
@@ -186,20 +188,32 @@ def test_resume_generates_only_missing_samples(
         run(benchmark_parquet, tiny_dir, out, adapter_dir)
     assert not out.exists()
     (partial,) = tmp_path.glob("samples.*.jsonl.partial")
-    assert len(partial.read_text().splitlines()) == 1 + 4  # identity + first batch
-    with partial.open("a") as handle:
-        handle.write('{"problem_id": 2, "sample_in')  # a line cut short by the kill
+    lines = partial.read_text().splitlines()
+    assert len(lines) == 1 + 4  # identity + first batch
+    first_batch = set(generated_keys)
+    every_key = {(problem, sample) for problem in range(3) for sample in range(2)}
+    unfinished = sorted(every_key - first_batch)
+    wrong_seed = {**json.loads(lines[1]), "problem_id": unfinished[1][0]}
+    wrong_seed["sample_index"] = unfinished[1][1]  # a whole row, but another sample's seed
+    with partial.open("ab") as handle:
+        handle.write(b"\xff\xfe\x00 not UTF-8\n")
+        handle.write(
+            json.dumps({"problem_id": unfinished[0][0], "sample_index": unfinished[0][1]}).encode()
+            + b"\n"
+        )
+        handle.write(json.dumps(wrong_seed).encode() + b"\n")
+        handle.write(b'{"problem_id": 2, "sample_in')  # a line cut short by the kill
 
     def recording(self, requests):
         generated_keys.extend(r.key for r in requests)
         return original(self, requests)
 
-    first_batch = set(generated_keys)
     generated_keys.clear()
     monkeypatch.setattr(TransformersBackend, "generate", recording)
-    run(benchmark_parquet, tiny_dir, out, adapter_dir)
-    every_key = {(problem, sample) for problem in range(3) for sample in range(2)}
-    assert sorted(generated_keys) == sorted(every_key - first_batch) and len(generated_keys) == 2
+    task = BenchmarkTask("tiny_math", benchmark_parquet, "expr", out)
+    record = generate_model(tiny_dir, adapter_dir, [task], SETTINGS, tmp_path / "generation.json")
+    assert sorted(generated_keys) == unfinished  # the poisoned samples too
+    assert record["partial_lines_dropped"] == 4
     assert out.read_bytes() == reference_path.read_bytes()
     assert not partial.exists()
 
@@ -209,7 +223,7 @@ def test_partial_file_of_other_settings_is_not_resumed(
 ):
     out = tmp_path / "samples.jsonl"
     settings = {**SETTINGS, "samples_per_problem": 1}
-    identity = store.benchmark_identity(
+    identity = store.samples_identity(
         benchmark_parquet, tiny_dir, None, sampling_settings(settings, False), "expr"
     )
     partial = store.partial_path(store.store_path(out, identity))
@@ -390,6 +404,7 @@ RECORD_KEYS = {
     "backend",
     "adapter_mode",
     "generated_benchmarks",
+    "partial_lines_dropped",
     "merge_retention_bf16",
     "prompt_tokens",
     "prompt_special_tokens",

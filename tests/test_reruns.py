@@ -161,6 +161,13 @@ def test_other_task_template_reprepares_only_its_benchmarks(finished):
     assert not {"train_grpo", "prepare_dataset", "download_model"} & set(counts)
 
 
+def test_dataset_columns_that_shape_no_table_reprepare_and_retrain_nothing(workdir):
+    set_cell(workdir / "config" / "datasets.tsv", "still3", "paper_size", "1")
+    set_cell(workdir / "config" / "datasets.tsv", "limr", "comment", "edited")
+    jobs = plan(workdir, TARGET)
+    assert not EXPENSIVE & set(rules_of(jobs)), rules_of(jobs)  # tables read the sheet
+
+
 def test_learning_rate_retrains_exactly_its_run(workdir):
     set_cell(workdir / "config" / "experiments.tsv", "limr", "learning_rate", "2e-6")
     jobs = plan(workdir, TARGET)

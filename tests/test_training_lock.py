@@ -74,18 +74,23 @@ def test_multi_gpu_workers_train_under_the_launchers_lock(tmp_path, monkeypatch)
     out = tmp_path / "run"
     seen = []
 
+    def claim(job):  # the launcher claims the folder once, before any worker starts
+        seen.append(("claim", locks.holder(out / paths.WRITER_LOCK)))
+
     def worker_train(job):
-        seen.append(locks.holder(out / paths.WRITER_LOCK))
+        seen.append(("worker", locks.holder(out / paths.WRITER_LOCK)))
         write_json(out / paths.MANIFEST, {"final_step": 2})
 
     def accelerate_launch(argv, **kwargs):  # its workers, run here: a second lock would refuse
         launch.main(argv[argv.index("--args") :])
 
+    monkeypatch.setattr(launch, "claim_run_folder", claim)
     monkeypatch.setattr(launch, "train", worker_train)
     monkeypatch.setattr(launch.subprocess, "run", accelerate_launch)
     job = tiny_job(tiny_row(gpus=2), tmp_path / "rows.parquet", tmp_path / "model", out)
     assert launch.run_leased(job) == {"final_step": 2}
-    assert seen == [f"PID {os.getpid()} on host {socket.gethostname()}"]
+    holder = f"PID {os.getpid()} on host {socket.gethostname()}"
+    assert seen == [("claim", holder), ("worker", holder)]
 
 
 def _launch_and_wait(job, ready):
@@ -96,6 +101,7 @@ def _launch_and_wait(job, ready):
 
     waiting = f"import os, time; open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(300)"
     launch.launch_command = lambda *args, **kwargs: [sys.executable, "-c", waiting]
+    launch.claim_run_folder = lambda job: None  # no training table here
     launch.run_leased(job)
 
 

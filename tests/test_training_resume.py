@@ -1,6 +1,7 @@
 """Kill-and-resume of ``train``: a SIGKILLed run resumes from its last complete checkpoint,
 leaves earlier checkpoints untouched, ends at stop_step, and (within the first epoch) ends with
-exactly the adapter an uninterrupted run produces."""
+exactly the adapter an uninterrupted run produces; a finished run asked again, or a run of other
+settings, moves the folder aside and trains afresh."""
 
 import hashlib
 import json
@@ -17,6 +18,7 @@ from helpers import ROOT, tiny_job, tiny_row, write_rows
 
 from tina_repro.demo.tiny_model import build_tiny_model
 from tina_repro.train.checkpoints import CHECKPOINT_FILES, complete_checkpoints, resume_point
+from tina_repro.train.identity import StopStepPassedError
 from tina_repro.train.launch import write_args_file
 from tina_repro.train.trainer import train
 
@@ -56,16 +58,12 @@ def test_killed_run_resumes_to_stop_step_like_an_uninterrupted_run(tmp_path):
     # 40 prompts = one 20-step epoch: the sampler's order is then reproducible across a resume
     parquet = write_rows(tmp_path / "rows.parquet", n=40)
     row = tiny_row(max_steps=20, stop_step=20, save_steps=5)
-    out = tmp_path / "killed"
+    out = tmp_path / "run"
     args_file = write_args_file(tmp_path / "args.json", tiny_job(row, parquet, tiny_dir, out))
     kill_after_first_checkpoint(args_file, out, tmp_path / "child.log")
     assert not (out / "manifest.json").exists()
     killed_at = max(complete_checkpoints(out))
     before = {step: file_hashes(path) for step, path in complete_checkpoints(out).items()}
-
-    changed = tiny_row(max_steps=20, stop_step=20, save_steps=5, learning_rate=5e-4)
-    with pytest.raises(ValueError, match="different settings.*grpo.learning_rate"):
-        train(tiny_job(changed, parquet, tiny_dir, out))
 
     manifest = train(tiny_job(row, parquet, tiny_dir, out))
     for step, hashes in before.items():  # earlier checkpoints are never rewritten
@@ -81,21 +79,34 @@ def test_killed_run_resumes_to_stop_step_like_an_uninterrupted_run(tmp_path):
     assert log["step"].tolist() == list(range(1, 21))
     state = json.loads((out / "checkpoint-20" / "trainer_state.json").read_text())
     assert state["global_step"] == 20
+    record = json.loads((out / "identity.json").read_text())
+    assert (record["finished"]["step"], record["finished"]["manifest"]) == (20, manifest)
+    resumed = {step: file_hashes(path) for step, path in complete_checkpoints(out).items()}
 
-    # A rerun on the finished directory trains nothing and rewrites the same manifest.
-    assert train(tiny_job(row, parquet, tiny_dir, out)) == manifest
-    assert len(json.loads((out / "train_sessions.json").read_text())["sessions"]) == 2
-
-    # Optimizer, scheduler, RNG and data position were all restored: the resumed run ends with
-    # the same adapter as one that was never interrupted.
-    uninterrupted = tmp_path / "uninterrupted"
-    train(tiny_job(row, parquet, tiny_dir, uninterrupted))
-    resumed = load_file(out / "checkpoint-20" / "adapter_model.safetensors")
-    reference = load_file(uninterrupted / "checkpoint-20" / "adapter_model.safetensors")
-    assert resumed.keys() == reference.keys()
+    # Asked again once finished (what --forcerun does): the finished run is moved aside, intact,
+    # and the run trains afresh, uninterrupted this time.
+    again = train(tiny_job(row, parquet, tiny_dir, out))
+    (aside,) = tmp_path.glob("run.superseded-*")
+    assert {step: file_hashes(path) for step, path in complete_checkpoints(aside).items()} == (
+        resumed
+    )
+    assert again["n_sessions"] == 1 and again["checkpoint_steps"] == [5, 10, 15, 20]
+    # Optimizer, scheduler, RNG and data position were all restored: the resumed run ended with
+    # the same adapter as the one that was never interrupted.
+    reference = load_file(out / "checkpoint-20" / "adapter_model.safetensors")
+    resumed_adapter = load_file(aside / "checkpoint-20" / "adapter_model.safetensors")
+    assert resumed_adapter.keys() == reference.keys()
     for name, tensor in reference.items():
-        assert resumed[name].equal(tensor), name
+        assert resumed_adapter[name].equal(tensor), name
     assert any(t.abs().sum() > 0 for n, t in reference.items() if "lora_B" in n)
+
+    # A lowered stop_step is refused in one line, before any model loads, and moves nothing.
+    with pytest.raises(StopStepPassedError, match="checkpoint-20, beyond stop_step 10"):
+        train(tiny_job(tiny_row(max_steps=20, stop_step=10, save_steps=5), parquet, tiny_dir, out))
+    # Another setting is another run: the finished one is moved aside and this one trains.
+    changed = tiny_row(max_steps=20, stop_step=5, save_steps=5, learning_rate=5e-4)
+    assert train(tiny_job(changed, parquet, tiny_dir, out))["checkpoint_steps"] == [5]
+    assert len(list(tmp_path.glob("run.superseded-*"))) == 2
 
 
 def test_incomplete_newer_checkpoint_is_ignored_and_removed(tmp_path):

@@ -9,7 +9,8 @@ working directory, e.g. tests).
     resources/benchmarks/{benchmark}.parquet   prepare_benchmark -> generate/grade_samples
     resources/models/{model}/manifest.json     download_model -> train_grpo, generate_samples
     results/train/{experiment}/manifest.json   train_grpo (written last) -> all downstream
-      .../checkpoint-{step}/, log_history.csv, resolved_config.json, train_sessions.json
+      .../checkpoint-{step}/, log_history.csv, resolved_config.json, train_sessions.json,
+      identity.json (tina_repro.train.identity)
     results/eval/{run}/{point}/generation.json generate_samples (one job per evaluated model)
     results/eval/{run}/{point}/{benchmark}/    samples.jsonl (generate_samples),
                                                graded.jsonl + score.json (grade_samples)
@@ -31,6 +32,8 @@ MODEL_DIR = "resources/models/{model}"
 MODEL_MANIFEST = MODEL_DIR + "/manifest.json"
 # The commit each Hub revision resolved to at its first download (tina_repro.hub_lock); committed.
 HUB_LOCK = "config/hub.lock.tsv"
+# sha256 of files already hashed, by (path, size, mtime, ctime) (tina_repro.fingerprints)
+HASH_CACHE = ".tina-repro/sha256"
 
 # ---- training (rules/train.smk) ----------------------------------------------------------------
 RUN_DIR = "results/train/{experiment}"
@@ -39,6 +42,7 @@ LOG_HISTORY = "log_history.csv"  # one row per optimizer step
 RESOLVED_CONFIG = "resolved_config.json"  # every setting used and where it came from
 SESSIONS = "train_sessions.json"  # wall time and memory of each (re)start
 TRAIN_ARGS = "train_args.json"  # arguments of a multi-GPU launch
+RUN_IDENTITY = "identity.json"  # what the run read, by content, and whether it finished
 WRITER_LOCK = ".writer.lock"  # held by the one process training this run (tina_repro.locks)
 CHECKPOINT = "checkpoint-{step}"
 RUN_MANIFEST = f"{RUN_DIR}/{MANIFEST}"

@@ -14,6 +14,7 @@ from tina_repro.config.workflow import (
     is_local,
     load,
     load_files,
+    model_dir,
     model_slug,
     wildcard_pattern,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "is_local",
     "load",
     "load_files",
+    "model_dir",
     "model_slug",
     "wildcard_pattern",
 ]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from tina_repro import paths
 from tina_repro.config.rows import (
     SHEET_ROWS,
     Baseline,
@@ -263,6 +264,14 @@ def model_slug(source: str, revision: str | None) -> str:
     """Folder name of a downloaded Hub repository under resources/models/."""
     slug = source.replace("/", "--")
     return slug if revision in ("main", None) else f"{slug}@{revision}"
+
+
+def model_dir(source: str, revision: str | None) -> str:
+    """Where a model (or adapter) repository lives on disk once available: a ``local:`` folder
+    itself, else its download folder under resources/models/."""
+    if is_local(source):
+        return source.removeprefix("local:")
+    return paths.MODEL_DIR.format(model=model_slug(source, revision))
 
 
 def wildcard_pattern(names) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tina_repro import paths
 from tina_repro.data.sources import LOCAL_PREFIX, DataError, hub_failure, locked_download
 from tina_repro.files import write_json
+from tina_repro.fingerprints import file_sha256, model_files
 
 
 def download_hub_repository(spec: dict, out_dir) -> dict:
@@ -28,8 +30,9 @@ def download_model(
     fetches that commit. With ``HF_HUB_OFFLINE=1`` the snapshot comes from the Hugging Face cache
     (HF_HOME) instead and ``out_dir`` gets symlinks to its files. ``local:PATH`` folders are linked
     file by file (symlinks, no copy: the source folder must stay in place). The manifest
-    (``out_dir/manifest.json`` unless ``manifest_path`` is given) is written last, so it exists
-    only for a complete download. ``allow_patterns`` (Hub ids) limits the files fetched.
+    (``out_dir/manifest.json`` unless ``manifest_path`` is given) lists every file with its size
+    and sha256 and is written last, so it exists only for a complete download. ``allow_patterns``
+    (Hub ids) limits the files fetched.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -41,17 +44,17 @@ def download_model(
         resolved = None
     else:
         resolved = _snapshot(source, revision, out, allow_patterns)
-    manifest_path = Path(manifest_path) if manifest_path else out / "manifest.json"
-    files = sorted(
-        p
-        for p in out.rglob("*")
-        if (p.is_file() and ".cache" not in p.relative_to(out).parts and p != manifest_path)
-    )
+    manifest_path = Path(manifest_path) if manifest_path else out / paths.MANIFEST
     manifest = {
         "source": source,
         "revision_requested": revision,
         "revision_resolved": resolved,
-        "files": [{"path": str(p.relative_to(out)), "size": p.stat().st_size} for p in files],
+        # each file's sha256, hashed once here: what identifies the weights to a training run
+        # and an evaluation (tina_repro.fingerprints) without reading them again
+        "files": [
+            {"path": str(p.relative_to(out)), "size": p.stat().st_size, "sha256": file_sha256(p)}
+            for p in model_files(out, manifest_path)
+        ],
     }
     write_json(manifest_path, manifest)
     return manifest

@@ -19,8 +19,10 @@ Outputs stay per benchmark, through content-addressed store files (:mod:`tina_re
 a benchmark whose store file of the current identity exists is only linked again, so adding a
 benchmark generates just that one. Resuming: finished samples are appended to the store's
 ``.partial`` file (first line: the identity), flushed after every batch; a rerun keeps them and
-generates only the rest. Each unfinished store is locked (:mod:`tina_repro.locks`) for the job's
-lifetime: a second writer of the same samples stops at once, naming the first.
+generates only the rest; only complete rows that pass the sample schema count as finished
+(:func:`tina_repro.eval.requests.sample_row_problem`), so a finished store file never holds a
+torn, undecodable or partial row. Each unfinished store is locked (:mod:`tina_repro.locks`) for
+the job's lifetime: a second writer of the same samples stops at once, naming the first.
 
 The job writes :data:`tina_repro.paths.GENERATION_RECORD`: the device, engine start and generation
 seconds, generated tokens and samples, tokens/s (what ``tina-repro plan`` extrapolates from), the
@@ -33,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +51,7 @@ from tina_repro.eval.requests import (
     prompt_affixes,
     render_prompt,
     sample_row,
+    sample_row_problem,
     sampling_settings,
 )
 from tina_repro.files import append_jsonl, write_json, write_jsonl
@@ -87,36 +91,59 @@ class _Pending:
         store.link(self.task.samples, self.store)
 
 
-def _read_partial(path: Path, identity: str, wanted: set) -> dict:
-    """Finished rows of a matching partial file, keyed by (problem_id, sample_index). The file is
-    rewritten with just those rows, which drops a line cut short by a kill."""
-    if not path.exists():
-        return {}
-    lines = path.read_text(encoding="utf-8").splitlines()
+def _parse_line(line: bytes) -> tuple[object, str | None]:
+    """A partial file's line as JSON, or why it is none."""
     try:
-        header = json.loads(lines[0]) if lines else {}
+        return json.loads(line.decode("utf-8")), None
+    except UnicodeDecodeError:
+        return None, "undecodable bytes (not UTF-8)"
     except json.JSONDecodeError:
-        header = {}
-    if header.get("identity") != identity:
+        return None, "not JSON (cut short by a kill?)"
+
+
+def _read_partial(path: Path, identity: str, requests: dict) -> tuple[dict, int]:
+    """Finished rows of a matching partial file, keyed by (problem_id, sample_index), and how
+    many lines were dropped. Only complete rows that pass the sample schema for one of
+    ``requests`` ({key: Request}) count as finished; a line cut short by a kill, undecodable
+    bytes and rows that fail the schema are dropped and counted (a warning names each reason).
+    The file is rewritten with just the rows kept."""
+    if not path.exists():
+        return {}, 0
+    lines = [line for line in path.read_bytes().split(b"\n") if line.strip()]
+    header = _parse_line(lines[0])[0] if lines else None
+    if not isinstance(header, dict) or header.get("identity") != identity:
         logger.warning("%s is not of identity %s; starting over", path, identity)
-        return {}
-    done, unusable = {}, 0
+        return {}, 0
+    done, dropped = {}, Counter()
     for line in lines[1:]:
-        try:
-            row = json.loads(line)
-            key = (row["problem_id"], row["sample_index"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            unusable += 1
-            continue
-        if key in wanted:
+        row, problem = _parse_line(line)
+        key = None
+        if problem is None:
+            key, problem = _finished_key(row, requests)
+        if problem is None:
             done[key] = row
         else:
-            unusable += 1
-    if unusable:
-        logger.warning("%s: %d unusable line(s) dropped (cut short by a kill?)", path, unusable)
+            dropped[problem] += 1
+    for problem, count in sorted(dropped.items()):
+        logger.warning("%s: %d line(s) dropped: %s", path, count, problem)
     write_jsonl(path, [header, *done.values()])
     logger.info("resuming: %d samples already generated in %s", len(done), path)
-    return done
+    return done, sum(dropped.values())
+
+
+def _finished_key(row: object, requests: dict) -> tuple[tuple | None, str | None]:
+    """(key, None) when ``row`` is a finished sample of one of ``requests``, else (None, why)."""
+    if not isinstance(row, dict):
+        return None, "not a JSON object"
+    key = (row.get("problem_id"), row.get("sample_index"))
+    try:
+        request = requests.get(key)
+    except TypeError:  # an id that is a list or an object
+        request = None
+    if request is None:
+        return None, "not a sample this job asks for"
+    detail = sample_row_problem(row, request)
+    return (None, f"fails the sample schema ({detail})") if detail else (key, None)
 
 
 def _device_name(backend_name: str) -> str:
@@ -205,11 +232,11 @@ def generate_model(
     sampling = sampling_settings(settings, has_adapter=bool(adapter_dir))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     affixes = prompt_affixes(tokenizer, model_dir, settings["prompt_tokens"])
-    reused, pending = [], []
+    reused, pending, dropped = [], [], 0
     with ExitStack() as held:
         for task in tasks:
             task.samples.parent.mkdir(parents=True, exist_ok=True)
-            identity = store.benchmark_identity(
+            identity = store.samples_identity(
                 task.parquet, model_dir, adapter_dir, sampling, task.gold_format
             )
             target = store.store_path(task.samples, identity)
@@ -223,7 +250,8 @@ def generate_model(
                 pd.read_parquet(task.parquet), tokenizer, settings, task.gold_format, affixes
             )
             entry = _Pending(task, target, requests)
-            entry.done = _read_partial(entry.partial, identity, {r.key for r in requests})
+            entry.done, lines = _read_partial(entry.partial, identity, {r.key: r for r in requests})
+            dropped += lines
             if not entry.done:
                 write_jsonl(entry.partial, [{"identity": identity}])
             pending.append(entry)
@@ -248,6 +276,8 @@ def generate_model(
         "tokens_per_second": timing["generated_tokens"] / seconds if seconds else None,
         "benchmarks": [task.name for task in tasks],
         "generated_benchmarks": [p.task.name for p in pending],
+        # lines of interrupted generations' partial files that were not finished samples
+        "partial_lines_dropped": dropped,
         "backend": backend_name,
         "adapter_mode": settings["adapter_mode"] if adapter_dir else None,
         "prompt_tokens": settings["prompt_tokens"],

@@ -173,3 +173,34 @@ def sample_row(request: Request, completion: Completion) -> dict:
         "task": request.task,
         "gold_format": request.gold_format,
     }
+
+
+def sample_row_problem(row: object, request: Request) -> str | None:
+    """Why ``row`` (a line of a partial file, parsed) is not a finished sample of ``request``, or
+    None when it is one: exactly :func:`sample_row`'s fields, the request's own values, a text
+    completion, a token count within the request's budget and a known finish reason."""
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    expected = sample_row(request, Completion("", 0, FINISH_REASONS[0]))
+    if set(row) != set(expected):
+        return f"fields {sorted(row)}, expected {sorted(expected)}"
+    of_request = (
+        "problem_id",
+        "sample_index",
+        "seed",
+        "prompt_hash",
+        "gold",
+        "task",
+        "gold_format",
+    )
+    for key in of_request:
+        if type(row[key]) is not type(expected[key]) or row[key] != expected[key]:
+            return f"{key} {row[key]!r} is not its request's {expected[key]!r}"
+    n_tokens = row["n_tokens"]
+    if not isinstance(row["completion"], str):
+        return "completion is not text"
+    if type(n_tokens) is not int or not 0 <= n_tokens <= request.max_tokens:
+        return f"n_tokens {n_tokens!r} is not a count up to {request.max_tokens}"
+    if row["finish_reason"] not in FINISH_REASONS:
+        return f"finish_reason {row['finish_reason']!r} is not one of {FINISH_REASONS}"
+    return None

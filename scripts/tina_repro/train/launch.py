@@ -19,7 +19,7 @@ import tina_repro
 from tina_repro import gpu_lease, locks, logs, paths
 from tina_repro.files import read_json, write_json
 from tina_repro.train.context import TrainingJob
-from tina_repro.train.trainer import train
+from tina_repro.train.trainer import claim_run_folder, train
 
 logger = logging.getLogger(__name__)
 # The folder the package is imported from: the workers must import this same copy.
@@ -56,6 +56,7 @@ def run_training(job: TrainingJob, *, main_process_port: int | None = None) -> d
     device = job.device or ("cuda" if job.row.gpus > 0 else "cpu")
     if device == "cpu" or job.row.gpus <= 1:
         return train(job)
+    claim_run_folder(job)  # once, here: the workers only check it
     args_file = write_args_file(Path(job.out_dir) / paths.TRAIN_ARGS, job)
     argv = launch_command(args_file, job.row.gpus, main_process_port=main_process_port)
     logger.info("launching %s", " ".join(argv))

@@ -1,9 +1,10 @@
-"""What a run records about itself: resolved settings, versions, commit, and the resume guard.
+"""What a run records about itself: resolved settings, versions and commit.
 
 ``resolved_config.json`` holds every GRPOConfig and LoraConfig value the trainer ran with, the
-paper-to-TRL mapping, the row, package versions and the git commit of the code. Its ``settings``
-block is what must not change between a run and its resumption. :func:`planned_run` is the part
-known before any model is loaded; ``tina-repro resolve`` prints exactly that.
+paper-to-TRL mapping, the row, package versions and the git commit of the code.
+:func:`planned_run` is the part known before any model is loaded; ``tina-repro resolve`` prints
+exactly that. Whether a folder's checkpoints may be resumed is the run identity's call
+(:mod:`tina_repro.train.identity`), which covers the planned settings.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tina_repro import paths
 from tina_repro.config import Experiment
 from tina_repro.files import roundtrip
 from tina_repro.train import rollouts
@@ -118,8 +118,8 @@ def resolved_config(trainer, row: dict, settings: dict, plan: dict) -> dict:
 
 
 def settings_block(planned: dict, system_prompt, tokenizer, n_rows):
-    """What must not change between a run and its resumption: ``planned`` is the ``settings`` of
-    :func:`planned_run`."""
+    """The settings resolved_config.json records: ``planned`` (the ``settings`` of
+    :func:`planned_run`) and what only the loaded tokenizer and dataset tell."""
     return roundtrip(
         {
             **planned,
@@ -129,29 +129,3 @@ def settings_block(planned: dict, system_prompt, tokenizer, n_rows):
             "training_rows": n_rows,
         }
     )
-
-
-def _flatten(settings: dict) -> dict:
-    flat = {}
-    for block, value in settings.items():
-        if isinstance(value, dict):
-            flat.update({f"{block}.{key}": item for key, item in value.items()})
-        else:
-            flat[block] = value
-    return flat
-
-
-def check_same_settings(out_dir: Path, settings: dict) -> None:
-    """Refuse to resume checkpoints that were trained with other settings."""
-    path = out_dir / paths.RESOLVED_CONFIG
-    if not path.is_file():
-        logger.warning("resuming in %s without %s: settings not compared", out_dir, path.name)
-        return
-    before = _flatten(json.loads(path.read_text())["settings"])
-    now = _flatten(settings)
-    changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
-    if changed:
-        raise ValueError(
-            f"{out_dir} holds checkpoints of a run with different settings ({', '.join(changed)}); "
-            "resuming would mix two runs. Delete the directory or restore the configuration."
-        )

@@ -13,10 +13,15 @@ stop_step while the LR schedule spans max_steps (docs/paper.md#training), and wr
 - ``log_history.csv``: one row per optimizer step (rewards, KL, entropy, lengths, lr, tokens);
 - ``manifest.json`` last: the rule's declared output, written only when the run is complete.
 
-A rerun on the same ``out_dir`` resumes from the newest complete checkpoint (adapter, optimizer,
-scheduler, RNG, data position), so a killed job loses at most save_steps steps and never rewrites
-an earlier checkpoint. Snakemake deletes a failed job's declared outputs, which is why the
-checkpoints are not declared outputs.
+- ``identity.json`` first: the run's identity (what it read, by content) and, last, the step and
+  manifest it finished with (:mod:`tina_repro.train.identity`).
+
+A rerun of the same run (same identity) on the same ``out_dir`` resumes from the newest complete
+checkpoint (adapter, optimizer, scheduler, RNG, data position), so a killed job loses at most
+save_steps steps and never rewrites an earlier checkpoint. A folder of another run, or of this run
+finished and asked to train again, is moved aside first (:func:`tina_repro.train.identity.claim`).
+Snakemake deletes a failed job's declared outputs, which is why the checkpoints are not declared
+outputs.
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ from tina_repro.train import rewards
 from tina_repro.train.callbacks import run_control_callback
 from tina_repro.train.checkpoints import checkpoint_step, complete_checkpoints, resume_point
 from tina_repro.train.context import TrainingJob
+from tina_repro.train.identity import (
+    StopStepPassedError,
+    check_claimed,
+    claim,
+    identity_of,
+    mark_finished,
+    run_inputs,
+)
 from tina_repro.train.mapping import DEVICES
 from tina_repro.train.outputs import (
     Sessions,
@@ -44,25 +57,25 @@ from tina_repro.train.outputs import (
     write_manifest,
 )
 from tina_repro.train.prompts import load_tokenizer, prepare_prompts, read_training_rows
-from tina_repro.train.provenance import (
-    check_same_settings,
-    planned_run,
-    resolved_config,
-    settings_block,
-)
+from tina_repro.train.provenance import planned_run, resolved_config, settings_block
 from tina_repro.train.rollouts import build_trainer, rollout_affixes
 
 logger = logging.getLogger(__name__)
 
 
-def resolve_device(row: Experiment, device: str | None) -> tuple[str, int]:
-    """("cpu" | "cuda", n_gpus). ``device`` overrides the row: "cpu" runs any row on one CPU
-    process (vLLM off), "cuda" runs a gpus: 0 row on one GPU."""
+def device_of(row: Experiment, device: str | None) -> tuple[str, int]:
+    """("cpu" | "cuda", n_gpus) a run of ``row`` asks for. ``device`` overrides the row: "cpu"
+    runs any row on one CPU process (vLLM off), "cuda" runs a gpus: 0 row on one GPU."""
     if device is None:
         device = "cuda" if row.gpus > 0 else "cpu"
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES} or None, got {device!r}")
-    n_gpus = 0 if device == "cpu" else max(row.gpus, 1)
+    return device, 0 if device == "cpu" else max(row.gpus, 1)
+
+
+def resolve_device(row: Experiment, device: str | None) -> tuple[str, int]:
+    """:func:`device_of`, checked against this machine and this process's place in a launch."""
+    device, n_gpus = device_of(row, device)
     if device == "cuda":
         import torch
 
@@ -86,8 +99,34 @@ def resolve_device(row: Experiment, device: str | None) -> tuple[str, int]:
     return device, n_gpus
 
 
+def _planned(job: TrainingJob, device: str, n_gpus: int):
+    """The training table (and its skipped rows), the run's plan, and its identity's inputs."""
+    table, skipped = read_training_rows(job.dataset_parquet)
+    plan = planned_run(job.row, job.context, n_gpus, device, len(table))
+    inputs = run_inputs(
+        job.row,
+        as_params(job.context),
+        device,
+        n_gpus,
+        plan["settings"],
+        job.dataset_parquet,
+        job.base_model_dir,
+    )
+    return table, skipped, plan, inputs
+
+
+def claim_run_folder(job: TrainingJob) -> None:
+    """:func:`tina_repro.train.identity.claim` of ``job.out_dir``, by the launcher of a
+    multi-GPU run before it starts the workers (a single-process run claims it in
+    :func:`train`)."""
+    device, n_gpus = device_of(job.row, job.device)
+    _, _, plan, inputs = _planned(job, device, n_gpus)
+    claim(job.out_dir, inputs, plan["schedule"]["stop_step"])
+
+
 def train(job: TrainingJob) -> dict:
-    """Train one experiment row; resume from ``job.out_dir``'s newest complete checkpoint if any.
+    """Train one experiment row; resume from ``job.out_dir``'s newest complete checkpoint when the
+    folder holds an unfinished run of the same identity, else move it aside and train afresh.
 
     ``job.context`` holds the config settings the run depends on (system prompt, chat template,
     base model dtype and pad token). Returns the manifest (an empty dict on non-main ranks).
@@ -98,17 +137,20 @@ def train(job: TrainingJob) -> dict:
     dataset_parquet, base_model_dir = job.dataset_parquet, job.base_model_dir
     # Everything that can be checked cheaply is checked before any model is loaded.
     device, n_gpus = resolve_device(row, job.device)
-    table, skipped = read_training_rows(dataset_parquet)
-    plan = planned_run(row, context, n_gpus, device, len(table))
+    table, skipped, plan, inputs = _planned(job, device, n_gpus)
     geometry, steps = plan["geometry"], plan["schedule"]
     is_main = int(os.environ.get("RANK", "0")) == 0
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        claim(out, inputs, steps["stop_step"])
+    else:  # the launcher claimed it before starting the workers (launch.run_training)
+        check_claimed(out, inputs)
 
     resume = resume_point(out, remove_incomplete=is_main)
     resume_step = checkpoint_step(resume.name) if resume else 0
     if resume_step > steps["stop_step"]:
-        raise ValueError(
-            f"{out} already has {resume.name}, beyond stop_step {steps['stop_step']}; "
-            "delete the directory or raise stop_step"
+        raise StopStepPassedError(
+            f"{out} already has {resume.name}, beyond stop_step {steps['stop_step']}: raise "
+            f"stop_step to at least {resume_step}, or move the folder away to train anew"
         )
 
     tokenizer = load_tokenizer(base_model_dir, context)
@@ -116,8 +158,6 @@ def train(job: TrainingJob) -> dict:
         table, tokenizer, context.system_prompt, row.max_prompt_length
     )
     settings = settings_block(plan["settings"], context.system_prompt, tokenizer, len(table))
-    if resume:
-        check_same_settings(out, settings)
     info = {
         "experiment": row.name,
         **steps,
@@ -128,13 +168,15 @@ def train(job: TrainingJob) -> dict:
         "completions_per_step": geometry["completions_per_step"],
     }
 
-    if resume_step == steps["stop_step"]:
+    if resume_step == steps["stop_step"]:  # killed after its last checkpoint, before its manifest
         if not is_main:
             return {}
-        logger.info("%s already reached stop_step %d; rewriting the manifest", out, resume_step)
+        logger.info("%s already reached stop_step %d; writing its manifest", out, resume_step)
         history = json.loads((resume / "trainer_state.json").read_text())["log_history"]
         frame = write_log_history(out, history, geometry)
-        return write_manifest(out, info, frame, load_sessions(out))
+        manifest = write_manifest(out, info, frame, load_sessions(out))
+        mark_finished(out, manifest)
+        return manifest
 
     from peft import LoraConfig
     from trl import GRPOConfig
@@ -172,6 +214,7 @@ def train(job: TrainingJob) -> dict:
             "prefix": list(affixes.prefix),
             "suffix": list(affixes.suffix),
         }
+        resolved["identity"] = identity_of(inputs)  # identity.json lists what it covers
         write_json(out / paths.RESOLVED_CONFIG, resolved)
         sessions.update(resume_step)
     if resume:
@@ -188,4 +231,6 @@ def train(job: TrainingJob) -> dict:
     if frame is None or final_step not in complete_checkpoints(out):
         raise RuntimeError(f"training ended at step {final_step} without a complete checkpoint")
     sessions.update(final_step, control.stop_reason)
-    return write_manifest(out, info, frame, sessions.sessions)
+    manifest = write_manifest(out, info, frame, sessions.sessions)
+    mark_finished(out, manifest)
+    return manifest

@@ -27,6 +27,7 @@ from tina_repro.config.rows import (
     from_sheet,
 )
 from tina_repro.config.sheets import ConfigError, load_schema, read_sheet, validate_document
+from tina_repro.files import utf8_position
 
 # Evaluated-model groups share results/eval/{run}/...; "baseline" is reserved for untrained models.
 BASELINE_RUN = "baseline"
@@ -161,6 +162,12 @@ def _cross_check(wc: WorkflowConfig) -> None:
                 f"{wc.where('baselines', name)}: key 'compared_with': '{row.compared_with}' needs "
                 f"an adapter and a row of {config['experiments']}"
             )
+    cost = config["cost"]
+    if cost["evaluation_device"] not in cost["usd_per_device_hour"]:
+        raise ConfigError(
+            f"config: key 'cost/evaluation_device': '{cost['evaluation_device']}' has no price in "
+            f"cost/usd_per_device_hour (priced: {', '.join(cost['usd_per_device_hour'])})"
+        )
     selection = config["selection"]
     unknown = [b for b in selection["selection_benchmarks"] if b not in wc.benchmarks]
     if unknown:
@@ -192,9 +199,12 @@ def load(config: dict, root: str | Path = ".") -> WorkflowConfig:
 def read_config_file(path: str | Path) -> dict:
     """One YAML config file; a syntax error becomes one line naming the file and position."""
     try:
-        document = yaml.safe_load(Path(path).read_text())
+        data = Path(path).read_bytes()
+        document = yaml.safe_load(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} {utf8_position(data, err)} (save it as UTF-8)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         place = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""

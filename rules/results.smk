@@ -6,6 +6,21 @@
 # local rules: cheap pandas work on the host that drives the workflow.
 
 
+def table_outputs(name, caption, label):
+    """A table's CSV (a download in the report) and its renderings (paths.TABLE_RENDERINGS):
+    Markdown, and HTML, which the report shows inline. All are declared, so a failed job leaves
+    none of them behind to pass for the new table."""
+    outputs = {ext: paths.table(name, ext) for ext in ["csv", *paths.TABLE_RENDERINGS]}
+    for ext, shown in (("csv", "CSV (download)"), ("html", "table")):
+        outputs[ext] = report(
+            outputs[ext],
+            caption=caption,
+            category="Tables",
+            labels={"table": label, "format": shown},
+        )
+    return outputs
+
+
 rule collect_run_scores:
     input:
         manifest=paths.RUN_MANIFEST,
@@ -44,12 +59,7 @@ rule checkpoints_table:
         records=generation_record_files(EXPERIMENTS),
         sheets=SHEETS,
     output:
-        report(
-            paths.table("checkpoints"),
-            caption="../report/checkpoints_table.rst",
-            category="Tables",
-            labels={"table": "every checkpoint"},
-        ),
+        **table_outputs("checkpoints", "../report/checkpoints_table.rst", "every checkpoint"),
     log:
         "logs/tables/checkpoints.log",
     localrule: True
@@ -71,12 +81,7 @@ rule main_table:
         published_baselines=paper_results("baselines.csv"),
         sheets=SHEETS,
     output:
-        report(
-            paths.table("main"),
-            caption="../report/main_table.rst",
-            category="Tables",
-            labels={"table": "main (Tables 2-3)"},
-        ),
+        **table_outputs("main", "../report/main_table.rst", "main (Tables 2-3)"),
     log:
         "logs/tables/main.log",
     localrule: True
@@ -98,12 +103,7 @@ rule ablations_table:
         published=paper_results("ablations.csv"),
         sheets=SHEETS,
     output:
-        report(
-            paths.table("ablations"),
-            caption="../report/ablations_table.rst",
-            category="Tables",
-            labels={"table": "ablations (Table 4)"},
-        ),
+        **table_outputs("ablations", "../report/ablations_table.rst", "ablations (Table 4)"),
     log:
         "logs/tables/ablations.log",
     localrule: True
@@ -124,12 +124,7 @@ rule costs_table:
         published=paper_results("costs.csv"),
         sheets=SHEETS,
     output:
-        report(
-            paths.table("costs"),
-            caption="../report/costs_table.rst",
-            category="Tables",
-            labels={"table": "cost (Table 1)"},
-        ),
+        **table_outputs("costs", "../report/costs_table.rst", "cost (Table 1)"),
     log:
         "logs/tables/costs.log",
     localrule: True
@@ -156,12 +151,7 @@ rule flops_table:
         published_baselines=paper_results("baselines.csv"),
         sheets=SHEETS,
     output:
-        report(
-            paths.table("flops"),
-            caption="../report/flops_table.rst",
-            category="Tables",
-            labels={"table": "training FLOPs"},
-        ),
+        **table_outputs("flops", "../report/flops_table.rst", "training FLOPs"),
     log:
         "logs/tables/flops.log",
     localrule: True

@@ -4,4 +4,4 @@ from tina_repro import logs
 from tina_repro.results.make import make_table
 
 logs.setup(snakemake.log[0])
-make_table(snakemake.rule, dict(snakemake.input.items()), snakemake.output[0], snakemake.config)
+make_table(snakemake.rule, dict(snakemake.input.items()), snakemake.output.csv, snakemake.config)

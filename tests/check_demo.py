@@ -3,8 +3,8 @@
 Asserts what the demo claims, from the files a user sees:
 
 - every table and figure the workflow declares for the demo config exists (the exact target
-  names, from the same function as the Snakefile's ``all``), tables with their Markdown twin and
-  figures non-empty, plus the report;
+  names, from the same function as the Snakefile's ``all``), tables with their Markdown and HTML
+  renderings and figures non-empty, plus the report;
 - every table has the rows it should (main: each model x benchmark; ablations: every run;
   checkpoints: at least 4 per run);
 - the main run learned the answer format: its training format reward over the last 10 steps is
@@ -63,7 +63,8 @@ def _average_row(table: pd.DataFrame | None, model: str, problems: list[str]) ->
 def check_targets(workdir: Path, wc) -> list[str]:
     problems = []
     for target in table_targets():
-        for path in (workdir / target, (workdir / target).with_suffix(".md")):
+        renderings = [(workdir / target).with_suffix(f".{ext}") for ext in paths.TABLE_RENDERINGS]
+        for path in (workdir / target, *renderings):
             if not path.is_file() or path.stat().st_size == 0:
                 problems.append(f"missing or empty table {path}")
     for target in figure_targets(wc):

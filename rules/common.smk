@@ -20,7 +20,7 @@ from tina_repro import errors
 from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
-from tina_repro.config.rows import ABLATION_TABLES, as_params
+from tina_repro.config.rows import ABLATION_TABLES, as_params, settings_params
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.eval import backends
 from tina_repro.eval import store as samples_store
@@ -38,8 +38,8 @@ BENCHMARKS = list(W.benchmarks)
 BASELINES = list(W.baselines)
 MAIN_EXPERIMENTS = W.experiments_in("main")
 ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
-# Every job that loads the configuration reads these files: they are its declared inputs.
-SHEETS = [config[sheet] for sheet in ("experiments", "datasets", "benchmarks", "baselines")]
+# The sheets' rows, comments blank, for the jobs that need them (params: a comment reruns nothing).
+SHEET_PARAMS = workflow_config.sheet_params(W)
 
 
 # Every Hub repository the workflow downloads: the base model, baseline models and adapters.
@@ -88,11 +88,11 @@ def model_dir_of(wildcards, input):
 
 # ---- data --------------------------------------------------------------------------------------
 def dataset_spec(wildcards):
-    return as_params(W.datasets[wildcards.dataset])
+    return settings_params(W.datasets[wildcards.dataset])
 
 
 def benchmark_spec(wildcards):
-    return as_params(W.benchmarks[wildcards.benchmark])
+    return settings_params(W.benchmarks[wildcards.benchmark])
 
 
 def local_source_input(row):
@@ -136,10 +136,8 @@ def benchmark_hub_lock(wildcards):
 
 # ---- training ----------------------------------------------------------------------------------
 def training_row(wildcards):
-    """The experiment row as the trainer takes it; the free-text comment never triggers a rerun."""
-    row = as_params(W.experiments[wildcards.experiment])
-    row["comment"] = None
-    return row
+    """The experiment row as the trainer takes it (its comment blank)."""
+    return settings_params(W.experiments[wildcards.experiment])
 
 
 def training_context(wildcards):

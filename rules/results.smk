@@ -1,9 +1,10 @@
 # Tables built from scores and training logs, next to the paper's numbers. Each table depends only
 # on the runs it shows, so a dry-run says which experiments it waits for. Every file a table job
-# reads is a declared input (the sheets, the published numbers, graded.jsonl for intervals and
-# gains, log_history.csv for FLOPs, generation timings for cost), so tables rebuild when they
-# change; params are the config settings a table prints (the selection rule, the prices). All are
-# local rules: cheap pandas work on the host that drives the workflow.
+# reads is a declared input (the published numbers, graded.jsonl for intervals and gains,
+# log_history.csv for FLOPs, generation timings for cost), so tables rebuild when they change;
+# params are the sheets' rows without their comments (the jobs never read the sheet files, so a
+# comment edit rebuilds nothing) and the config settings a table prints (the selection rule, the
+# prices). All are local rules: cheap pandas work on the host that drives the workflow.
 
 
 def table_outputs(name, caption, label):
@@ -57,7 +58,6 @@ rule checkpoints_table:
         manifests=run_manifests(EXPERIMENTS),
         # each checkpoint's bf16 merge retention
         records=generation_record_files(EXPERIMENTS),
-        sheets=SHEETS,
     output:
         **table_outputs("checkpoints", "../report/checkpoints_table.rst", "every checkpoint"),
     log:
@@ -65,6 +65,8 @@ rule checkpoints_table:
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        sheets=SHEET_PARAMS,
     script:
         "../scripts/make_table.py"
 
@@ -79,7 +81,6 @@ rule main_table:
         # the paper's row of a released adapter compared with an ablation run
         published_ablations=paper_results("ablations.csv"),
         published_baselines=paper_results("baselines.csv"),
-        sheets=SHEETS,
     output:
         **table_outputs("main", "../report/main_table.rst", "main (Tables 2-3)"),
     log:
@@ -88,6 +89,7 @@ rule main_table:
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
         selection=config["selection"],
     script:
         "../scripts/make_table.py"
@@ -101,7 +103,6 @@ rule ablations_table:
         # every checkpoint's and the base model's grades, for intervals and paired gains
         graded=graded_files(ABLATION_EXPERIMENTS),
         published=paper_results("ablations.csv"),
-        sheets=SHEETS,
     output:
         **table_outputs("ablations", "../report/ablations_table.rst", "ablations (Table 4)"),
     log:
@@ -110,6 +111,7 @@ rule ablations_table:
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
         selection=config["selection"],
     script:
         "../scripts/make_table.py"
@@ -122,7 +124,6 @@ rule costs_table:
         manifests=run_manifests(EXPERIMENTS),
         timings=generation_timing_files,
         published=paper_results("costs.csv"),
-        sheets=SHEETS,
     output:
         **table_outputs("costs", "../report/costs_table.rst", "cost (Table 1)"),
     log:
@@ -131,6 +132,7 @@ rule costs_table:
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
         selection=config["selection"],
         # the whole block: prices of every device the table may price
         cost=config["cost"],
@@ -149,7 +151,6 @@ rule flops_table:
         recipes=paper_results("baseline_recipes.csv"),
         baselines=paths.BASELINE_SCORES,
         published_baselines=paper_results("baselines.csv"),
-        sheets=SHEETS,
     output:
         **table_outputs("flops", "../report/flops_table.rst", "training FLOPs"),
     log:
@@ -158,6 +159,7 @@ rule flops_table:
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
         selection=config["selection"],
     script:
         "../scripts/make_table.py"

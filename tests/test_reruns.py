@@ -25,6 +25,7 @@ from check_harmless_edits import (
     NO_OUTPUT,
     PRICE,
     SELECTION,
+    edit_comment,
     parse_plan,
     plan,
     plan_with,
@@ -35,6 +36,7 @@ from helpers import ROOT
 from test_results import BASE_MODEL, build_workspace
 
 from tina_repro.config import load_files
+from tina_repro.config.rows import SHEET_ROWS
 
 RUNS = ["still", "open_rs3", "limr"]
 BENCHMARKS = ["aime24", "gpqa_diamond"]
@@ -130,25 +132,26 @@ def test_the_finished_workflow_plans_nothing(finished):
 
 
 @pytest.mark.parametrize("edit", [*NO_OUTPUT, PRICE, SELECTION], ids=lambda e: e.name)
-def test_harmless_edit_plans_no_expensive_job(finished, edit):
-    jobs = plan_with(finished, [], edit.overlay(load_files(root=finished).config), TARGET)
+def test_harmless_edit_plans_no_expensive_job(finished, edit, tmp_path):
+    jobs = plan_with(finished, [], edit.overlay(load_files(root=finished), tmp_path), TARGET)
     assert not EXPENSIVE & set(rules_of(jobs)), rules_of(jobs)
     assert unexpected(jobs, edit) == []
 
 
-def test_price_and_selection_reach_the_tables_that_print_them(finished):
-    config = load_files(root=finished).config
-    price = rules_of(plan_with(finished, [], PRICE.overlay(config), TARGET))
+def test_price_and_selection_reach_the_tables_that_print_them(finished, tmp_path):
+    wc = load_files(root=finished)
+    price = rules_of(plan_with(finished, [], PRICE.overlay(wc, tmp_path), TARGET))
     assert price.pop("costs_table") == 1
     assert set(price) <= {"all", "figure_overall_comparison", "figure_cost_vs_performance"}
-    selection = rules_of(plan_with(finished, [], SELECTION.overlay(config), TARGET))
+    selection = rules_of(plan_with(finished, [], SELECTION.overlay(wc, tmp_path), TARGET))
     assert {"main_table", "ablations_table", "costs_table", "flops_table"} <= set(selection)
     assert selection["figure_checkpoint_curves"] == len(RUNS)
     assert "checkpoints_table" not in selection  # it prints every checkpoint, selected or not
 
 
-def test_other_task_template_reprepares_only_its_benchmarks(finished):
-    jobs = plan_with(finished, [], GPQA_TEMPLATE.overlay(load_files(root=finished).config), TARGET)
+def test_other_task_template_reprepares_only_its_benchmarks(finished, tmp_path):
+    overlay = GPQA_TEMPLATE.overlay(load_files(root=finished), tmp_path)
+    jobs = plan_with(finished, [], overlay, TARGET)
     counts = rules_of(jobs)
     assert [w for rule, w in jobs if rule == "prepare_benchmark"] == [{"benchmark": "gpqa_diamond"}]
     # every checkpoint of every run and every baseline generates again (one job per model, which
@@ -159,6 +162,15 @@ def test_other_task_template_reprepares_only_its_benchmarks(finished):
     graded = [w for rule, w in jobs if rule == "grade_samples" and w["benchmark"] == "gpqa_diamond"]
     assert len(graded) == counts["generate_samples"]
     assert not {"train_grpo", "prepare_dataset", "download_model"} & set(counts)
+
+
+@pytest.mark.parametrize("sheet", SHEET_ROWS)
+def test_a_comment_edited_in_place_plans_nothing(workdir, sheet):
+    path = workdir / "config" / f"{sheet}.tsv"
+    before = path.read_text()
+    edit_comment(path, path)
+    assert path.read_text() != before
+    assert plan(workdir, TARGET) == []
 
 
 def test_learning_rate_retrains_exactly_its_run(workdir):

@@ -229,14 +229,14 @@ def workspace(tmp_path_factory):
     inputs = rule_inputs(build_workspace(root, experiments))
     out = root / "results" / "tables"
     tables = {
-        rule: make_table(rule, named, out / f"{rule}.csv", paper_config())
+        rule: make_table(rule, named, out / f"{rule}.csv", load(paper_config()))
         for rule, named in inputs.items()
     }
     heldout = make_table(
         "main_table",
         inputs["main_table"],
         out / "heldout.csv",
-        paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"]),
+        load(paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"])),
     )
     return {"root": root, "tables": tables, "heldout": heldout, "inputs": inputs}
 
@@ -646,4 +646,4 @@ def test_markdown_cells():
 
 def test_unknown_rule_is_named():
     with pytest.raises(ValueError, match="no table for rule 'tables'"):
-        make_table("tables", {}, "x.csv", paper_config())
+        make_table("tables", {}, "x.csv", load(paper_config()))

@@ -10,11 +10,13 @@ from tina_repro.config.workflow import (
     BASELINE_RUN,
     CPU_DEMO_CONFIG,
     WorkflowConfig,
+    from_sheet_params,
     has_published_scores,
     is_local,
     load,
     load_files,
     model_slug,
+    sheet_params,
     wildcard_pattern,
 )
 
@@ -27,10 +29,12 @@ __all__ = [
     "Dataset",
     "Experiment",
     "WorkflowConfig",
+    "from_sheet_params",
     "has_published_scores",
     "is_local",
     "load",
     "load_files",
     "model_slug",
+    "sheet_params",
     "wildcard_pattern",
 ]

@@ -24,7 +24,9 @@ from tina_repro.config.rows import (
     Benchmark,
     Dataset,
     Experiment,
+    from_params,
     from_sheet,
+    settings_params,
 )
 from tina_repro.config.sheets import ConfigError, load_schema, read_sheet, validate_document
 from tina_repro.files import utf8_position
@@ -193,6 +195,24 @@ def load(config: dict, root: str | Path = ".") -> WorkflowConfig:
             typed[values["name"]] = from_sheet(row_type, values)
         setattr(wc, sheet, typed)
     _cross_check(wc)
+    return wc
+
+
+def sheet_params(wc: WorkflowConfig) -> dict[str, list[dict]]:
+    """Every sheet's rows as params, without their comments: what a job that needs the sheets
+    takes instead of reading their files, so that a comment edit reruns nothing."""
+    return {
+        sheet: [settings_params(row) for row in getattr(wc, sheet).values()] for sheet in SHEET_ROWS
+    }
+
+
+def from_sheet_params(config: dict, sheets: dict[str, list[dict]]) -> WorkflowConfig:
+    """The configuration a job sees: ``config`` (validated as the workflow parsed) and the rows
+    of :func:`sheet_params`."""
+    wc = WorkflowConfig(config=config)
+    for sheet, row_type in SHEET_ROWS.items():
+        rows = [from_params(row_type, values) for values in sheets[sheet]]
+        setattr(wc, sheet, {row.name: row for row in rows})
     return wc
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tina_repro import paths
-from tina_repro.config import load
+from tina_repro.config import WorkflowConfig
 from tina_repro.files import atomic_path, write_text
 from tina_repro.results.costs import costs_table
 from tina_repro.results.flops_table import flops_table
@@ -95,16 +95,12 @@ def write_table(frame: pd.DataFrame, out_csv: str | Path) -> None:
         write_text(out_csv.with_suffix(f".{ext}"), render[ext](frame))
 
 
-def make_table(
-    rule: str, inputs: dict, out_csv: str | Path, config: dict, root: str | Path = "."
-) -> pd.DataFrame:
-    """Build the table of Snakemake rule ``rule`` from its named ``inputs`` and write it.
-
-    ``config`` is the workflow config, whose sheets (declared inputs of the rule) are read
-    relative to ``root``."""
+def make_table(rule: str, inputs: dict, out_csv: str | Path, wc: WorkflowConfig) -> pd.DataFrame:
+    """Build the table of Snakemake rule ``rule`` from its named ``inputs`` and the configuration
+    ``wc``, and write it."""
     if rule not in TABLES:
         raise ValueError(f"no table for rule {rule!r}; known: {', '.join(TABLES)}")
-    frame = TABLES[rule](Tables(inputs, config, load(config, root)))
+    frame = TABLES[rule](Tables(inputs, wc.config, wc))
     write_table(frame, out_csv)
     logger.info("%s: %d rows into %s", rule, len(frame), out_csv)
     return frame

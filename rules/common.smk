@@ -40,6 +40,8 @@ MAIN_EXPERIMENTS = W.experiments_in("main")
 ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
 # The sheets' rows, comments blank, for the jobs that need them (params: a comment reruns nothing).
 SHEET_PARAMS = workflow_config.sheet_params(W)
+# Rows with a published number per file of paper_results: what a caption may speak of.
+PUBLISHED = workflow_config.published_rows(W.path("paper_results"))
 
 
 # Every Hub repository the workflow downloads: the base model, baseline models and adapters.

@@ -16,6 +16,7 @@ from tina_repro.config.workflow import (
     load,
     load_files,
     model_slug,
+    published_rows,
     sheet_params,
     wildcard_pattern,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "load",
     "load_files",
     "model_slug",
+    "published_rows",
     "sheet_params",
     "wildcard_pattern",
 ]

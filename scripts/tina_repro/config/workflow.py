@@ -267,6 +267,26 @@ def _merge(base: dict, update: dict) -> None:
             base[key] = value
 
 
+def published_rows(paper_results: str | Path) -> dict[str, int]:
+    """Per file of the published-results folder (``tina_models``, ``figure1_overall_comparison``,
+    ...): how many of its rows hold a published number. What tables and figures can set beside
+    ours, and so what their captions may speak of (the demo's files hold none)."""
+    counts = {}
+    for path in sorted(Path(paper_results).glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.DictReader(handle)
+            counts[path.stem] = sum(any(map(_is_number, row.values())) for row in rows)
+    return counts
+
+
+def _is_number(cell: str | None) -> bool:
+    try:
+        float(cell or "")
+    except ValueError:
+        return False
+    return True
+
+
 def has_published_scores(paper_results: str | Path) -> bool:
     """Whether the paper-results folder holds any published Tina score (the demo's has none)."""
     path = Path(paper_results) / "tina_models.csv"

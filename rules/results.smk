@@ -7,21 +7,6 @@
 # prices). All are local rules: cheap pandas work on the host that drives the workflow.
 
 
-def table_outputs(name, caption, label):
-    """A table's CSV (a download in the report) and its renderings (paths.TABLE_RENDERINGS):
-    Markdown, and HTML, which the report shows inline. All are declared, so a failed job leaves
-    none of them behind to pass for the new table."""
-    outputs = {ext: paths.table(name, ext) for ext in ["csv", *paths.TABLE_RENDERINGS]}
-    for ext, shown in (("csv", "CSV (download)"), ("html", "table")):
-        outputs[ext] = report(
-            outputs[ext],
-            caption=caption,
-            category="Tables",
-            labels={"table": label, "format": shown},
-        )
-    return outputs
-
-
 rule collect_run_scores:
     input:
         manifest=paths.RUN_MANIFEST,

@@ -4,7 +4,8 @@ Asserts what the demo claims, from the files a user sees:
 
 - every table and figure the workflow declares for the demo config exists (the exact target
   names, from the same function as the Snakefile's ``all``), tables with their Markdown and HTML
-  renderings and figures non-empty, plus the report;
+  renderings and figures non-empty, plus the report, which shows every table inline (its HTML
+  rendering with a row per CSV row) beside the CSV;
 - every table has the rows it should (main: each model x benchmark; ablations: every run;
   checkpoints: at least 4 per run);
 - what holds on every machine (README, "the demo's numbers"; the numbers themselves differ
@@ -19,6 +20,9 @@ A missing or malformed file is reported as a failure, never raised.
     python tests/check_demo.py [WORKDIR]
 """
 
+import base64
+import io
+import re
 import sys
 from pathlib import Path
 
@@ -72,9 +76,31 @@ def check_targets(workdir: Path, wc) -> list[str]:
         path = workdir / target
         if not path.is_file() or path.stat().st_size == 0:
             problems.append(f"missing or empty figure {path}")
+    return problems
+
+
+def report_files(page: str) -> dict[str, bytes]:
+    """Every result a Snakemake report embeds (a data URI each): file name -> content."""
+    found = re.findall(r'"data:[^;"]+;charset=utf8;filename=([^;"]+);base64,([\w+/=]+)"', page)
+    return {name: base64.b64decode(data) for name, data in found}
+
+
+def check_report(workdir: Path) -> list[str]:
+    """The report exists and shows every table inline: its HTML rendering, one row per CSV row,
+    beside the CSV itself."""
     report = workdir / "results" / "report.html"
     if not report.is_file() or report.stat().st_size == 0:
-        problems.append(f"missing report {report}")
+        return [f"missing report {report}"]
+    files = report_files(report.read_text(encoding="utf-8"))
+    problems = []
+    for target in table_targets():
+        csv, page = Path(target).name, Path(target).with_suffix(".html").name
+        if csv not in files or page not in files:
+            problems.append(f"the report lacks {csv} or {page}")
+            continue
+        rows = len(pd.read_csv(io.BytesIO(files[csv])))
+        if files[page].decode("utf-8").count("<tr>") != rows + 1:
+            problems.append(f"the report's {page} does not show the {rows} rows of {csv}")
     return problems
 
 
@@ -153,7 +179,7 @@ def check_learning(workdir: Path, wc, main: pd.DataFrame | None) -> list[str]:
 
 def check(workdir: Path) -> list[str]:
     wc = load_files(ROOT / "config" / "demo" / "config.yaml", root=ROOT)
-    problems = check_targets(workdir, wc)
+    problems = check_targets(workdir, wc) + check_report(workdir)
     row_problems, main = check_rows(workdir, wc)
     return problems + row_problems + check_learning(workdir, wc, main)
 

@@ -12,14 +12,19 @@ The harmless edits of grading_processes, vLLM memory and batch size expect gener
 be exactly the sampling settings and grading to take no processes param (rules/eval.smk).
 """
 
+import base64
 import csv
+import html
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import check_harmless_edits
 import pandas as pd
 import pytest
 import yaml
+from check_demo import report_files
 from check_harmless_edits import (
     GPQA_TEMPLATE,
     NO_OUTPUT,
@@ -217,3 +222,41 @@ def test_the_ci_check_passes_on_a_finished_workflow(finished, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == len(NO_OUTPUT) + 2
     assert all(line.startswith("ok: ") for line in printed), printed
+
+
+# ---- the report ----------------------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium")
+
+
+def chromium_text(url: str) -> str:
+    """The text a reader sees on the page at ``url`` once headless Chromium has run its
+    scripts (whitespace collapsed)."""
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
+        + ["--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    shown = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", proc.stdout)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown)).split())
+
+
+@pytest.mark.slow
+def test_the_report_shows_each_table_inline_beside_its_csv(workdir):
+    proc = snakemake(workdir, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = workdir / "results" / "report.html"
+    files = report_files(report.read_text())
+    assert files["costs.csv"] == (workdir / COSTS).read_bytes()  # the download
+    table = files["costs.html"].decode()  # shown inline (an iframe of this page)
+    tasks = pd.read_csv(workdir / COSTS)["task"]
+    assert all(f"<td>{html.escape(task)}</td>" in table for task in tasks)
+    if CHROMIUM is None:
+        return
+    start = chromium_text(report.as_uri())
+    assert "Reproduction of Tina: Tiny Reasoning Models via LoRA" in start
+    assert "chosen by the paper rule (the paper's" in start
+    shown = chromium_text("data:text/html;base64," + base64.b64encode(table.encode()).decode())
+    assert all(" ".join(task.split()) in shown for task in tasks)

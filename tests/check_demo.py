@@ -68,10 +68,9 @@ def _average_row(table: pd.DataFrame | None, model: str, problems: list[str]) ->
 def check_targets(workdir: Path, wc) -> list[str]:
     problems = []
     for target in table_targets():
-        renderings = [(workdir / target).with_suffix(f".{ext}") for ext in paths.TABLE_RENDERINGS]
-        for path in (workdir / target, *renderings):
-            if not path.is_file() or path.stat().st_size == 0:
-                problems.append(f"missing or empty table {path}")
+        path = workdir / target
+        if not path.is_file() or path.stat().st_size == 0:
+            problems.append(f"missing or empty table {path}")
     for target in figure_targets(wc):
         path = workdir / target
         if not path.is_file() or path.stat().st_size == 0:
@@ -93,8 +92,8 @@ def check_report(workdir: Path) -> list[str]:
         return [f"missing report {report}"]
     files = report_files(report.read_text(encoding="utf-8"))
     problems = []
-    for target in table_targets():
-        csv, page = Path(target).name, Path(target).with_suffix(".html").name
+    for name in paths.TABLES:
+        csv, page = Path(paths.table(name)).name, Path(paths.table(name, "html")).name
         if csv not in files or page not in files:
             problems.append(f"the report lacks {csv} or {page}")
             continue

@@ -79,8 +79,9 @@ def to_html(frame: pd.DataFrame, title: str) -> str:
     )
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{HTML_STYLE}</style></head>\n<body><p>{html.escape(title)}: {len(frame)} rows; "
-        f"the CSV holds the same numbers unrounded.</p>\n<table><thead><tr>{head}</tr></thead>"
+        f"<style>{HTML_STYLE}</style></head>\n<body><p>{html.escape(title)}: {len(frame)} rows, "
+        "shown with two decimals; the CSV has every value as written.</p>\n"
+        f"<table><thead><tr>{head}</tr></thead>"
         f"<tbody>\n{rows}</tbody></table></body></html>\n"
     )
 

@@ -28,10 +28,6 @@ class DiskFullError(UserError, OSError):
     """No room to write a file; the message names it (OSError's own names no file on write)."""
 
 
-def no_room_message(path: str | Path, error: OSError) -> str:
-    return f"cannot write {path}: {error.strerror or error} (make room and rerun)"
-
-
 @contextmanager
 def room_to_write(path: str | Path) -> Iterator[None]:
     """Turn "no room" while writing ``path`` into a :class:`DiskFullError` naming it."""
@@ -40,7 +36,7 @@ def room_to_write(path: str | Path) -> Iterator[None]:
     except OSError as error:
         if error.errno not in NO_ROOM or isinstance(error, DiskFullError):
             raise
-        full = DiskFullError(no_room_message(path, error))
+        full = DiskFullError(f"cannot write {path}: {error.strerror} (make room and rerun)")
         full.errno = error.errno
         raise full from None
 

@@ -87,10 +87,15 @@ def to_html(frame: pd.DataFrame, title: str) -> str:
 
 
 def write_table(frame: pd.DataFrame, out_csv: str | Path) -> None:
-    """``out_csv`` and its renderings beside it (same stem, ``paths.TABLE_RENDERINGS``)."""
-    out_csv = Path(out_csv)
+    """``out_csv`` and its renderings beside it."""
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False)
+    write_renderings(frame, out_csv)
+
+
+def write_renderings(frame: pd.DataFrame, out_csv: str | Path) -> None:
+    """The renderings of the table ``out_csv`` beside it (same stem, ``paths.TABLE_RENDERINGS``)."""
+    out_csv = Path(out_csv)
     render = {"md": to_markdown, "html": lambda f: to_html(f, out_csv.name)}
     for ext in paths.TABLE_RENDERINGS:
         write_text(out_csv.with_suffix(f".{ext}"), render[ext](frame))

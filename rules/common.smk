@@ -15,7 +15,7 @@ from tina_repro import fingerprints
 from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_dir, model_slug, wildcard_pattern
-from tina_repro.config.rows import ABLATION_TABLES, as_params
+from tina_repro.config.rows import ABLATION_TABLES, as_params, settings_params
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.data.spec import preparation_spec
 from tina_repro.eval import backends, grading
@@ -41,8 +41,10 @@ ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
 # samples.jsonl links whose store file is gone (tina_repro.eval.points.lost_samples): all and
 # tables ask for them, so they are generated again.
 LOST_SAMPLES = [str(path) for path in points.lost_samples(W)]
-# Every job that loads the configuration reads these files: they are its declared inputs.
-SHEETS = [config[sheet] for sheet in ("experiments", "datasets", "benchmarks", "baselines")]
+# The sheets' rows, comments blank, for the jobs that need them (params: a comment reruns nothing).
+SHEET_PARAMS = workflow_config.sheet_params(W)
+# Rows with a published number per file of paper_results: what a caption may speak of.
+PUBLISHED = workflow_config.published_rows(W.path("paper_results"))
 
 
 # Every Hub repository the workflow downloads: the base model, baseline models and adapters.
@@ -89,7 +91,7 @@ def dataset_spec(wildcards):
 
 
 def benchmark_spec(wildcards):
-    return as_params(W.benchmarks[wildcards.benchmark])
+    return settings_params(W.benchmarks[wildcards.benchmark])
 
 
 def local_source_input(row):
@@ -133,10 +135,8 @@ def benchmark_hub_lock(wildcards):
 
 # ---- training ----------------------------------------------------------------------------------
 def training_row(wildcards):
-    """The experiment row as the trainer takes it; the free-text comment never triggers a rerun."""
-    row = as_params(W.experiments[wildcards.experiment])
-    row["comment"] = None
-    return row
+    """The experiment row as the trainer takes it (its comment blank)."""
+    return settings_params(W.experiments[wildcards.experiment])
 
 
 def training_context(wildcards):
@@ -337,6 +337,21 @@ def run_manifests(experiments):
 
 def paper_results(name):
     return os.path.join(config["paper_results"], name)
+
+
+def table_outputs(name, caption, label):
+    """A table's CSV (a download in the report) and its renderings (paths.TABLE_RENDERINGS):
+    Markdown, and HTML, which the report shows inline. All are declared, so a failed job leaves
+    none of them behind to pass for the new table."""
+    outputs = {ext: paths.table(name, ext) for ext in ["csv", *paths.TABLE_RENDERINGS]}
+    for ext, shown in (("csv", "CSV (download)"), ("html", "table")):
+        outputs[ext] = report(
+            outputs[ext],
+            caption=caption,
+            category="Tables",
+            labels={"table": label, "format": shown},
+        )
+    return outputs
 
 
 # ---- figures -----------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 # Tables built from scores and training logs, next to the paper's numbers. Each table depends only
 # on the runs it shows, so a dry-run says which experiments it waits for. Every file a table job
-# reads is a declared input (the sheets, the published numbers, graded.jsonl for intervals and
-# gains, log_history.csv for FLOPs, generation timings for cost), so tables rebuild when they
-# change; params are the config settings a table prints (the selection rule, the prices). All are
-# local rules: cheap pandas work on the host that drives the workflow.
+# reads is a declared input (the published numbers, graded.jsonl for intervals and gains,
+# log_history.csv for FLOPs, generation timings for cost), so tables rebuild when they change;
+# params are the sheets' rows without their comments (the jobs never read the sheet files, so a
+# comment edit rebuilds nothing) and the config settings a table prints (the selection rule, the
+# prices). All are local rules: cheap pandas work on the host that drives the workflow.
 
 
 rule collect_run_scores:
@@ -42,19 +43,15 @@ rule checkpoints_table:
         manifests=run_manifests(EXPERIMENTS),
         # each checkpoint's bf16 merge retention
         records=generation_record_files(EXPERIMENTS),
-        sheets=SHEETS,
     output:
-        report(
-            paths.table("checkpoints"),
-            caption="../report/checkpoints_table.rst",
-            category="Tables",
-            labels={"table": "every checkpoint"},
-        ),
+        **table_outputs("checkpoints", "../report/checkpoints_table.rst", "every checkpoint"),
     log:
         "logs/tables/checkpoints.log",
     localrule: True
     conda:
         "../envs/analysis.yaml"
+    params:
+        sheets=SHEET_PARAMS,
     script:
         "../scripts/make_table.py"
 
@@ -69,20 +66,17 @@ rule main_table:
         # the paper's row of a released adapter compared with an ablation run
         published_ablations=paper_results("ablations.csv"),
         published_baselines=paper_results("baselines.csv"),
-        sheets=SHEETS,
     output:
-        report(
-            paths.table("main"),
-            caption="../report/main_table.rst",
-            category="Tables",
-            labels={"table": "main (Tables 2-3)"},
-        ),
+        **table_outputs("main", "../report/main_table.rst", "main (Tables 2-3)"),
     log:
         "logs/tables/main.log",
     localrule: True
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
+        # what the caption says is published (paper_results)
+        published=PUBLISHED,
         selection=config["selection"],
     script:
         "../scripts/make_table.py"
@@ -96,20 +90,17 @@ rule ablations_table:
         # every checkpoint's and the base model's grades, for intervals and paired gains
         graded=graded_files(ABLATION_EXPERIMENTS),
         published=paper_results("ablations.csv"),
-        sheets=SHEETS,
     output:
-        report(
-            paths.table("ablations"),
-            caption="../report/ablations_table.rst",
-            category="Tables",
-            labels={"table": "ablations (Table 4)"},
-        ),
+        **table_outputs("ablations", "../report/ablations_table.rst", "ablations (Table 4)"),
     log:
         "logs/tables/ablations.log",
     localrule: True
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
+        # what the caption says is published (paper_results)
+        published=PUBLISHED,
         selection=config["selection"],
     script:
         "../scripts/make_table.py"
@@ -122,20 +113,17 @@ rule costs_table:
         manifests=run_manifests(EXPERIMENTS),
         timings=generation_timing_files,
         published=paper_results("costs.csv"),
-        sheets=SHEETS,
     output:
-        report(
-            paths.table("costs"),
-            caption="../report/costs_table.rst",
-            category="Tables",
-            labels={"table": "cost (Table 1)"},
-        ),
+        **table_outputs("costs", "../report/costs_table.rst", "cost (Table 1)"),
     log:
         "logs/tables/costs.log",
     localrule: True
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
+        # what the caption says is published (paper_results)
+        published=PUBLISHED,
         selection=config["selection"],
         # the whole block: prices of every device the table may price
         cost=config["cost"],
@@ -154,20 +142,17 @@ rule flops_table:
         recipes=paper_results("baseline_recipes.csv"),
         baselines=paths.BASELINE_SCORES,
         published_baselines=paper_results("baselines.csv"),
-        sheets=SHEETS,
     output:
-        report(
-            paths.table("flops"),
-            caption="../report/flops_table.rst",
-            category="Tables",
-            labels={"table": "training FLOPs"},
-        ),
+        **table_outputs("flops", "../report/flops_table.rst", "training FLOPs"),
     log:
         "logs/tables/flops.log",
     localrule: True
     conda:
         "../envs/analysis.yaml"
     params:
+        sheets=SHEET_PARAMS,
+        # what the caption says is published (paper_results)
+        published=PUBLISHED,
         selection=config["selection"],
     script:
         "../scripts/make_table.py"

@@ -11,7 +11,7 @@ from tina_repro import locks, logs
 from tina_repro.eval.generate import BenchmarkTask, generate_model
 
 if __name__ == "__main__":
-    logs.setup(snakemake.log[0])
+    logs.setup(snakemake.log[0], keep_sessions=True)
     gold_formats = snakemake.params.gold_formats
     tasks = [
         BenchmarkTask(name, Path(parquet), gold_formats[name], Path(samples))

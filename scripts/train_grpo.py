@@ -9,7 +9,7 @@ from tina_repro.config.rows import from_params
 from tina_repro.train.context import TrainingContext, TrainingJob
 from tina_repro.train.launch import run_leased
 
-logs.setup(snakemake.log[0])
+logs.setup(snakemake.log[0], keep_sessions=True)
 run_leased(
     TrainingJob(
         row=from_params(Experiment, snakemake.params.row),

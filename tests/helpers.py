@@ -138,8 +138,9 @@ def demo_config() -> WorkflowConfig:
     return load_files(ROOT / "config/demo/config.yaml", root=ROOT)
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 1800, env: dict | None = None):
+def snakemake(workdir: Path, *args: str, timeout: int = 1800, env: dict | None = None, **run):
     """Run the real workflow (this checkout's Snakefile) in ``workdir``; returns the process.
+    ``run`` goes to ``subprocess.run`` (e.g. ``preexec_fn``).
 
     The package is imported from this checkout in every job, whatever is installed."""
     environment = {**os.environ, **(env or {})}
@@ -154,6 +155,7 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1800, env: dict | None =
         text=True,
         timeout=timeout,
         env=environment,
+        **run,
     )
 
 

@@ -2,8 +2,10 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tina_repro import cli
@@ -102,6 +104,60 @@ def test_job_log_takes_prints_and_log_records(tmp_path):
     text = log.read_text()
     assert "{'loss': 0.25}" in text
     assert "INFO tina_repro.train: step 1 done" in text
+
+
+def _job(log: Path, body: str, keep_sessions: bool) -> subprocess.Popen:
+    """A job-like process: logs.setup(LOG, keep_sessions) then ``body``."""
+    code = (
+        f"from tina_repro import logs; logs.setup({str(log)!r}, keep_sessions={keep_sessions})\n"
+        + body
+    )
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(scripts)},
+    )
+
+
+def test_a_training_log_keeps_every_session_and_what_an_orphan_wrote(tmp_path):
+    """A rerun as Snakemake runs it (the rule's log deleted first) beside an orphan of the first
+    session that writes on: nothing is lost, and each session starts with its header."""
+    log = tmp_path / "logs" / "train_grpo" / "run.log"
+    log.parent.mkdir(parents=True)
+    orphan = _job(log, "print('step 1'); input(); print('orphan: step 2')", keep_sessions=True)
+    wait_for(lambda: log.exists() and "step 1" in log.read_text())
+    log.unlink()  # Snakemake removes a job's log before running it again
+    rerun = _job(log, "print('second session: waiting for the run folder')", keep_sessions=True)
+    assert rerun.wait(timeout=60) == 0
+    orphan.communicate("\n", timeout=60)
+    assert orphan.returncode == 0
+    kept = tmp_path / "logs" / "train_grpo" / "run.sessions.log"
+    assert log.is_symlink() and log.resolve() == kept.resolve()
+    lines = kept.read_text().splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("==== session: pid ")]
+    assert len(headers) == 2 and headers[0] == 0
+    assert f"pid {orphan.pid} on {socket.gethostname()}, started 20" in lines[0]
+    assert f"pid {rerun.pid} on" in lines[headers[1]]
+    assert lines.index("step 1") < headers[1]
+    assert {"second session: waiting for the run folder", "orphan: step 2"} <= set(lines)
+
+
+def test_a_rebuilding_job_log_holds_its_last_session_only(tmp_path):
+    log = tmp_path / "grade.log"
+    for word in ("first", "second"):
+        assert _job(log, f"print({word!r})", keep_sessions=False).wait(timeout=60) == 0
+    header, *rest = log.read_text().splitlines()
+    assert header.startswith("==== session: pid ") and "second" in rest and "first" not in rest
+    assert not log.is_symlink()
+
+
+def wait_for(condition, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def _grade_cli(tmp_path, rows: list[dict]) -> subprocess.CompletedProcess:

@@ -301,3 +301,58 @@ def test_demo_dag_builds_its_inputs_first_and_the_paper_dag_never_does(tmp_path)
     code, counts, output = dry_run(tmp_path, "results/tables/main.csv")
     assert code == 0, output
     assert "make_demo_data" not in counts and "build_demo_model" not in counts
+
+
+def demo_results(tmp_path: Path, gain: tuple[float, float, float], format_rate: float):
+    """A finished demo's main table (base and main run averages) and the main run's training log,
+    with the given gain (point, CI low, CI high) and evaluated format rate."""
+    import pandas as pd
+
+    from tina_repro import paths
+
+    wc = demo_config()
+    (run,) = wc.experiments_in("main")
+    log = tmp_path / paths.RUN_LOG_HISTORY.format(experiment=run)
+    log.parent.mkdir(parents=True)
+    rising = [0.6 + 0.38 * step / 79 for step in range(80)]
+    pd.DataFrame({"step": range(1, 81), "rewards/format/mean": rising}).to_csv(log, index=False)
+    average = {"benchmark": "average", "ci_low": 0.0, "ci_high": 0.0}
+    main = pd.DataFrame(
+        [
+            {**average, "model": "base", "step": None, "reproduced": 40.8, "format_rate": 64.4},
+            {
+                **average,
+                "model": run,
+                "step": wc.experiments[run].stop_step,
+                "reproduced": 40.8 + gain[0],
+                "gain_vs_base": gain[0],
+                "gain_ci_low": gain[1],
+                "gain_ci_high": gain[2],
+                "format_rate": format_rate,
+                "accuracy_given_formatted": 63.6,
+            },
+        ]
+    )
+    return wc, main
+
+
+@pytest.mark.parametrize(
+    ("gain", "format_rate", "failure"),
+    [
+        ((22.8, 19.5, 25.9), 99.9, None),  # CI's machine at eddb91f
+        ((12.0, 9.3, 14.7), 99.0, None),  # another CPU, same commit
+        ((1.0, -1.5, 3.5), 99.9, "need a gain whose 95% CI lies above zero"),
+        ((12.0, 9.3, 14.7), 90.0, "format rate 90.0% is below 95.0%"),
+    ],
+)
+def test_the_demo_check_holds_invariants_not_one_machines_numbers(
+    tmp_path, gain, format_rate, failure
+):
+    import check_demo
+
+    wc, main = demo_results(tmp_path, gain, format_rate)
+    problems = check_demo.check_learning(tmp_path, wc, main)
+    if failure is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and failure in problems[0], problems

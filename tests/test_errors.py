@@ -3,14 +3,20 @@ the pre-flight check and in a job) and the ``tina-repro`` command. Never a trace
 and the row are named where there is one."""
 
 import csv
+import errno
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 from helpers import ROOT, set_cell, snakemake
+from test_eval_workflow import paper_row, write_jsonl, write_sheet
 
 from tina_repro import cli
 
@@ -113,6 +119,54 @@ def test_sheet_error_is_one_line_in_tina_repro(workdir, capsys, case):
     sheet, edit, expected = SHEET_CASES[case]
     edit_sheet(workdir / "config" / sheet, edit)
     run_cli(capsys, ["validate", "--directory", str(workdir)], *expected)
+
+
+# Bytes a text editor hides: the same line from Snakemake and from tina-repro.
+def with_bom(path: Path) -> None:
+    """The sheet as a spreadsheet saves "UTF-8 with BOM"."""
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def latin1_cell(path: Path) -> int:
+    """Line 3 of the sheet gets a Latin-1 e-acute at the start of its second cell (a sheet saved
+    in a legacy encoding); returns the column an editor shows for it."""
+    lines = path.read_bytes().split(b"\n")
+    first, rest = lines[2].split(b"\t", 1)
+    lines[2] = first + b"\t\xe9" + rest
+    path.write_bytes(b"\n".join(lines))
+    return len(first.decode()) + 2
+
+
+def test_non_utf8_sheet_names_file_line_and_column(workdir, capsys):
+    column = latin1_cell(workdir / "config" / "datasets.tsv")
+    expected = f"config/datasets.tsv line 3 column {column}: byte 0xe9 is not UTF-8"
+    assert_one_line(dry_run(workdir, "results/tables/main.csv"), expected)
+    run_cli(capsys, ["validate", "--directory", str(workdir)], expected)
+
+
+def test_byte_order_mark_is_named(workdir, capsys):
+    with_bom(workdir / "config" / "experiments.tsv")
+    expected = ["config/experiments.tsv line 1", "byte-order mark (U+FEFF"]
+    line = assert_one_line(dry_run(workdir, "results/tables/main.csv"), *expected)
+    assert "\ufeff" not in line  # said, not shown as an invisible character
+    run_cli(capsys, ["validate", "--directory", str(workdir)], *expected)
+
+
+def test_non_utf8_config_file_names_file_line_and_column(workdir, capsys):
+    override = workdir / "latin1.yaml"
+    override.write_bytes(b"selection:\n  rule: final  # r\xe9sum\xe9\n")
+    argv = ["validate", "--directory", str(workdir), "--configfile", str(override)]
+    run_cli(capsys, argv, f"{override} line 2 column 19: byte 0xe9 is not UTF-8")
+
+
+def test_unpriced_evaluation_device_is_refused_before_any_job(workdir, capsys):
+    override = workdir / "device.yaml"
+    override.write_text("cost:\n  evaluation_device: NVIDIA H100\n")
+    expected = ["key 'cost/evaluation_device'", "'NVIDIA H100' has no price", "NVIDIA L40S"]
+    output = dry_run(workdir, "results/tables/costs.csv", "--configfile", str(override))
+    assert_one_line(output, *expected)
+    argv = ["validate", "--directory", str(workdir), "--configfile", str(override)]
+    run_cli(capsys, argv, *expected)
 
 
 def test_non_finite_config_number_is_one_line(workdir, capsys):
@@ -251,3 +305,195 @@ def test_data_error_is_one_line_in_tina_repro(workdir, capsys, monkeypatch):
         f"(report: {out / 'still3.report.json'})",
     )
     assert json.loads((out / "still3.report.json").read_text())["status"] == "failed"
+
+
+# ---- grading input and a full disk, in a job and in tina-repro ---------------------------------
+SCORE = "results/eval/baseline/base/tiny_math/score.json"
+SAMPLES = "results/eval/baseline/base/tiny_math/samples.jsonl"
+GRADING_RULES = ["--allowed-rules", "prepare_benchmark", "grade_samples", "--"]
+
+
+def sample_rows(benchmark: pd.DataFrame, samples: int = 4, length: int = 400) -> list[dict]:
+    """``samples`` right answers per problem, each after ``length`` characters of reasoning."""
+    return [
+        {
+            "problem_id": int(row.id),
+            "sample_index": index,
+            "completion": f"<think>{'x' * length}</think> \\boxed{{{row.answer}}}",
+            "gold": row.answer,
+            "task": "math",
+            "n_tokens": 10,
+        }
+        for row in benchmark.itertuples()
+        for index in range(samples)
+    ]
+
+
+@pytest.fixture
+def grading_workdir(workdir):
+    """The paper config with one local three-problem benchmark, already prepared, and a baseline
+    whose samples.jsonl the test writes (grading is the only other rule allowed to run)."""
+    data = workdir / "data"
+    data.mkdir()
+    source = write_jsonl(
+        data / "math.jsonl",
+        [{"problem": f"What is {n}+1?", "answer": str(n + 1)} for n in (1, 2, 3)],
+    )
+    benchmark = {
+        **paper_row("benchmarks.tsv", "aime24"),
+        "name": "tiny_math",
+        "expected_size": "3",
+        "source": f"local:{source}",
+    }
+    baseline = {**paper_row("baselines.tsv", "base"), "model": f"local:{data}"}
+    override = {
+        "benchmarks": write_sheet(data / "benchmarks.tsv", [benchmark]),
+        "baselines": write_sheet(data / "baselines.tsv", [baseline]),
+        "evaluation": {"grading_processes": 1},
+    }
+    (workdir / "override.yaml").write_text(yaml.safe_dump(override))
+    parquet = "resources/benchmarks/tiny_math.parquet"
+    proc = snakemake(workdir, "--cores", "1", *grading_config(workdir), *GRADING_RULES, parquet)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return workdir
+
+
+def grading_config(workdir: Path) -> list[str]:
+    return ["--configfile", str(workdir / "override.yaml")]
+
+
+def benchmark_of(workdir: Path) -> pd.DataFrame:
+    return pd.read_parquet(workdir / "resources" / "benchmarks" / "tiny_math.parquet")
+
+
+def write_samples(workdir: Path, rows: list[dict], bad_line: bytes | None = None) -> Path:
+    path = workdir / SAMPLES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(row).encode() for row in rows]
+    if bad_line is not None:
+        lines.insert(2, bad_line)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+# Files of at most LIMIT bytes: room for every file Snakemake writes (its copies of the rules
+# included), not for 12 graded samples of LONG characters each.
+LIMIT = 64 * 1024
+LONG = 8000
+
+
+def file_size_limit(limit: int):
+    """preexec_fn of a process whose files cannot grow beyond ``limit`` bytes: a write past it
+    fails with EFBIG (Python ignores SIGXFSZ), as on a full disk, without root or a tiny mount."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+BAD_SAMPLE_LINES = {
+    "not JSON": (b'{"problem_id": 0,', "line 3 column 18: invalid JSON"),
+    "not UTF-8": (b'{"completion": "\xff"}', "line 3 column 17: byte 0xff is not UTF-8"),
+    "missing keys": (b'{"problem_id": 0}', "line 3: missing key(s) "),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", BAD_SAMPLE_LINES)
+def test_bad_samples_line_is_one_line_in_a_grading_job(grading_workdir, case):
+    bad_line, expected = BAD_SAMPLE_LINES[case]
+    write_samples(grading_workdir, sample_rows(benchmark_of(grading_workdir)), bad_line)
+    proc = snakemake(
+        grading_workdir, "--cores", "1", *grading_config(grading_workdir), *GRADING_RULES, SCORE
+    )
+    assert proc.returncode != 0
+    assert_one_line(proc.stderr, f"{SAMPLES} {expected}")  # the job's log, shown
+
+
+@pytest.mark.parametrize("case", BAD_SAMPLE_LINES)
+def test_bad_samples_line_is_one_line_in_tina_repro(grading_workdir, capsys, case):
+    bad_line, expected = BAD_SAMPLE_LINES[case]
+    samples = write_samples(grading_workdir, sample_rows(benchmark_of(grading_workdir)), bad_line)
+    parquet = grading_workdir / "resources" / "benchmarks" / "tiny_math.parquet"
+    argv = ["score", "--samples", str(samples), "--benchmark-parquet", str(parquet)]
+    run_cli(capsys, [*argv, "--out-dir", str(grading_workdir / "out")], f"{samples} {expected}")
+    run_cli(
+        capsys,
+        ["grade", "--input", str(samples), "--output", str(grading_workdir / "graded.jsonl")],
+        f"{samples} {expected}",
+    )
+
+
+def test_grading_an_empty_input_is_one_line(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    output = tmp_path / "graded.jsonl"
+    run_cli(capsys, ["grade", "--input", str(empty), "--output", str(output)], "no rows to grade")
+    assert not output.exists()
+
+
+@pytest.mark.slow
+def test_disk_full_in_a_grading_job_is_one_line_naming_the_file(grading_workdir):
+    benchmark = benchmark_of(grading_workdir)
+    write_samples(grading_workdir, sample_rows(benchmark, length=LONG))
+    target = [*grading_config(grading_workdir), *GRADING_RULES, SCORE]
+    proc = snakemake(
+        grading_workdir, "--cores", "1", *target, preexec_fn=file_size_limit(LIMIT), timeout=300
+    )
+    assert proc.returncode != 0
+    graded = Path(SAMPLES).with_name("graded.jsonl")
+    assert_one_line(proc.stderr, f"error: cannot write {graded}: File too large")
+    folder = grading_workdir / graded.parent
+    assert sorted(p.name for p in folder.iterdir()) == ["samples.jsonl"]  # no *.tmp left behind
+
+
+def test_disk_full_is_one_line_in_tina_repro(tmp_path):
+    rows = [
+        {"completion": f"{'x' * LONG} \\boxed{{{n}}}", "gold": str(n), "task": "math"}
+        for n in range(12)
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    output = tmp_path / "out" / "graded.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tina_repro.cli", "grade", "--input", str(source)]
+        + ["--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
+        preexec_fn=file_size_limit(LIMIT),
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert_one_line(proc.stderr, f"tina-repro grade: error: cannot write {output}: File too large")
+    assert list(output.parent.iterdir()) == []  # the temporary file was removed
+
+
+def test_a_write_without_room_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text("old\n")
+    body = (
+        f"from tina_repro.files import write_text\nwrite_text({str(table)!r}, 'x' * {LIMIT + 1})\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", f"from tina_repro import logs\nlogs.setup()\n{body}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
+        preexec_fn=file_size_limit(LIMIT),
+    )
+    assert proc.returncode == 1
+    assert_one_line(proc.stderr, f"error: cannot write {table}: File too large")
+    assert table.read_text() == "old\n" and list(tmp_path.iterdir()) == [table]
+
+
+def test_a_full_device_names_the_file(tmp_path):
+    """ENOSPC (a full disk) and EDQUOT (a quota) read as EFBIG does."""
+    from tina_repro.files import DiskFullError, write_jsonl
+
+    out = tmp_path / "graded.jsonl"
+
+    def rows():
+        yield {"a": 1}
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(DiskFullError, match=f"cannot write {out}: No space left on device"):
+        write_jsonl(out, rows())
+    assert list(tmp_path.iterdir()) == []

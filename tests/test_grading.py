@@ -412,13 +412,16 @@ def test_grade_file_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("bad_line", "message"),
     [
-        ("{not json", r"line 3: invalid JSON"),
+        ("{not json", r"line 3 column 2: invalid JSON"),
         ('{"completion": "x", "task": "math"}', r"line 3: missing key\(s\) gold"),
         ('{"completion": "x", "gold": "1", "task": "olympiad"}', r"line 3: unknown task"),
         ('["x", "1", "math"]', r"line 3: expected a JSON object"),
         ('{"completion": "x", "gold": "F", "task": "gpqa"}', r"line 3: .*one letter A-D"),
         ('{"completion": null, "gold": "1", "task": "math"}', r"line 3: .*must be strings"),
-        ('{"completion": "\xff", "gold": "1", "task": "math"}', r"line 3: not UTF-8"),
+        (
+            '{"completion": "\xff", "gold": "1", "task": "math"}',
+            r"line 3 column 17: byte 0xff is not UTF-8",
+        ),
         # valid JSON, but a lone surrogate is no Unicode text: refused before grading starts
         (
             '{"completion": "ok \\ud800", "gold": "1", "task": "math"}',

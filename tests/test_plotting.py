@@ -16,6 +16,7 @@ from helpers import snakemake
 
 from tina_repro.figures import data, paper, runs
 from tina_repro.figures.make import make_figure
+from tina_repro.results.make import write_renderings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "figures"
@@ -273,10 +274,13 @@ FIGURE_RULES = [
 
 @pytest.fixture
 def workdir(tmp_path):
-    """The paper config plus the fixture results, as a finished pipeline would have left them."""
+    """The paper config plus the fixture results, as a finished pipeline would have left them
+    (each table with its renderings)."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     shutil.copytree(FIXTURES / "results", tmp_path / "results")
     shutil.copytree(FIXTURES / "resources", tmp_path / "resources")
+    for table in (tmp_path / "results" / "tables").glob("*.csv"):
+        write_renderings(pd.read_csv(table), table)
     return tmp_path
 
 

@@ -12,19 +12,25 @@ The harmless edits of grading_processes, vLLM memory and batch size expect gener
 be exactly the sampling settings and grading to take no processes param (rules/eval.smk).
 """
 
+import base64
 import csv
+import html
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import check_harmless_edits
 import pandas as pd
 import pytest
 import yaml
+from check_demo import report_files
 from check_harmless_edits import (
     GPQA_TEMPLATE,
     NO_OUTPUT,
     PRICE,
     SELECTION,
+    edit_comment,
     parse_plan,
     plan,
     plan_with,
@@ -35,6 +41,7 @@ from helpers import ROOT
 from test_results import BASE_MODEL, build_workspace
 
 from tina_repro.config import load_files
+from tina_repro.config.rows import SHEET_ROWS
 
 RUNS = ["still", "open_rs3", "limr"]
 BENCHMARKS = ["aime24", "gpqa_diamond"]
@@ -130,25 +137,26 @@ def test_the_finished_workflow_plans_nothing(finished):
 
 
 @pytest.mark.parametrize("edit", [*NO_OUTPUT, PRICE, SELECTION], ids=lambda e: e.name)
-def test_harmless_edit_plans_no_expensive_job(finished, edit):
-    jobs = plan_with(finished, [], edit.overlay(load_files(root=finished).config), TARGET)
+def test_harmless_edit_plans_no_expensive_job(finished, edit, tmp_path):
+    jobs = plan_with(finished, [], edit.overlay(load_files(root=finished), tmp_path), TARGET)
     assert not EXPENSIVE & set(rules_of(jobs)), rules_of(jobs)
     assert unexpected(jobs, edit) == []
 
 
-def test_price_and_selection_reach_the_tables_that_print_them(finished):
-    config = load_files(root=finished).config
-    price = rules_of(plan_with(finished, [], PRICE.overlay(config), TARGET))
+def test_price_and_selection_reach_the_tables_that_print_them(finished, tmp_path):
+    wc = load_files(root=finished)
+    price = rules_of(plan_with(finished, [], PRICE.overlay(wc, tmp_path), TARGET))
     assert price.pop("costs_table") == 1
     assert set(price) <= {"all", "figure_overall_comparison", "figure_cost_vs_performance"}
-    selection = rules_of(plan_with(finished, [], SELECTION.overlay(config), TARGET))
+    selection = rules_of(plan_with(finished, [], SELECTION.overlay(wc, tmp_path), TARGET))
     assert {"main_table", "ablations_table", "costs_table", "flops_table"} <= set(selection)
     assert selection["figure_checkpoint_curves"] == len(RUNS)
     assert "checkpoints_table" not in selection  # it prints every checkpoint, selected or not
 
 
-def test_other_task_template_reprepares_only_its_benchmarks(finished):
-    jobs = plan_with(finished, [], GPQA_TEMPLATE.overlay(load_files(root=finished).config), TARGET)
+def test_other_task_template_reprepares_only_its_benchmarks(finished, tmp_path):
+    overlay = GPQA_TEMPLATE.overlay(load_files(root=finished), tmp_path)
+    jobs = plan_with(finished, [], overlay, TARGET)
     counts = rules_of(jobs)
     assert [w for rule, w in jobs if rule == "prepare_benchmark"] == [{"benchmark": "gpqa_diamond"}]
     # every checkpoint of every run and every baseline generates again (one job per model, which
@@ -165,7 +173,16 @@ def test_dataset_columns_that_shape_no_table_reprepare_and_retrain_nothing(workd
     set_cell(workdir / "config" / "datasets.tsv", "still3", "paper_size", "1")
     set_cell(workdir / "config" / "datasets.tsv", "limr", "comment", "edited")
     jobs = plan(workdir, TARGET)
-    assert not EXPENSIVE & set(rules_of(jobs)), rules_of(jobs)  # tables read the sheet
+    assert not EXPENSIVE & set(rules_of(jobs)), rules_of(jobs)
+
+
+@pytest.mark.parametrize("sheet", SHEET_ROWS)
+def test_a_comment_edited_in_place_plans_nothing(workdir, sheet):
+    path = workdir / "config" / f"{sheet}.tsv"
+    before = path.read_text()
+    edit_comment(path, path)
+    assert path.read_text() != before
+    assert plan(workdir, TARGET) == []
 
 
 def test_learning_rate_retrains_exactly_its_run(workdir):
@@ -231,3 +248,41 @@ def test_the_ci_check_passes_on_a_finished_workflow(finished, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == len(NO_OUTPUT) + 2
     assert all(line.startswith("ok: ") for line in printed), printed
+
+
+# ---- the report ----------------------------------------------------------------------------------
+CHROMIUM = shutil.which("chromium")
+
+
+def chromium_text(url: str) -> str:
+    """The text a reader sees on the page at ``url`` once headless Chromium has run its
+    scripts (whitespace collapsed)."""
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
+        + ["--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    shown = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", proc.stdout)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown)).split())
+
+
+@pytest.mark.slow
+def test_the_report_shows_each_table_inline_beside_its_csv(workdir):
+    proc = snakemake(workdir, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = workdir / "results" / "report.html"
+    files = report_files(report.read_text())
+    assert files["costs.csv"] == (workdir / COSTS).read_bytes()  # the download
+    table = files["costs.html"].decode()  # shown inline (an iframe of this page)
+    tasks = pd.read_csv(workdir / COSTS)["task"]
+    assert all(f"<td>{html.escape(task)}</td>" in table for task in tasks)
+    if CHROMIUM is None:
+        return
+    start = chromium_text(report.as_uri())
+    assert "Reproduction of Tina: Tiny Reasoning Models via LoRA" in start
+    assert "chosen by the paper rule (the paper's" in start
+    shown = chromium_text("data:text/html;base64," + base64.b64encode(table.encode()).decode())
+    assert all(" ".join(task.split()) in shown for task in tasks)

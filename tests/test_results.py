@@ -23,7 +23,7 @@ from tina_repro.config import load
 from tina_repro.eval import scoring
 from tina_repro.results.collect import SCORE_COLUMNS, collect_scores, index_eval_files
 from tina_repro.results.flops_table import FLOPS_COLUMNS
-from tina_repro.results.make import make_table, to_markdown
+from tina_repro.results.make import make_table, to_html, to_markdown
 from tina_repro.results.stats import N_BOOT, SEED, average_ci, gains_vs_base, read_graded
 from tina_repro.results.tables import (
     ABLATION_COLUMNS,
@@ -230,14 +230,14 @@ def workspace(tmp_path_factory):
     inputs = rule_inputs(build_workspace(root, experiments))
     out = root / "results" / "tables"
     tables = {
-        rule: make_table(rule, named, out / f"{rule}.csv", paper_config())
+        rule: make_table(rule, named, out / f"{rule}.csv", load(paper_config()))
         for rule, named in inputs.items()
     }
     heldout = make_table(
         "main_table",
         inputs["main_table"],
         out / "heldout.csv",
-        paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"]),
+        load(paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"])),
     )
     return {"root": root, "tables": tables, "heldout": heldout, "inputs": inputs}
 
@@ -633,14 +633,29 @@ def test_flops_table_estimates_the_full_parameter_baselines_from_their_recipes(w
 
 
 # ---- output --------------------------------------------------------------------------------------
-def test_every_table_has_a_markdown_twin(workspace):
+def test_every_table_has_a_markdown_and_an_html_rendering(workspace):
+    tables = workspace["root"] / "results" / "tables"
     for rule in workspace["inputs"]:
-        markdown = (workspace["root"] / "results" / "tables" / f"{rule}.md").read_text()
+        markdown = (tables / f"{rule}.md").read_text()
         header, rule_line, *rows = markdown.splitlines()
         assert header.startswith("| ") and rule_line.startswith("|---")
         assert len(rows) == len(workspace["tables"][rule])
-    main = (workspace["root"] / "results" / "tables" / "main_table.md").read_text()
+        page = (tables / f"{rule}.html").read_text()
+        assert page.count("<tr>") == len(workspace["tables"][rule]) + 1  # and the header
+    main = (tables / "main_table.md").read_text()
     assert "| open_rs2 | tina | Tina-Open-RS2 | 450 | 51.43 | average | 50.60 |" in main
+    page = (tables / "main_table.html").read_text()
+    row = "<td>open_rs2</td><td>tina</td><td>Tina-Open-RS2</td><td>450</td><td>51.43</td>"
+    assert row + "<td>average</td><td>50.60</td>" in page
+    assert not list(tables.glob("*.tmp"))
+
+
+def test_html_cells_are_escaped():
+    frame = pd.DataFrame({"a<b": ["x & y", "<i>"], "n": [1.5, math.nan]})
+    page = to_html(frame, "t.csv")
+    assert "<th>a&lt;b</th><th>n</th>" in page
+    assert "<tr><td>x &amp; y</td><td>1.50</td></tr>" in page
+    assert "<tr><td>&lt;i&gt;</td><td></td></tr>" in page
 
 
 def test_markdown_cells():
@@ -656,4 +671,4 @@ def test_markdown_cells():
 
 def test_unknown_rule_is_named():
     with pytest.raises(ValueError, match="no table for rule 'tables'"):
-        make_table("tables", {}, "x.csv", paper_config())
+        make_table("tables", {}, "x.csv", load(paper_config()))

@@ -406,7 +406,11 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
     assert grpo["use_bias_correction_kl"] is False and grpo["bf16"] is False
     assert grpo["per_device_train_batch_size"] == 4 and grpo["gradient_accumulation_steps"] == 2
     assert resolved["lora_config"]["r"] == 8
-    assert sorted(resolved["lora_config"]["target_modules"]) == sorted(SEVEN.split(","))
+    # in the row's order, in every checkpoint (PEFT would list a set in a random order)
+    assert resolved["lora_config"]["target_modules"] == SEVEN.split(",")
+    for step in (5, 10):
+        config = json.loads((out / f"checkpoint-{step}" / "adapter_config.json").read_text())
+        assert config["target_modules"] == SEVEN.split(",")
     assert resolved["row"]["name"] == "tiny" and resolved["schedule"]["stop_step"] == 10
     assert {e["field"] for e in resolved["mapping"]} >= {"beta", "loss_type", "max_prompt_length"}
     assert resolved["versions"]["trl"] == "1.16.0"

@@ -2,6 +2,7 @@
 
 import copy
 import csv
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,16 @@ def test_preflight_refuses_gpu_jobs_on_a_smaller_host_naming_the_fix(paper_confi
     generation = [("generate_samples", {"run": "baseline", "point": "base", "benchmark": "x"}, 1)]
     with pytest.raises(DeviceShortfall, match="evaluation.backend: transformers"):
         check_devices(wc, generation, 0)
+
+
+def test_jobs_see_every_row_setting_but_not_the_comments(paper_config):
+    from tina_repro.config import from_sheet_params, sheet_params
+
+    wc = load(paper_config, root=ROOT)
+    seen = from_sheet_params(wc.config, sheet_params(wc))
+    for sheet in ("experiments", "datasets", "benchmarks", "baselines"):
+        rows = getattr(wc, sheet)
+        assert list(getattr(seen, sheet)) == list(rows)  # the sheet's order
+        assert any(row.comment for row in rows.values())
+        for name, row in getattr(seen, sheet).items():
+            assert row == dataclasses.replace(rows[name], comment=None)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tina_repro import logs
 from tina_repro.config import WorkflowConfig, load_files
-from tina_repro.errors import UserError, one_line
+from tina_repro.errors import UserError, is_user_error, one_line
 
 DEFAULT_CONFIG = "config/config.yaml"
 
@@ -301,7 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         logs.setup()
     try:
         args.func(args)
-    except (UserError, ValueError, FileNotFoundError) as error:
+    except (UserError, ValueError, OSError) as error:
+        # outside Snakemake, a bad argument (ValueError) or a missing file is the user's to fix
+        if not (is_user_error(error) or isinstance(error, ValueError | FileNotFoundError)):
+            raise
         print(f"tina-repro {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0

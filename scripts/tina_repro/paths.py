@@ -15,7 +15,7 @@ working directory, e.g. tests).
     results/eval/{run}/{point}/{benchmark}/    samples.jsonl (generate_samples),
                                                graded.jsonl + score.json (grade_samples)
     results/scores/{experiment}.csv            collect_run_scores -> tables, figures
-    results/tables/{table}.csv                 *_table rules (and a .md twin)
+    results/tables/{table}.{csv,md,html}       *_table rules (the CSV, and two renderings)
     results/figures/{name}.{pdf,png}           figure_* rules
 """
 
@@ -68,8 +68,10 @@ GENERATION_TIMING = "benchmarks/generate_samples/{run}/{point}.tsv"
 # ---- results and figures (rules/results.smk, rules/figures.smk) -------------------------------
 RUN_SCORES = "results/scores/{experiment}.csv"
 BASELINE_SCORES = "results/scores/baselines.csv"
-TABLE = "results/tables/{table}.csv"
+TABLE = "results/tables/{table}.{ext}"
 TABLES = ("main", "ablations", "checkpoints", "costs", "flops")
+# Beside each table's CSV: Markdown (a repository, a terminal) and HTML (the report shows it).
+TABLE_RENDERINGS = ("md", "html")
 FIGURE = "results/figures/{name}.{ext}"
 FIGURE_FORMATS = ("pdf", "png")
 
@@ -86,9 +88,9 @@ def fill(pattern: str, root: str | Path = ".", **wildcards: object) -> Path:
     return Path(root) / pattern.format(**wildcards)
 
 
-def table(name: str) -> str:
-    """``results/tables/{name}.csv``."""
-    return TABLE.format(table=name)
+def table(name: str, ext: str = "csv") -> str:
+    """``results/tables/{name}.{ext}``: the CSV, or a rendering of it (``TABLE_RENDERINGS``)."""
+    return TABLE.format(table=name, ext=ext)
 
 
 def figure(name: str, ext: str) -> str:

@@ -2,7 +2,8 @@
 
 Every stage takes these objects, never the raw dicts. ``as_params`` turns a row back into plain
 values (Snakemake only tracks params it can ``repr``: a dataclass would be ignored by its rerun
-check), and ``from_params`` rebuilds the row inside the job. config/README.md describes each
+check), ``settings_params`` does so without the free-text comment (what rules pass as params),
+and ``from_params`` rebuilds the row inside the job. config/README.md describes each
 column for people editing the sheets.
 """
 
@@ -159,6 +160,12 @@ def from_sheet(cls: type[Row], values: dict[str, Any]) -> Row:
 def as_params(row: Any) -> dict[str, Any]:
     """Plain values of a row, for Snakemake params (which it compares by repr)."""
     return dataclasses.asdict(row)
+
+
+def settings_params(row: Any) -> dict[str, Any]:
+    """:func:`as_params` of a sheet row with its free-text ``comment`` blank: what a job's
+    params carry, so that editing a comment reruns nothing (a comment changes no output)."""
+    return {**as_params(row), "comment": None}
 
 
 def from_params(cls: type[Row], values: dict[str, Any]) -> Row:

@@ -12,6 +12,7 @@ where the schema allows it) before validation, so rows carry Python types. Numbe
 from __future__ import annotations
 
 import csv
+import io
 import math
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ import jsonschema
 import yaml
 
 from tina_repro.errors import UserError
+from tina_repro.files import utf8_position
 
 TRUE_WORDS = {"true", "yes", "1"}
 FALSE_WORDS = {"false", "no", "0"}
@@ -117,6 +119,24 @@ def _coerce(cell: str, spec: dict, where: str, column: str) -> Any:
     return text
 
 
+def sheet_text(path: Path, display: str) -> str:
+    """A sheet's text: UTF-8 without a byte-order mark, else one line saying where and what."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{display} {utf8_position(data, err)} (save the sheet as UTF-8)"
+        ) from None
+    if text.startswith("\ufeff"):
+        # Spreadsheets save "UTF-8 with BOM"; the invisible U+FEFF would glue onto the first key.
+        raise ConfigError(
+            f'{display} line 1: the sheet starts with a byte-order mark (U+FEFF, as "UTF-8 with '
+            'BOM" saves it); save it as plain UTF-8'
+        )
+    return text
+
+
 def read_sheet(path: str | Path, schema: dict, display: str | None = None) -> list[dict]:
     """Read a TSV sheet into typed row dicts, validating each row against ``schema``.
 
@@ -127,7 +147,7 @@ def read_sheet(path: str | Path, schema: dict, display: str | None = None) -> li
     display = display or str(path)
     if not path.is_file():
         raise ConfigError(f"{display}: sheet not found")
-    with path.open(newline="") as handle:
+    with io.StringIO(sheet_text(path, display), newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         try:
             header = next(reader)

@@ -12,8 +12,11 @@ from tina_repro.config.workflow import WorkflowConfig, has_published_scores
 
 
 def table_targets() -> list[str]:
-    """results/tables/{main,ablations,checkpoints,costs,flops}.csv."""
-    return [paths.table(name) for name in paths.TABLES]
+    """results/tables/{main,ablations,checkpoints,costs,flops}.{csv,md,html}: every file of a
+    table is asked for, so a workflow finished before a rendering existed builds it."""
+    return [
+        paths.table(name, ext) for name in paths.TABLES for ext in ("csv", *paths.TABLE_RENDERINGS)
+    ]
 
 
 def figure_names(wc: WorkflowConfig) -> list[str]:

@@ -25,9 +25,12 @@ from tina_repro.config.rows import (
     Benchmark,
     Dataset,
     Experiment,
+    from_params,
     from_sheet,
+    settings_params,
 )
 from tina_repro.config.sheets import ConfigError, load_schema, read_sheet, validate_document
+from tina_repro.files import utf8_position
 
 # Evaluated-model groups share results/eval/{run}/...; "baseline" is reserved for untrained models.
 BASELINE_RUN = "baseline"
@@ -170,6 +173,12 @@ def _cross_check(wc: WorkflowConfig) -> None:
                 f"{wc.where('baselines', name)}: key 'compared_with': '{row.compared_with}' needs "
                 f"an adapter and a row of {config['experiments']}"
             )
+    cost = config["cost"]
+    if cost["evaluation_device"] not in cost["usd_per_device_hour"]:
+        raise ConfigError(
+            f"config: key 'cost/evaluation_device': '{cost['evaluation_device']}' has no price in "
+            f"cost/usd_per_device_hour (priced: {', '.join(cost['usd_per_device_hour'])})"
+        )
     selection = config["selection"]
     unknown = [b for b in selection["selection_benchmarks"] if b not in wc.benchmarks]
     if unknown:
@@ -198,12 +207,33 @@ def load(config: dict, root: str | Path = ".") -> WorkflowConfig:
     return wc
 
 
+def sheet_params(wc: WorkflowConfig) -> dict[str, list[dict]]:
+    """Every sheet's rows as params, without their comments: what a job that needs the sheets
+    takes instead of reading their files, so that a comment edit reruns nothing."""
+    return {
+        sheet: [settings_params(row) for row in getattr(wc, sheet).values()] for sheet in SHEET_ROWS
+    }
+
+
+def from_sheet_params(config: dict, sheets: dict[str, list[dict]]) -> WorkflowConfig:
+    """The configuration a job sees: ``config`` (validated as the workflow parsed) and the rows
+    of :func:`sheet_params`."""
+    wc = WorkflowConfig(config=config)
+    for sheet, row_type in SHEET_ROWS.items():
+        rows = [from_params(row_type, values) for values in sheets[sheet]]
+        setattr(wc, sheet, {row.name: row for row in rows})
+    return wc
+
+
 def read_config_file(path: str | Path) -> dict:
     """One YAML config file; a syntax error becomes one line naming the file and position."""
     try:
-        document = yaml.safe_load(Path(path).read_text())
+        data = Path(path).read_bytes()
+        document = yaml.safe_load(data.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} {utf8_position(data, err)} (save it as UTF-8)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         place = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -244,6 +274,26 @@ def _merge(base: dict, update: dict) -> None:
             _merge(base[key], value)
         else:
             base[key] = value
+
+
+def published_rows(paper_results: str | Path) -> dict[str, int]:
+    """Per file of the published-results folder (``tina_models``, ``figure1_overall_comparison``,
+    ...): how many of its rows hold a published number. What tables and figures can set beside
+    ours, and so what their captions may speak of (the demo's files hold none)."""
+    counts = {}
+    for path in sorted(Path(paper_results).glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.DictReader(handle)
+            counts[path.stem] = sum(any(map(_is_number, row.values())) for row in rows)
+    return counts
+
+
+def _is_number(cell: str | None) -> bool:
+    try:
+        float(cell or "")
+    except ValueError:
+        return False
+    return True
 
 
 def has_published_scores(paper_results: str | Path) -> bool:

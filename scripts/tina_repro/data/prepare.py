@@ -23,7 +23,7 @@ from tina_repro.data.normalize import (
     normalize_training,
 )
 from tina_repro.data.sources import DataError, load_source
-from tina_repro.files import sha256_file, write_json
+from tina_repro.files import atomic_path, sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,8 @@ def _prepare(
     failure_report = Path(failure_report or report_path)
     try:
         out, report = normalize(load_source(spec))
-        parquet_path = Path(parquet_path)
-        parquet_path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False), parquet_path)
+        with atomic_path(parquet_path) as tmp:
+            pq.write_table(pa.Table.from_pandas(out, schema=schema, preserve_index=False), tmp)
         report["parquet_sha256"] = sha256_file(parquet_path)
         report["status"] = "ok"
     except DataError as err:

@@ -21,7 +21,14 @@ import logging
 import pandas as pd
 
 from tina_repro.eval import grading, scoring, workers
-from tina_repro.files import dumps, read_jsonl, sha256_file, write_jsonl, write_text
+from tina_repro.files import (
+    BadInputError,
+    dumps,
+    read_jsonl,
+    sha256_file,
+    write_jsonl,
+    write_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,24 +36,24 @@ SAMPLE_KEYS = ("problem_id", "sample_index", "completion", "gold", "task", "n_to
 
 
 def read_samples(path) -> list[dict]:
-    """Rows of a samples.jsonl file; a bad line raises ``ValueError`` naming it."""
+    """Rows of a samples.jsonl file; a bad line raises ``BadInputError`` naming it."""
     rows = read_jsonl(path, SAMPLE_KEYS)
     if not rows:
-        raise ValueError(f"{path} has no samples")
+        raise BadInputError(f"{path} has no samples")
     return rows
 
 
 def check_against_benchmark(rows: list[dict], benchmark: pd.DataFrame, source: str) -> None:
-    """Raise ``ValueError`` unless ``rows`` answer exactly the benchmark's problems, with its
+    """Raise ``BadInputError`` unless ``rows`` answer exactly the benchmark's problems, with its
     golds and the same number of samples per problem."""
     golds = dict(zip(benchmark["id"].tolist(), benchmark["answer"].tolist(), strict=True))
     counts: dict = {}
     for row in rows:
         problem_id = row["problem_id"]
         if problem_id not in golds:
-            raise ValueError(f"{source}: problem {problem_id!r} is not in the benchmark")
+            raise BadInputError(f"{source}: problem {problem_id!r} is not in the benchmark")
         if str(row["gold"]) != golds[problem_id]:
-            raise ValueError(
+            raise BadInputError(
                 f"{source}: problem {problem_id!r} has gold {str(row['gold'])[:60]!r} but the "
                 f"benchmark says {golds[problem_id][:60]!r}; the benchmark changed after "
                 "generation, regenerate the samples"
@@ -54,11 +61,11 @@ def check_against_benchmark(rows: list[dict], benchmark: pd.DataFrame, source: s
         counts[problem_id] = counts.get(problem_id, 0) + 1
     missing = [problem_id for problem_id in golds if problem_id not in counts]
     if missing:
-        raise ValueError(
+        raise BadInputError(
             f"{source}: {len(missing)} benchmark problem(s) have no samples, e.g. {missing[:5]}"
         )
     if len(set(counts.values())) > 1:
-        raise ValueError(
+        raise BadInputError(
             f"{source}: problems have different sample counts {sorted(set(counts.values()))}"
         )
 

@@ -10,7 +10,6 @@ a process without other threads.
 """
 
 import functools
-import json
 import logging
 import os
 import time
@@ -27,7 +26,7 @@ from tina_repro.eval.grading import (
     not_graded,
 )
 from tina_repro.eval.supervised import run_supervised
-from tina_repro.files import jsonl_line, write_jsonl
+from tina_repro.files import BadInputError, json_line, jsonl_line, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -66,20 +65,20 @@ def run_grades(
 def _job_from_row(row: object, label: str) -> tuple[str, str, str, str]:
     """Validate one input row; errors name ``label`` (row index or file line)."""
     if not isinstance(row, dict):
-        raise ValueError(f"{label}: expected a JSON object, got {type(row).__name__}")
+        raise BadInputError(f"{label}: expected a JSON object, got {type(row).__name__}")
     missing = [key for key in ("completion", "gold", "task") if key not in row]
     if missing:
-        raise ValueError(f"{label}: missing key(s) {', '.join(missing)}")
+        raise BadInputError(f"{label}: missing key(s) {', '.join(missing)}")
     completion, gold, task = row["completion"], row["gold"], row["task"]
     if isinstance(gold, int | float) and not isinstance(gold, bool):
         gold = str(gold)  # AIME/AMC golds often arrive as JSON numbers
     if not isinstance(completion, str) or not isinstance(gold, str):
-        raise ValueError(f"{label}: 'completion' and 'gold' must be strings")
+        raise BadInputError(f"{label}: 'completion' and 'gold' must be strings")
     gold_format = row.get("gold_format") or None  # none: LaTeX, then plain expressions
     try:
         check_args(gold, task, gold_format)
     except ValueError as err:
-        raise ValueError(f"{label}: {err}") from None
+        raise BadInputError(f"{label}: {err}") from None
     _check_encodable(row, label)
     return completion, gold, task, gold_format
 
@@ -92,7 +91,7 @@ def _check_encodable(row: dict, label: str) -> None:
     except UnicodeEncodeError as err:
         bad = err.object[err.start : err.end]
         key = next((key for key, value in row.items() if bad in jsonl_line([key, value])), "")
-        raise ValueError(
+        raise BadInputError(
             f"{label}: key {key!r} holds {bad!r}, which is not Unicode text (a lone surrogate) "
             "and cannot be written as UTF-8; fix or drop the row"
         ) from None
@@ -138,8 +137,9 @@ def grade_file(
     timeout_s: float = STEP_TIMEOUT_S,
     sample_timeout_s: float | None = None,
 ) -> dict:
-    """Grade a JSONL file of rows (see :func:`grade_rows`) into another; blank lines are skipped.
-    The output appears only once complete. Returns counts and accuracy (%)."""
+    """Grade a JSONL file of rows (see :func:`grade_rows`) into another; blank lines are skipped,
+    and an input without rows is an error. The output appears only once complete. Returns counts
+    and accuracy (%)."""
     started = time.perf_counter()
     input_path, output_path = Path(input_path), Path(output_path)
     rows, labels = [], []
@@ -148,13 +148,10 @@ def grade_file(
             if not line.strip():
                 continue
             label = f"{input_path} line {number}"
-            try:
-                rows.append(json.loads(line.decode("utf-8")))
-            except UnicodeDecodeError:
-                raise ValueError(f"{label}: not UTF-8") from None
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{label}: invalid JSON ({err.msg})") from None
+            rows.append(json_line(line, label))
             labels.append(label)
+    if not rows:
+        raise BadInputError(f"{input_path}: no rows to grade")
     graded = _grade_labelled(rows, labels, processes, timeout_s, sample_timeout_s)
     write_jsonl(output_path, graded)
     n_correct = sum(row["correct"] for row in graded)
@@ -163,7 +160,7 @@ def grade_file(
         "output": str(output_path),
         "rows": len(graded),
         "correct": n_correct,
-        "accuracy": 100.0 * n_correct / len(graded) if graded else None,
+        "accuracy": 100.0 * n_correct / len(graded),
         "correct_after_think": sum(row["correct_after_think"] for row in graded),
         "correct_math_verify": sum(row["correct_math_verify"] for row in graded),
         "timeouts": sum(row["timeout"] for row in graded),

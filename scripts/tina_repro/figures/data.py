@@ -35,7 +35,7 @@ FIGURE1_METRICS = {
     "data_amount_thousands": ("Data amount", "thousand prompts × rollouts"),
     "computational_cost_usd": ("Computational cost", "USD"),
     "time_cost_hours": ("Time cost", "hours"),
-    "reasoning_performance_pct": ("Reasoning performance", "six-benchmark average (%)"),
+    "reasoning_performance_pct": ("Reasoning performance", "benchmark average (%)"),
 }
 LORA_FLOPS, FULL_FLOPS = "LoRA (as trained)", "full-parameter (same steps)"
 BASELINE_FLOPS = "full-parameter baseline (recipe estimate)"

@@ -131,7 +131,7 @@ def cost_vs_performance(
     label_axes(
         ax,
         "Training cost (USD, log scale)",
-        "Six-benchmark average (%)",
+        "Benchmark average (%)",
         "Cost vs performance",
         f"{dropped} point(s) without a positive cost not shown" if dropped else None,
     )
@@ -186,7 +186,7 @@ def flops_vs_performance(flops_csv: str | Path) -> tuple[plt.Figure, pd.DataFram
     label_axes(
         ax,
         "Training compute up to the selected or released checkpoint (FLOPs, log scale; estimate)",
-        "Six-benchmark average of that checkpoint (%)",
+        "Benchmark average of that checkpoint (%)",
         "Training compute vs performance",
         f"{dropped} point(s) without FLOPs not shown" if dropped else None,
     )
@@ -230,7 +230,7 @@ def ablations(ablations_csv: str | Path) -> tuple[plt.Figure, pd.DataFrame]:
         ax.set_xticks(x, data["setting"], rotation=30, ha="right")
         ax.set_xlim(-0.5, len(data) - 0.5)
         ax.set_title(ABLATION_TITLES.get(name, name))
-        ax.set_ylabel("Six-benchmark average (%)")
+        ax.set_ylabel("Benchmark average (%)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(
         handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.93)

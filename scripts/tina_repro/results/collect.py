@@ -17,6 +17,7 @@ import pandas as pd
 
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN
+from tina_repro.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ def collect_scores(score_files: Sequence[str | Path], out_csv: str | Path) -> pd
     duplicated = frame.duplicated(["run", "point", "benchmark"])
     if duplicated.any():
         raise ValueError(f"duplicate scores: {frame[duplicated].iloc[0].to_dict()}")
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_csv, index=False)
+    with atomic_path(out_csv) as tmp:
+        frame.to_csv(tmp, index=False)
     logger.info("collected %d scores into %s", len(frame), out_csv)
     return frame
 

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from tina_repro import paths
+from tina_repro.config import ConfigError
 from tina_repro.results.collect import as_paths
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def price_per_device_hour(device: str, cost_config: dict) -> float:
     """Dollars per hour of ``device`` from ``cost.usd_per_device_hour``."""
     prices = cost_config["usd_per_device_hour"]
     if device not in prices:
-        raise ValueError(
+        raise ConfigError(
             f"no price for device {device!r}: add it to {PRICE_KEY} in the config "
             f"(priced: {', '.join(prices) or 'none'})"
         )

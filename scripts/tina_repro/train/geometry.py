@@ -62,12 +62,16 @@ def schedule(row: Experiment, n_prompts: int) -> dict:
 
 
 def lora_settings(row: Experiment) -> dict:
-    """``peft.LoraConfig`` keyword arguments of the row (Tina: bias none, causal LM)."""
+    """``peft.LoraConfig`` keyword arguments of the row (Tina: bias none, causal LM).
+
+    ``target_modules`` is a tuple, in the row's order: PEFT turns a list into a set, which
+    ``adapter_config.json`` then lists in an order that changes with Python's string hashing, so
+    two bit-identical adapters would differ in their config; a tuple is written as given."""
     return {
         "r": row.lora_r,
         "lora_alpha": row.lora_alpha,
         "lora_dropout": row.lora_dropout,
-        "target_modules": list(row.lora_target_modules),
+        "target_modules": tuple(row.lora_target_modules),
         "bias": "none",
         "task_type": "CAUSAL_LM",
     }

@@ -20,7 +20,7 @@ from tina_repro import errors
 from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
-from tina_repro.config.rows import ABLATION_TABLES, as_params
+from tina_repro.config.rows import ABLATION_TABLES, as_params, preparation_params
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.eval import backends
 from tina_repro.eval import store as samples_store
@@ -88,7 +88,7 @@ def model_dir_of(wildcards, input):
 
 # ---- data --------------------------------------------------------------------------------------
 def dataset_spec(wildcards):
-    return as_params(W.datasets[wildcards.dataset])
+    return preparation_params(W.datasets[wildcards.dataset])
 
 
 def benchmark_spec(wildcards):
@@ -144,7 +144,7 @@ def training_row(wildcards):
 
 def training_context(wildcards):
     """The config settings a run depends on besides its row (base model, prompt, template)."""
-    return as_params(TrainingContext.of(W, wildcards.experiment))
+    return TrainingContext.of(W, wildcards.experiment).as_params()
 
 
 def training_dataset(wildcards):

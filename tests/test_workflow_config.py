@@ -9,6 +9,8 @@ import yaml
 from helpers import set_cell
 
 from tina_repro.config import ConfigError, load, load_files
+from tina_repro.config.rows import as_params, preparation_params
+from tina_repro.train.context import TrainingContext
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = ROOT / "config" / "config.yaml"
@@ -175,6 +177,37 @@ def test_unknown_system_prompt_key(paper_config, tmp_path):
     paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", edit)
     with pytest.raises(ConfigError, match="datasets.tsv line .*key 'system_prompt'"):
         load(paper_config, ROOT)
+
+
+def test_l1_rewards_need_a_dataset_with_target_length(paper_config, tmp_path):
+    edit = set_cell("deepscaler", "rewards", "format:1,length_l1_exact:2")
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    with pytest.raises(ConfigError) as error:
+        load(paper_config, ROOT)
+    assert "experiments.tsv line 3 (name=deepscaler): key 'rewards'" in str(error.value)
+    assert "'length_l1_exact' reads each prompt's target_length, but dataset 'deepscaler'" in str(
+        error.value
+    )
+    reversed_range = set_cell("deepscaler_l1", "target_length", "4000-100")
+    paper_config["experiments"] = "config/experiments.tsv"
+    paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", reversed_range)
+    with pytest.raises(ConfigError, match="key 'target_length': 4000-100 has its lowest"):
+        load(paper_config, ROOT)
+
+
+def test_target_length_is_a_training_param_only_where_it_is_set(paper_config):
+    wc = load(paper_config, ROOT)
+    assert wc.datasets["deepscaler_l1"].target_length == (100, 4000)
+    assert wc.datasets["deepscaler"].target_length is None
+    # preparation never sees it: editing the budgets re-prepares (and retrains) nothing else
+    assert "target_length" not in preparation_params(wc.datasets["deepscaler_l1"])
+    assert preparation_params(wc.datasets["open_rs"]) == {
+        k: v for k, v in as_params(wc.datasets["open_rs"]).items() if k != "target_length"
+    }
+    # a run without budgets keeps the training params it had before the field existed
+    context = TrainingContext.of(wc, "open_rs2")
+    assert "target_length" not in context.as_params()
+    assert TrainingContext(**context.as_params()) == context
 
 
 def test_heldout_selection_needs_a_proper_subset(paper_config):

@@ -84,6 +84,10 @@ class Dataset:
     system_prompt: str  #: key of config system_prompts used when training on it
     paper_size: int | None  #: size the paper states
     comment: str | None
+    #: (lowest, highest) token budget drawn per prompt and appended to the system prompt as
+    #: "Think for N tokens." (Tina's L1 preprocessing); None for every other set. Training
+    #: reads it, preparation does not (:func:`preparation_params`).
+    target_length: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,20 +139,30 @@ class Baseline:
         return int(found.group(1)) if found else None
 
 
+def parse_range(text: str) -> tuple[int, int]:
+    """``"100-4000"`` -> ``(100, 4000)`` (the sheet schema checks the form)."""
+    low, high = text.split("-")
+    return int(low), int(high)
+
+
 SHEET_ROWS: dict[str, type] = {
     "experiments": Experiment,
     "datasets": Dataset,
     "benchmarks": Benchmark,
     "baselines": Baseline,
 }
-_LIST_FIELDS = {"tables": ";", "lora_target_modules": ","}
+_CELL_PARSERS = {
+    "tables": lambda text: split_list(text, ";"),
+    "lora_target_modules": split_list,
+    "target_length": parse_range,
+}
 
 
 def from_sheet(cls: type[Row], values: dict[str, Any]) -> Row:
-    """A typed row from a validated sheet row (list cells split into tuples)."""
+    """A typed row from a validated sheet row (list and range cells parsed into tuples)."""
     fields = {f.name for f in dataclasses.fields(cls)}
     converted = {
-        key: split_list(value, _LIST_FIELDS[key]) if key in _LIST_FIELDS else value
+        key: _CELL_PARSERS[key](value) if key in _CELL_PARSERS and value is not None else value
         for key, value in values.items()
         if key in fields
     }
@@ -158,6 +172,15 @@ def from_sheet(cls: type[Row], values: dict[str, Any]) -> Row:
 def as_params(row: Any) -> dict[str, Any]:
     """Plain values of a row, for Snakemake params (which it compares by repr)."""
     return dataclasses.asdict(row)
+
+
+def preparation_params(row: Dataset) -> dict[str, Any]:
+    """A dataset row's params for its preparation: without ``target_length``, which only
+    training reads (editing it must not re-prepare the set, which would retrain every run on
+    it)."""
+    params = as_params(row)
+    del params["target_length"]
+    return params
 
 
 def from_params(cls: type[Row], values: dict[str, Any]) -> Row:

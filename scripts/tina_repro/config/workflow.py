@@ -116,11 +116,19 @@ def _check_experiment(row: Experiment, wc: WorkflowConfig) -> None:
     if row.dataset not in wc.datasets:
         fail("dataset", f"'{row.dataset}' is not a row of {wc.config['datasets']}")
     try:
-        for name, _weight in rewards.parse_weighted(row.rewards):
+        names = [name for name, _weight in rewards.parse_weighted(row.rewards)]
+        for name in names:
             params = {"max_len": row.cosine_max_len} if name == "cosine" else {}
             rewards.validate_params(name, params)
     except ValueError as err:
         fail("rewards", str(err))
+    for name in names:
+        if rewards.columns_of(name) and wc.datasets[row.dataset].target_length is None:
+            fail(
+                "rewards",
+                f"'{name}' reads each prompt's target_length, but dataset '{row.dataset}' has "
+                f"none (column target_length of {wc.config['datasets']})",
+            )
     if row.max_steps is not None and row.stop_step is not None and row.stop_step > row.max_steps:
         fail("stop_step", f"{row.stop_step} is beyond max_steps {row.max_steps}")
     horizon = row.stop_step if row.stop_step is not None else row.max_steps
@@ -140,6 +148,12 @@ def _cross_check(wc: WorkflowConfig) -> None:
     for row in wc.experiments.values():
         _check_experiment(row, wc)
     for name, row in wc.datasets.items():
+        if row.target_length is not None and row.target_length[0] > row.target_length[1]:
+            low, high = row.target_length
+            raise ConfigError(
+                f"{wc.where('datasets', name)}: key 'target_length': {low}-{high} has its lowest "
+                "budget above its highest"
+            )
         if row.system_prompt not in config["system_prompts"]:
             raise ConfigError(
                 f"{wc.where('datasets', name)}: key 'system_prompt': '{row.system_prompt}' is "

@@ -5,7 +5,11 @@ Training sets become ``row_id, problem, solution`` rows, reproducing the column 
 code: ``problem_column`` becomes ``problem``, ``solution_column`` becomes ``solution``, wrapped as
 ``$<value>$`` when ``wrap_solution`` is true. DeepScaleR's special case in grpo.py (its worked
 ``solution`` archived, ``answer`` wrapped as the gold) is therefore just the row
-``solution_column=answer, wrap_solution=true``.
+``solution_column=answer, wrap_solution=true``. A column may be a path into nested cells
+(:func:`~tina_repro.data.sources.split_column_path`): the later commit's II-Thought case
+(``messages[0]["content"]``, ``json.loads(verification_info)["answer"]["value"]``) is the row
+``messages.0.content`` / ``verification_info.answer.value``; a row whose path leads nowhere is
+dropped as ``*_not_found``.
 
 Benchmarks become ``id, problem, answer, prompt, choices, correct_letter`` rows with the prompt
 rendered from Tina's templates (docs/paper.md#evaluation). For GPQA the correct answer is inserted
@@ -40,11 +44,18 @@ import pyarrow as pa
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
 from tina_repro.config import Benchmark, Dataset
-from tina_repro.data.sources import GPQA_INCORRECT_COLUMNS, DataError, source_columns
+from tina_repro.data.sources import (
+    GPQA_INCORRECT_COLUMNS,
+    DataError,
+    follow_path,
+    source_columns,
+    split_column_path,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_DROP_FRACTION = 0.01
+_NOT_FOUND = object()  # a column path that leads nowhere in one row
 LETTERS = "ABCD"
 # lighteval's gold extraction per gold_format (Tina's run_post_train_eval.py, docs/paper.md#metrics)
 GOLD_EXTRACTION = {"expr": [ExprExtractionConfig()], "latex": [LatexExtractionConfig()]}
@@ -65,10 +76,13 @@ BENCHMARK_SCHEMA = pa.schema(
 
 
 def _cell_text(value: Any) -> tuple[str | None, str | None]:
-    """(text, issue): a cell as text, or the reason it is unusable ('empty' or 'not_text').
+    """(text, issue): a cell as text, or the reason it is unusable ('empty', 'not_text' or
+    'not_found', a column path that leads nowhere).
 
     Numbers count as text (``str(27)``, as grpo.py's f-string wrapping would render them).
     """
+    if value is _NOT_FOUND:
+        return None, "not_found"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None, "empty"
     if isinstance(value, str):
@@ -76,6 +90,19 @@ def _cell_text(value: Any) -> tuple[str | None, str | None]:
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return str(value), None
     return None, "not_text"
+
+
+def column_cells(df: pd.DataFrame, path: str) -> list[Any]:
+    """The values a sheet column (or path into nested cells) gives for every row, in order;
+    :data:`_NOT_FOUND` where the path leads nowhere."""
+    column, steps = split_column_path(path)
+    cells = []
+    for cell in df[column].tolist():
+        try:
+            cells.append(follow_path(cell, steps))
+        except (LookupError, TypeError, ValueError):
+            cells.append(_NOT_FOUND)
+    return cells
 
 
 def base_report(spec: Dataset | Benchmark, kind: str) -> dict:
@@ -170,7 +197,7 @@ def normalize_training(df: pd.DataFrame, spec: Dataset) -> tuple[pd.DataFrame, d
     }
     rows, dropped = [], []
     for position, (problem_cell, solution_cell) in enumerate(
-        zip(df[problem_col].tolist(), df[solution_col].tolist(), strict=True)
+        zip(column_cells(df, problem_col), column_cells(df, solution_col), strict=True)
     ):
         problem, issue = _cell_text(problem_cell)
         if issue:

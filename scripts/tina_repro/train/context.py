@@ -19,6 +19,8 @@ class TrainingContext:
     pad_token: str | None  #: pad token set on the tokenizer (when in its vocabulary)
     system_prompt: str  #: the system prompt text of the row's dataset
     chat_template: str  #: training chat template; "" keeps the model's own
+    #: the dataset row's per-prompt token budget range (L1 recipes), None for every other run
+    target_length: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, wc: WorkflowConfig, experiment: str) -> TrainingContext:
@@ -30,7 +32,16 @@ class TrainingContext:
             pad_token=base.get("pad_token") or None,
             system_prompt=wc.system_prompt(experiment),
             chat_template=wc.config.get("training_chat_template") or "",
+            target_length=wc.datasets[wc.experiments[experiment].dataset].target_length,
         )
+
+    def as_params(self) -> dict:
+        """Plain values for Snakemake params: ``target_length`` only when set, so that runs
+        without it keep the params they had before the field existed (no spurious retraining)."""
+        params = as_params(self)
+        if self.target_length is None:
+            del params["target_length"]
+        return params
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ class TrainingJob:
         """Plain values (for the JSON file a multi-GPU launch reads)."""
         return {
             "row": as_params(self.row),
-            "context": as_params(self.context),
+            "context": self.context.as_params(),
             "dataset_parquet": str(self.dataset_parquet),
             "base_model_dir": str(self.base_model_dir),
             "out_dir": str(self.out_dir),

@@ -20,7 +20,12 @@ from tina_repro import errors
 from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_slug, wildcard_pattern
-from tina_repro.config.rows import ABLATION_TABLES, as_params, preparation_params
+from tina_repro.config.rows import (
+    ABLATION_TABLES,
+    as_params,
+    preparation_params,
+    training_params,
+)
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.eval import backends
 from tina_repro.eval import store as samples_store
@@ -136,10 +141,9 @@ def benchmark_hub_lock(wildcards):
 
 # ---- training ----------------------------------------------------------------------------------
 def training_row(wildcards):
-    """The experiment row as the trainer takes it; the free-text comment never triggers a rerun."""
-    row = as_params(W.experiments[wildcards.experiment])
-    row["comment"] = None
-    return row
+    """The experiment row as the trainer takes it; what only the tables read (the free-text
+    comment, compared_with) never triggers a rerun."""
+    return training_params(W.experiments[wildcards.experiment])
 
 
 def training_context(wildcards):

@@ -13,14 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_validate_reports_the_paper_config(capsys):
     assert cli.main(["validate", "--directory", str(ROOT)]) == 0
-    assert "18 experiments, 7 datasets, 6 benchmarks, 8 baselines" in capsys.readouterr().out
+    assert (
+        "25 experiments (25 training runs), 10 datasets, 6 benchmarks, 8 baselines"
+        in capsys.readouterr().out
+    )
 
 
 def test_validate_from_another_directory_finds_the_workflow(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     demo = ROOT / "config" / "demo" / "config.yaml"
     assert cli.main(["validate", "--configfile", str(demo)]) == 0
-    assert "4 experiments, 1 datasets, 3 benchmarks, 1 baselines" in capsys.readouterr().out
+    assert (
+        "4 experiments (4 training runs), 1 datasets, 3 benchmarks, 1 baselines"
+        in capsys.readouterr().out
+    )
 
 
 def test_validate_fails_with_one_line(tmp_path, capsys):

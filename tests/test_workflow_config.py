@@ -2,6 +2,7 @@
 
 import copy
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 from helpers import set_cell
 
 from tina_repro.config import ConfigError, load, load_files
-from tina_repro.config.rows import as_params, preparation_params
+from tina_repro.config.rows import as_params, preparation_params, training_params
 from tina_repro.train.context import TrainingContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,9 +35,20 @@ def edited_sheet(tmp_path, sheet, edit):
 
 def test_paper_config_loads_with_typed_rows(paper_config):
     wc = load(paper_config, ROOT)
-    assert len(wc.experiments) == 18
+    # the paper's 15 runs and its 3 further readings, the later commit's 6 recipes and the
+    # intended reading of the long-completion one; one seed each
+    assert len(wc.experiments) == 25
+    assert wc.replicates["open_rs2"] == ("open_rs2",)
     assert wc.experiments_in("main") == ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
-    assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 18
+    assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 20
+    assert wc.experiments_in("rewards", "completion_length", "length_control") == [
+        "open_rs3_format",
+        "open_rs3_long_completion",
+        "open_rs3_long_completion_drgrpo_tina",
+        "l1_exact",
+        "l1_max",
+    ]
+    assert wc.experiments["open_rs3_format"].compared_with == "open_rs3"
     drgrpo = wc.experiments["open_rs3_drgrpo"]  # as released: the typo left plain GRPO
     assert (drgrpo.loss_type, drgrpo.scale_rewards, drgrpo.beta) == ("grpo", "group", 0.04)
     tina = wc.experiments["open_rs3_drgrpo_tina"]
@@ -208,6 +220,64 @@ def test_target_length_is_a_training_param_only_where_it_is_set(paper_config):
     context = TrainingContext.of(wc, "open_rs2")
     assert "target_length" not in context.as_params()
     assert TrainingContext(**context.as_params()) == context
+
+
+def test_a_row_with_several_seeds_becomes_one_run_per_seed(paper_config, tmp_path):
+    edit = set_cell("open_rs2", "seeds", "42;43;44")
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    wc = load(paper_config, ROOT)
+    runs = ("open_rs2", "open_rs2_seed43", "open_rs2_seed44")
+    assert wc.replicates["open_rs2"] == runs
+    assert [wc.experiments[run].seed for run in runs] == [42, 43, 44]
+    # replicates share everything but the name and the seed
+    base = as_params(wc.experiments["open_rs2"])
+    for run in runs[1:]:
+        other = as_params(wc.experiments[run])
+        assert {k for k in base if base[k] != other[k]} == {"name", "seed"}
+        assert wc.row_of(run) == "open_rs2"
+        assert wc.where("experiments", run).endswith("line 5 (name=open_rs2_seed43)") == (
+            run == "open_rs2_seed43"
+        )
+    assert wc.experiments_in("main")[3:6] == list(runs)
+    # the first run keeps the training params it had with one seed
+    single = load(yaml.safe_load(PAPER_CONFIG.read_text()), ROOT)
+    assert training_params(wc.experiments["open_rs2"]) == training_params(
+        single.experiments["open_rs2"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        ("42;43;42", "line 5 (name=open_rs2): key 'seeds': seed 42 is given twice"),
+        ("42, 43", "line 5 (name=open_rs2): key 'seeds'"),
+    ],
+)
+def test_bad_seeds_are_named(paper_config, tmp_path, seeds, message):
+    edit = set_cell("open_rs2", "seeds", seeds)
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load(paper_config, ROOT)
+
+
+def test_a_replicate_may_not_take_another_rows_name(paper_config, tmp_path):
+    def edit(header, rows):
+        rows.insert(0, [*rows[7]])  # a copy of limr named like limr's second replicate
+        rows[0][0] = "limr_seed43"
+        set_cell("limr", "seeds", "42;43")(header, rows)
+
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    message = "line 10 (name=limr): the replicate 'limr_seed43' has the name of the row on line 2"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load(paper_config, ROOT)
+
+
+def test_compared_with_names_another_row(paper_config, tmp_path):
+    for value in ("open_rs3_format", "no_such_row"):
+        edit = set_cell("open_rs3_format", "compared_with", value)
+        paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+        with pytest.raises(ConfigError, match=f"key 'compared_with': '{value}' is not another"):
+            load(paper_config, ROOT)
 
 
 def test_heldout_selection_needs_a_proper_subset(paper_config):

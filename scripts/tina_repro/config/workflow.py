@@ -25,6 +25,7 @@ from tina_repro.config.rows import (
     Dataset,
     Experiment,
     from_sheet,
+    replicate_runs,
 )
 from tina_repro.config.sheets import ConfigError, load_schema, read_sheet, validate_document
 
@@ -45,7 +46,9 @@ class WorkflowConfig:
     datasets: dict[str, Dataset] = field(default_factory=dict)
     benchmarks: dict[str, Benchmark] = field(default_factory=dict)
     baselines: dict[str, Baseline] = field(default_factory=dict)
-    #: (sheet, name) -> line number in its file, for messages
+    #: experiments sheet row -> its runs, one per seed (the first named as the row)
+    replicates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: (sheet, name) -> line number in its file, for messages (a replicate: its row's line)
     lines: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def path(self, key: str) -> Path:
@@ -53,8 +56,13 @@ class WorkflowConfig:
         return self.root / self.config[key]
 
     def experiments_in(self, *tables: str) -> list[str]:
-        """Names of the experiments that appear in any of the given paper tables."""
+        """Names of the experiments (every replicate run) that appear in any of the given paper
+        tables."""
         return [name for name, row in self.experiments.items() if row.in_tables(*tables)]
+
+    def row_of(self, run: str) -> str:
+        """The experiments sheet row a run (or replicate) belongs to."""
+        return next(row for row, runs in self.replicates.items() if run in runs)
 
     def system_prompt(self, experiment: str) -> str:
         """The system prompt text an experiment trains with (its dataset's key)."""
@@ -115,6 +123,10 @@ def _check_experiment(row: Experiment, wc: WorkflowConfig) -> None:
 
     if row.dataset not in wc.datasets:
         fail("dataset", f"'{row.dataset}' is not a row of {wc.config['datasets']}")
+    if row.compared_with is not None and (
+        row.compared_with not in wc.replicates or row.compared_with == wc.row_of(row.name)
+    ):
+        fail("compared_with", f"'{row.compared_with}' is not another row of this sheet")
     try:
         names = [name for name, _weight in rewards.parse_weighted(row.rewards)]
         for name in names:
@@ -196,11 +208,34 @@ def load(config: dict, root: str | Path = ".") -> WorkflowConfig:
         rows = read_sheet(wc.path(sheet), load_schema(f"{sheet}.schema.yaml"), config[sheet])
         typed = {}
         for values in rows:
-            wc.lines[(sheet, values["name"])] = values["_line"]
-            typed[values["name"]] = from_sheet(row_type, values)
+            runs = _runs_of(sheet, values, config[sheet])
+            for name, run in runs.items():
+                if name in typed:
+                    raise ConfigError(
+                        f"{config[sheet]} line {values['_line']} (name={values['name']}): the "
+                        f"replicate '{name}' has the name of the row on line "
+                        f"{wc.lines[(sheet, name)]}"
+                    )
+                wc.lines[(sheet, name)] = values["_line"]
+                typed[name] = from_sheet(row_type, run)
+            if sheet == "experiments":
+                wc.replicates[values["name"]] = tuple(runs)
         setattr(wc, sheet, typed)
     _cross_check(wc)
     return wc
+
+
+def _runs_of(sheet: str, values: dict, display: str) -> dict[str, dict]:
+    """The typed-row values of a sheet row: one per seed (name -> values) for an experiments
+    row, the row itself otherwise."""
+    if sheet != "experiments":
+        return {values["name"]: values}
+    try:
+        runs = replicate_runs(values["name"], values["seeds"])
+    except ValueError as err:
+        where = f"{display} line {values['_line']} (name={values['name']})"
+        raise ConfigError(f"{where}: key 'seeds': {err}") from None
+    return {name: {**values, "name": name, "seed": seed} for name, seed in runs}
 
 
 def read_config_file(path: str | Path) -> dict:

@@ -42,7 +42,8 @@ EXPERIMENTS = list(W.experiments)
 BENCHMARKS = list(W.benchmarks)
 BASELINES = list(W.baselines)
 MAIN_EXPERIMENTS = W.experiments_in("main")
-ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
+# An ablation also lists the rows its rows are compared with (experiments.tsv compared_with).
+ABLATION_EXPERIMENTS = W.with_references(W.experiments_in(*ABLATION_TABLES))
 # Every job that loads the configuration reads these files: they are its declared inputs.
 SHEETS = [config[sheet] for sheet in ("experiments", "datasets", "benchmarks", "baselines")]
 

@@ -76,6 +76,25 @@ def test_ablation_table_plans_every_run(workdir):
         assert f"output: results/train/{run}/manifest.json" in output
 
 
+def test_a_row_with_three_seeds_plans_one_training_per_seed(workdir):
+    sheet = workdir / "config" / "experiments.tsv"
+    header, *rows = sheet.read_text().splitlines()
+    column = header.split("\t").index("seeds")
+    for i, row in enumerate(rows):
+        cells = row.split("\t")
+        if cells[0] == "open_rs2":
+            cells[column] = "42;43;44"
+            rows[i] = "\t".join(cells)
+    sheet.write_text("\n".join([header, *rows]) + "\n")
+    code, counts, output = snakemake_dry_run(workdir, "results/tables/main.csv")
+    assert code == 0, output
+    assert counts["train_grpo"] == 5 + 2  # the main runs and open_rs2's two more seeds
+    assert counts["collect_run_scores"] == 7
+    for run in ("open_rs2", "open_rs2_seed43", "open_rs2_seed44"):
+        assert f"output: results/train/{run}/manifest.json" in output
+        assert f"log: logs/train_grpo/{run}.log" in output
+
+
 def test_unknown_key_stops_the_dry_run(workdir):
     sheet = workdir / "config" / "experiments.tsv"
     header, *rows = sheet.read_text().splitlines()

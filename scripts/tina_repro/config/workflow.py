@@ -60,6 +60,13 @@ class WorkflowConfig:
         tables."""
         return [name for name, row in self.experiments.items() if row.in_tables(*tables)]
 
+    def with_references(self, runs: list[str]) -> list[str]:
+        """``runs`` and every run of the rows they are ``compared_with``, in sheet order: what
+        a table comparing them reads."""
+        references = {self.experiments[run].compared_with for run in runs}
+        wanted = set(runs) | {r for row in references if row for r in self.replicates[row]}
+        return [name for name in self.experiments if name in wanted]
+
     def row_of(self, run: str) -> str:
         """The experiments sheet row a run (or replicate) belongs to."""
         return next(row for row, runs in self.replicates.items() if run in runs)

@@ -41,6 +41,8 @@ from tina_repro.results.tables import (
     ablations_table,
     format_columns,
     main_table,
+    metric_columns,
+    metric_label,
     reproduced_rows,
 )
 
@@ -532,6 +534,16 @@ def test_gain_without_grades_or_base_model_is_empty_and_logged(workspace, tmp_pa
         table = main_table(tables)
     assert table["gain_vs_base"].isna().all() and table["format_rate"].notna().all()
     assert "open_rs2/step-450: no baseline evaluates the base model" in caplog.text
+
+
+def test_metric_says_one_sample_or_the_mean_over_n():
+    assert metric_label(1) == "pass@1" and metric_label(10) == "mean@10"
+    frame = pd.DataFrame({"benchmark": ["a", "b"], "samples_per_problem": [10, 10]})
+    assert metric_columns([frame], ["a", "b"]) == {
+        "a": "mean@10",
+        "b": "mean@10",
+        "average": "mean@10",
+    }
 
 
 def test_format_columns_average_needs_every_benchmark():

@@ -280,6 +280,18 @@ def test_compared_with_names_another_row(paper_config, tmp_path):
             load(paper_config, ROOT)
 
 
+def test_ten_seed_overlay_asks_for_one_seed_per_sample(paper_config):
+    wc = load_files(ROOT / "config" / "eval-10-seeds.yaml", root=ROOT)
+    evaluation = wc.config["evaluation"]
+    assert evaluation["samples_per_problem"] == 10
+    assert evaluation["sample_seeds"] == list(range(10))
+    assert evaluation["temperature"] == 0.6 and evaluation["max_new_tokens"] == 32768
+    assert paper_config["evaluation"]["sample_seeds"] == []
+    paper_config["evaluation"]["sample_seeds"] = [0, 1, 2]
+    with pytest.raises(ConfigError, match="'evaluation/sample_seeds': 3 seeds for samples_per"):
+        load(paper_config, ROOT)
+
+
 def test_heldout_selection_needs_a_proper_subset(paper_config):
     paper_config["selection"] = {"rule": "heldout", "selection_benchmarks": []}
     with pytest.raises(ConfigError, match="selection_benchmarks"):

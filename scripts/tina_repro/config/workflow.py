@@ -194,6 +194,13 @@ def _cross_check(wc: WorkflowConfig) -> None:
                 f"{wc.where('baselines', name)}: key 'compared_with': '{row.compared_with}' needs "
                 f"an adapter and a row of {config['experiments']}"
             )
+    evaluation = config["evaluation"]
+    sample_seeds = evaluation.get("sample_seeds") or []
+    if sample_seeds and len(sample_seeds) != evaluation["samples_per_problem"]:
+        raise ConfigError(
+            f"config: key 'evaluation/sample_seeds': {len(sample_seeds)} seeds for "
+            f"samples_per_problem {evaluation['samples_per_problem']} (one seed per sample)"
+        )
     selection = config["selection"]
     unknown = [b for b in selection["selection_benchmarks"] if b not in wc.benchmarks]
     if unknown:

@@ -24,7 +24,7 @@ def test_validate_from_another_directory_finds_the_workflow(monkeypatch, tmp_pat
     demo = ROOT / "config" / "demo" / "config.yaml"
     assert cli.main(["validate", "--configfile", str(demo)]) == 0
     assert (
-        "4 experiments (4 training runs), 1 datasets, 3 benchmarks, 1 baselines"
+        "5 experiments (5 training runs), 1 datasets, 3 benchmarks, 1 baselines"
         in capsys.readouterr().out
     )
 
@@ -38,8 +38,8 @@ def test_validate_fails_with_one_line(tmp_path, capsys):
     assert err == (
         "tina-repro validate: error: config: unknown key 'evaluation/temprature' (allowed here: "
         "adapter_mode, backend, batch_size, grading_processes, max_model_len, max_new_tokens, "
-        "merge_dtype, samples_per_problem, seed, temperature, top_p, vllm_device, vllm_dtype, "
-        "vllm_enforce_eager, vllm_gpu_memory_utilization)"
+        "merge_dtype, sample_seeds, samples_per_problem, seed, temperature, top_p, vllm_device, "
+        "vllm_dtype, vllm_enforce_eager, vllm_gpu_memory_utilization)"
     )
 
 

@@ -299,16 +299,8 @@ def _length_l1_exact(
         penalty = alpha * abs(length - target)
         return 1 - penalty if correct else -penalty
 
-    return _length_l1(
-        "length_l1_exact",
-        score,
-        texts,
-        golds,
-        target_lengths,
-        group_size,
-        parsing_timeout,
-        timeout_seconds,
-    )
+    limits = (group_size, parsing_timeout, timeout_seconds)
+    return _length_l1("length_l1_exact", score, texts, golds, target_lengths, *limits)
 
 
 def _length_l1_max(
@@ -328,16 +320,8 @@ def _length_l1_max(
     def score(length: int, target: int, correct: bool) -> float:
         return max(0.0, min(alpha * (target - length) + delta, 1.0)) if correct else 0.0
 
-    return _length_l1(
-        "length_l1_max",
-        score,
-        texts,
-        golds,
-        target_lengths,
-        group_size,
-        parsing_timeout,
-        timeout_seconds,
-    )
+    limits = (group_size, parsing_timeout, timeout_seconds)
+    return _length_l1("length_l1_max", score, texts, golds, target_lengths, *limits)
 
 
 def _cosine(

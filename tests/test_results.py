@@ -491,7 +491,7 @@ def test_gain_is_paired_by_problem_and_stratified_by_benchmark(tmp_path):
     # +50 on both and a zero-width interval. Resampling two problems gives 0, 50 or 100.
     write_graded(tmp_path, "baseline", "base", "b", {"b0": 0, "b1": 2})
     write_graded(tmp_path, "run", "step-5", "b", {"b1": 2, "b0": 4})
-    gains = gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a", "b"])
+    gains = gains_vs_base(graded_index(tmp_path), [("run", "step-5")], "base", ["a", "b"])
     assert gains == {
         "a": (25.0, 25.0, 25.0),
         "b": (50.0, 0.0, 100.0),
@@ -518,11 +518,11 @@ def test_average_gain_of_one_benchmark_is_its_paired_bootstrap(tmp_path):
 def test_gain_without_grades_or_base_model_is_empty_and_logged(workspace, tmp_path, caplog):
     write_graded(tmp_path, "run", "step-5", "a", {"a0": 1})
     with caplog.at_level(logging.WARNING):
-        assert gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a"]) == {}
+        assert gains_vs_base(graded_index(tmp_path), [("run", "step-5")], "base", ["a"]) == {}
     assert "no gain over the base model for run/step-5" in caplog.text
     write_graded(tmp_path, "baseline", "base", "a", {"a1": 1})
     with pytest.raises(ValueError, match=r"graded.jsonl against .*problem sets differ"):
-        gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a"])
+        gains_vs_base(graded_index(tmp_path), [("run", "step-5")], "base", ["a"])
     # A config whose base model no baseline evaluates: the table is built, its gains empty.
     config = paper_config()
     config["base_model"]["revision"] = "0123abc"

@@ -28,7 +28,6 @@ of one experiments row, one per training seed (its replicates, each at its selec
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -164,14 +163,6 @@ def group_interval(
     return out
 
 
-def average_interval(
-    graded: GradedIndex, run: str, point: str, benchmarks: Sequence[str]
-) -> tuple[float, float]:
-    """The 95% interval of ``run/point``'s average over ``benchmarks``; NaN (with a warning)
-    when a graded.jsonl is missing."""
-    return group_interval(graded, [(run, point)], benchmarks).get(AVERAGE, (math.nan, math.nan))
-
-
 def paired_difference(
     graded: GradedIndex,
     points_a: Sequence[Point],
@@ -203,9 +194,10 @@ def paired_difference(
 
 
 def gains_vs_base(
-    graded: GradedIndex, run: str, point: str, base_point: str, benchmarks: Sequence[str]
+    graded: GradedIndex, points: Sequence[Point], base_point: str, benchmarks: Sequence[str]
 ) -> dict[str, tuple[float, float, float]]:
-    """:func:`paired_difference` of ``run/point`` over the baseline ``base_point``."""
+    """:func:`paired_difference` of a group (one run's checkpoint, or a row's replicates) over
+    the baseline ``base_point``."""
     return paired_difference(
-        graded, [(run, point)], [(BASELINE_RUN, base_point)], benchmarks, "gain over the base model"
+        graded, points, [(BASELINE_RUN, base_point)], benchmarks, "gain over the base model"
     )

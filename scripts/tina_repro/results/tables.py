@@ -66,7 +66,7 @@ from tina_repro.results.collect import (
     read_manifests,
     read_scores,
 )
-from tina_repro.results.stats import AVERAGE, group_interval, paired_difference
+from tina_repro.results.stats import AVERAGE, gains_vs_base, group_interval, paired_difference
 
 logger = logging.getLogger(__name__)
 
@@ -339,10 +339,7 @@ class Tables:
                 self.config["base_model"]["source"],
             )
         else:
-            base = [(BASELINE_RUN, self.base_point)]
-            gains = paired_difference(
-                self.graded, points, base, self.reported, "gain over the base model"
-            )
+            gains = gains_vs_base(self.graded, points, self.base_point, self.reported)
         for benchmark, columns in extra.items():
             columns.update(zip(GAIN_COLUMNS, gains.get(benchmark, [math.nan] * 3), strict=True))
         return reproduced, extra

@@ -239,6 +239,8 @@ def test_a_row_with_several_seeds_becomes_one_run_per_seed(paper_config, tmp_pat
             run == "open_rs2_seed43"
         )
     assert wc.experiments_in("main")[3:6] == list(runs)
+    # a table shows the row once: its mean over the seeds
+    assert wc.rows_in("main") == ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
     # the first run keeps the training params it had with one seed
     single = load(yaml.safe_load(PAPER_CONFIG.read_text()), ROOT)
     assert training_params(wc.experiments["open_rs2"]) == training_params(

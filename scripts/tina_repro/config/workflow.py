@@ -60,6 +60,11 @@ class WorkflowConfig:
         tables."""
         return [name for name, row in self.experiments.items() if row.in_tables(*tables)]
 
+    def rows_in(self, *tables: str) -> list[str]:
+        """Names of the experiments sheet rows (a row of replicates once) in any of the given
+        tables: the models of the main and ablation tables."""
+        return [row for row in self.replicates if self.experiments[row].in_tables(*tables)]
+
     def with_references(self, runs: list[str]) -> list[str]:
         """``runs`` and every run of the rows they are ``compared_with``, in sheet order: what
         a table comparing them reads."""

@@ -15,7 +15,7 @@ from tina_repro import fingerprints
 from tina_repro import jobs
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, is_local, model_dir, model_slug, wildcard_pattern
-from tina_repro.config.rows import ABLATION_TABLES, as_params, settings_params
+from tina_repro.config.rows import ABLATION_TABLES, as_params, settings_params, training_params
 from tina_repro.config.targets import figure_targets, table_targets
 from tina_repro.data.spec import preparation_spec
 from tina_repro.eval import backends, grading
@@ -37,7 +37,8 @@ EXPERIMENTS = list(W.experiments)
 BENCHMARKS = list(W.benchmarks)
 BASELINES = list(W.baselines)
 MAIN_EXPERIMENTS = W.experiments_in("main")
-ABLATION_EXPERIMENTS = W.experiments_in(*ABLATION_TABLES)
+# An ablation also lists the rows its rows are compared with (experiments.tsv compared_with).
+ABLATION_EXPERIMENTS = W.with_references(W.experiments_in(*ABLATION_TABLES))
 # samples.jsonl links whose store file is gone (tina_repro.eval.points.lost_samples): all and
 # tables ask for them, so they are generated again.
 LOST_SAMPLES = [str(path) for path in points.lost_samples(W)]
@@ -135,13 +136,14 @@ def benchmark_hub_lock(wildcards):
 
 # ---- training ----------------------------------------------------------------------------------
 def training_row(wildcards):
-    """The experiment row as the trainer takes it (its comment blank)."""
-    return settings_params(W.experiments[wildcards.experiment])
+    """The experiment row as the trainer takes it; what only the tables read (the free-text
+    comment, compared_with) never triggers a rerun."""
+    return training_params(W.experiments[wildcards.experiment])
 
 
 def training_context(wildcards):
     """The config settings a run depends on besides its row (base model, prompt, template)."""
-    return as_params(TrainingContext.of(W, wildcards.experiment))
+    return TrainingContext.of(W, wildcards.experiment).as_params()
 
 
 def training_dataset(wildcards):

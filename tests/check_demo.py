@@ -6,14 +6,14 @@ Asserts what the demo claims, from the files a user sees:
   names, from the same function as the Snakefile's ``all``), tables with their Markdown and HTML
   renderings and figures non-empty, plus the report, which shows every table inline (its HTML
   rendering with a row per CSV row) beside the CSV;
-- every table has the rows it should (main: each model x benchmark; ablations: every run;
-  checkpoints: at least 4 per run);
+- every table has the rows it should (main: each model x benchmark, a row of several seeds once;
+  ablations: every row; checkpoints: at least 4 per run);
 - what holds on every machine (README, "the demo's numbers"; the numbers themselves differ
   between CPUs, as float kernels do and the toy RL amplifies): the main run learned the answer
-  format (its training format reward over the last 10 steps is above that over the first 10, and
-  its evaluated format rate is above the base model's and at least 95%), and its final checkpoint
-  beats the base model (mean accuracy over 4 samples per problem, averaged over the demo
-  benchmarks) with the paired-bootstrap 95% CI of the gain above zero.
+  format (the training format reward of each of its seeds over the last 10 steps is above that
+  over the first 10, and its evaluated format rate is above the base model's and at least 95%),
+  and its final checkpoint beats the base model (mean accuracy over 4 samples per problem,
+  averaged over the demo benchmarks) with the paired-bootstrap 95% CI of the gain above zero.
 
 A missing or malformed file is reported as a failure, never raised.
 
@@ -105,19 +105,19 @@ def check_report(workdir: Path) -> list[str]:
 
 def check_rows(workdir: Path, wc) -> tuple[list[str], pd.DataFrame | None]:
     problems = []
-    main_runs = wc.experiments_in("main")
+    main_rows = wc.rows_in("main")  # a row of several seeds is one model of the table
     main = _read(workdir / paths.table("main"), problems, "table")
     if main is not None and {"model", "benchmark"} <= set(main.columns):
         expected = {
-            (m, b) for m in [*wc.baselines, *main_runs] for b in [*wc.benchmarks, "average"]
+            (m, b) for m in [*wc.baselines, *main_rows] for b in [*wc.benchmarks, "average"]
         }
         if set(zip(main["model"], main["benchmark"], strict=True)) != expected:
             problems.append(f"main.csv rows differ from {sorted(expected)}")
     ablations = _read(workdir / paths.table("ablations"), problems, "table")
     if ablations is not None and "model" in ablations:
-        missing = set(wc.experiments) - set(ablations["model"])
+        missing = set(wc.replicates) - set(ablations["model"])
         if missing:
-            problems.append(f"ablations.csv lacks runs {sorted(missing)}")
+            problems.append(f"ablations.csv lacks rows {sorted(missing)}")
     checkpoints = _read(workdir / paths.table("checkpoints"), problems, "table")
     if checkpoints is not None and {"run", "step"} <= set(checkpoints.columns):
         for name in wc.experiments:
@@ -131,10 +131,10 @@ def check_rows(workdir: Path, wc) -> tuple[list[str], pd.DataFrame | None]:
     return problems, main
 
 
-def check_learning(workdir: Path, wc, main: pd.DataFrame | None) -> list[str]:
+def check_format_reward(workdir: Path, runs: list[str]) -> list[str]:
+    """Each run's training format reward rose from its first to its last WINDOW steps."""
     problems = []
-    base = _average_row(main, wc.base_model_point() or "base", problems)
-    for run in wc.experiments_in("main"):
+    for run in runs:
         log = _read(workdir / paths.RUN_LOG_HISTORY.format(experiment=run), problems, "log")
         if log is not None and FORMAT_REWARD in log and len(log) >= 2 * WINDOW:
             first = log[FORMAT_REWARD].head(WINDOW).mean()
@@ -146,6 +146,14 @@ def check_learning(workdir: Path, wc, main: pd.DataFrame | None) -> list[str]:
                 problems.append(f"{run}: format reward did not rise ({first:.3f} -> {last:.3f})")
         elif log is not None:
             problems.append(f"{run}: log_history lacks {WINDOW * 2} steps of {FORMAT_REWARD}")
+    return problems
+
+
+def check_learning(workdir: Path, wc, main: pd.DataFrame | None) -> list[str]:
+    problems = []
+    base = _average_row(main, wc.base_model_point() or "base", problems)
+    for run in wc.rows_in("main"):
+        problems += check_format_reward(workdir, wc.replicates[run])
         row = _average_row(main, run, problems)
         if row is None:
             continue

@@ -15,14 +15,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_validate_reports_the_paper_config(capsys):
     assert cli.main(["validate", "--directory", str(ROOT)]) == 0
-    assert "18 experiments, 7 datasets, 6 benchmarks, 8 baselines" in capsys.readouterr().out
+    assert (
+        "25 experiments (25 training runs), 10 datasets, 6 benchmarks, 8 baselines"
+        in capsys.readouterr().out
+    )
 
 
 def test_validate_from_another_directory_finds_the_workflow(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     demo = ROOT / "config" / "demo" / "config.yaml"
     assert cli.main(["validate", "--configfile", str(demo)]) == 0
-    assert "4 experiments, 1 datasets, 3 benchmarks, 1 baselines" in capsys.readouterr().out
+    assert (
+        "5 experiments (5 training runs), 1 datasets, 3 benchmarks, 1 baselines"
+        in capsys.readouterr().out
+    )
 
 
 def test_validate_fails_with_one_line(tmp_path, capsys):
@@ -34,8 +40,9 @@ def test_validate_fails_with_one_line(tmp_path, capsys):
     assert err == (
         "tina-repro validate: error: config: unknown key 'evaluation/temprature' (allowed here: "
         "adapter_mode, backend, batch_size, grading_processes, grading_timeout_s, max_model_len, "
-        "max_new_tokens, merge_dtype, prompt_tokens, samples_per_problem, seed, temperature, "
-        "top_p, vllm_device, vllm_dtype, vllm_enforce_eager, vllm_gpu_memory_utilization)"
+        "max_new_tokens, merge_dtype, prompt_tokens, sample_seeds, samples_per_problem, seed, "
+        "temperature, top_p, vllm_device, vllm_dtype, vllm_enforce_eager, "
+        "vllm_gpu_memory_utilization)"
     )
 
 

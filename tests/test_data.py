@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -60,6 +61,9 @@ FIXTURE_OF = {
     "limr": "limr.json",
     "open_r1_math": "open_r1_math.jsonl",
     "curated_thoughts": "curated_thoughts.jsonl",
+    "ii_thought_math": "ii_thought_math.jsonl",
+    "fastcurl": "fastcurl.jsonl",
+    "deepscaler_l1": "deepscaler.jsonl",  # the same Hub set as deepscaler, mapped otherwise
     "aime24": "aime24.jsonl",
     "aime25": "aime25.jsonl",
     "amc23": "amc23.jsonl",
@@ -125,9 +129,54 @@ EXPECTED_TRAINING = {
 }
 
 
+FASTCURL_SUFFIX = " Let's think step by step and output the final answer within \\boxed{}."
+EXPECTED_TRAINING |= {
+    # c6274cd's 2thought branch: the first message's content; the JSON answer value, wrapped.
+    "ii_thought_math": [
+        ("Compute $3^4 - 1$.", "$80$"),
+        ("Simplify $\\frac{10}{4}$.", "$\\frac{5}{2}$"),
+    ],
+    # the user message of the verl prompt; the bare ground truth wrapped as DeepScaleR's answer
+    "fastcurl": [
+        (
+            "The operation $\\otimes$ is defined for all nonzero numbers by $a \\otimes b = "
+            "\\frac{a^{2}}{b}$. Determine $[(1 \\otimes 2) \\otimes 3] - "
+            "[1 \\otimes (2 \\otimes 3)]$." + FASTCURL_SUFFIX,
+            "$-\\frac{2}{3}$",
+        ),
+        (
+            "Doug constructs a square window using $8$ equal-size panes of glass. The ratio of "
+            "the height to width for each pane is $5 : 2$, and the borders around and between "
+            "the panes are $2$ inches wide. In inches, what is the side length of the square "
+            "window?" + FASTCURL_SUFFIX,
+            "$26$",
+        ),
+    ],
+    # the L1 recipes skip grpo.py's deepscaler case (their names lack it): the worked solution
+    "deepscaler_l1": [
+        (
+            "Let $a=3$ and $b=4$. Find $\\sqrt{a^2+b^2}$.",
+            "By Pythagoras, $\\sqrt{9+16}=\\sqrt{25}=5$. The answer is $\\boxed{5}$.",
+        ),
+        (
+            "Simplify $\\frac{6}{8}$.",
+            "Divide numerator and denominator by 2 to get $\\boxed{\\frac{3}{4}}$.",
+        ),
+    ],
+}
+
+
 def grpo_py_columns(df: pd.DataFrame, is_deepscaler: bool) -> pd.DataFrame:
-    """Tina's grpo.py column handling (docs/paper.md#data), step by step: an independent oracle."""
+    """Tina's grpo.py column handling (docs/paper.md#data), step by step: an independent oracle.
+
+    The 2thought branch of c6274cd (messages and verification_info) runs before the generic
+    steps here: as written it comes after ``messages`` was dropped, and would fail."""
     df = df.copy()
+    if "verification_info" in df.columns:
+        df["problem"] = [messages[0]["content"] for messages in df.pop("messages")]
+        df["solution"] = [
+            f"${json.loads(info)['answer']['value']}$" for info in df.pop("verification_info")
+        ]
     if "solution" not in df.columns and "answer" in df.columns:
         df = df.rename(columns={"answer": "solution"})
         df["solution"] = [f"${s}$" for s in df["solution"]]
@@ -150,8 +199,9 @@ def test_training_sets_map_exactly_like_grpo_py(name):
     expected = [(p, s, i) for i, (p, s) in enumerate(EXPECTED_TRAINING[name])]
     assert list(out.columns) == ["problem", "solution", "row_id"]
     assert list(out.itertuples(index=False, name=None)) == expected
-    oracle = grpo_py_columns(sources.load_source(spec), is_deepscaler=name == "deepscaler")
-    assert list(oracle.itertuples(index=False, name=None)) == [(p, s) for p, s, _ in expected]
+    if name != "fastcurl":  # grpo.py has no reading of the verl schema (datasets.tsv comment)
+        oracle = grpo_py_columns(sources.load_source(spec), is_deepscaler=name == "deepscaler")
+        assert list(oracle.itertuples(index=False, name=None)) == [(p, s) for p, s, _ in expected]
     assert report["rows_read"] == report["rows_kept"] == len(expected)
     assert report["drops"] == {}
     assert report["columns"] == {
@@ -159,6 +209,35 @@ def test_training_sets_map_exactly_like_grpo_py(name):
         "solution": spec.solution_column,
         "wrap_solution": spec.wrap_solution,
     }
+
+
+def test_column_paths_follow_lists_mappings_and_json_strings():
+    assert sources.split_column_path("messages.0.content") == ("messages", (0, "content"))
+    assert sources.split_column_path("answer") == ("answer", ())
+    cell = [{"content": "q", "role": "user"}]
+    assert sources.follow_path(cell, (0, "content")) == "q"
+    assert sources.follow_path('{"answer": {"value": 7}}', ("answer", "value")) == 7
+    # Hub datasets come to pandas as numpy arrays of dicts
+    assert sources.follow_path(np.array(cell, dtype=object), (0, "role")) == "user"
+    for bad, steps in [([], (0,)), ({"a": 1}, ("b",)), ('"q"', (0,)), ({"a": 1}, (0,))]:
+        with pytest.raises(LookupError):
+            sources.follow_path(bad, steps)
+    with pytest.raises(ValueError):  # a plain string is decoded as JSON before a step into it
+        sources.follow_path("not json", ("answer",))
+
+
+def test_a_path_that_leads_nowhere_drops_the_row_and_counts_it():
+    good = {
+        "messages": [{"role": "user", "content": "Compute $1+1$."}],
+        "verification_info": json.dumps({"answer": {"value": "2"}}),
+    }
+    rows = [good] * 199 + [{"messages": [], "verification_info": "{}"}]
+    out, report = normalize.normalize_training(pd.DataFrame(rows), DATASETS["ii_thought_math"])
+    assert len(out) == 199 and report["drops"] == {"problem_not_found": 1}
+    assert report["drop_examples"] == {"problem_not_found": [199]}
+    # a missing top-level column is still one error naming the source's columns
+    with pytest.raises(sources.DataError, match=r"has no column\(s\) \['verification_info'\]"):
+        normalize.normalize_training(pd.DataFrame([{"messages": []}]), DATASETS["ii_thought_math"])
 
 
 def math_row(i, problem, answer):

@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import demo_config, dry_run
+from helpers import demo_config, dry_run, paper_config
 
+from tina_repro.config.rows import as_params
 from tina_repro.demo import demo_data, task, warm_start
 from tina_repro.demo.tiny_model import GENERATION_PROMPT
 
@@ -271,17 +272,29 @@ def test_demo_config_validates_and_runs_every_table_on_cpu():
     assert wc.config["base_model"]["source"] == "local:resources/demo/base_model"
     assert wc.config["evaluation"]["backend"] == "transformers"
     assert all(row.gpus == 0 and not row.use_vllm for row in wc.experiments.values())
-    for table in ("main", "datasets", "learning_rate", "lora_rank", "rl_algorithm"):
+    for table in ("main", "datasets", "learning_rate", "lora_rank", "rl_algorithm", "rewards"):
         assert wc.experiments_in(table), table
     for table in ("learning_rate", "lora_rank", "rl_algorithm"):
         assert len(wc.experiments_in(table)) == 2, table
     [main] = wc.experiments_in("main")
     row = wc.experiments[main]
-    for name in wc.experiments_in("learning_rate", "lora_rank", "rl_algorithm"):
+    for name in wc.experiments_in("learning_rate", "lora_rank", "rl_algorithm", "rewards"):
         # Every run saves at least 4 checkpoints; ablations share the main run's schedule.
         ablation = wc.experiments[name]
         assert ablation.stop_step // ablation.save_steps >= 4
         assert ablation.max_steps == row.max_steps
+    # The format-only test: the main run's settings but the rewards of Tina's format ablation
+    # (no accuracy reward), compared with the main run at the same final step.
+    fmt = as_params(wc.experiments["demo_format"])
+    assert {k for k in fmt if fmt[k] != as_params(row)[k]} == {
+        "name",
+        "tables",
+        "rewards",
+        "comment",
+        "compared_with",
+    }
+    assert fmt["rewards"] == paper_config().experiments["open_rs3_format"].rewards
+    assert "accuracy" not in fmt["rewards"] and fmt["compared_with"] == main
     sources = [spec.source for spec in (*wc.datasets.values(), *wc.benchmarks.values())]
     assert all(source.startswith("local:resources/demo/") for source in sources)
 

@@ -234,6 +234,36 @@ def test_partial_file_of_other_settings_is_not_resumed(
     assert not partial.exists()
 
 
+def test_ten_seed_evaluation_draws_sample_k_with_seed_k(benchmark_parquet, tiny_dir, tmp_path):
+    # config/eval-10-seeds.yaml: lighteval's run k seeds every request with k (c6274cd)
+    seeds = list(range(10))
+    rows = run(
+        benchmark_parquet,
+        tiny_dir,
+        tmp_path / "s.jsonl",
+        samples_per_problem=10,
+        sample_seeds=seeds,
+    )
+    assert len(rows) == 3 * 10
+    assert all(row["seed"] == row["sample_index"] for row in rows)
+    # the same seed on the same prompt gives the same sample: the rows are the runs' samples
+    again = run(
+        benchmark_parquet,
+        tiny_dir,
+        tmp_path / "t.jsonl",
+        samples_per_problem=10,
+        sample_seeds=seeds,
+    )
+    assert [r["completion"] for r in again] == [r["completion"] for r in rows]
+    # an empty list changes nothing: the samples' identity (and so every finished file) stays
+    assert sampling_settings({**SETTINGS, "sample_seeds": []}, False) == sampling_settings(
+        SETTINGS, False
+    )
+    assert sampling_settings({**SETTINGS, "sample_seeds": seeds}, False)["sample_seeds"] == seeds
+    with pytest.raises(ValueError, match="10 seeds for samples_per_problem=2"):
+        run(benchmark_parquet, tiny_dir, tmp_path / "u.jsonl", sample_seeds=seeds)
+
+
 def test_prompt_longer_than_the_context_is_refused(benchmark_parquet, tiny_dir, tmp_path):
     with pytest.raises(ValueError, match="problem 0: its prompt has .* no room left"):
         run(benchmark_parquet, tiny_dir, tmp_path / "s.jsonl", max_model_len=10)

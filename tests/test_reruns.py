@@ -192,6 +192,25 @@ def test_learning_rate_retrains_exactly_its_run(workdir):
     assert not {"prepare_dataset", "prepare_benchmark", "download_model"} & set(rules_of(jobs))
 
 
+def test_a_second_seed_trains_only_the_new_replicate(workdir):
+    set_cell(workdir / "config" / "experiments.tsv", "limr", "seeds", "42;7")
+    jobs = plan(workdir, TARGET)
+    # the first seed's run keeps its folder and params: only limr_seed7 trains
+    assert [w for rule, w in jobs if rule == "train_grpo"] == [{"experiment": "limr_seed7"}]
+    assert not {"prepare_dataset", "generate_samples"} & {r for r, _ in jobs}
+
+
+def test_columns_only_the_tables_or_training_read_reach_no_further(workdir):
+    # compared_with is read by the tables alone
+    set_cell(workdir / "config" / "experiments.tsv", "still", "compared_with", "limr")
+    assert not EXPENSIVE & set(rules_of(plan(workdir, TARGET)))
+    # target_length is read by training alone: limr retrains, its data is not re-prepared
+    set_cell(workdir / "config" / "datasets.tsv", "limr", "target_length", "100-200")
+    jobs = plan(workdir, TARGET)
+    assert [w for rule, w in jobs if rule == "train_grpo"] == [{"experiment": "limr"}]
+    assert "prepare_dataset" not in rules_of(jobs)
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [("temperature", 0.7), ("max_new_tokens", 16384), ("prompt_tokens", "chat_template")],

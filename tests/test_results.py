@@ -24,15 +24,25 @@ from tina_repro.eval import scoring
 from tina_repro.results.collect import SCORE_COLUMNS, collect_scores, index_eval_files
 from tina_repro.results.flops_table import FLOPS_COLUMNS
 from tina_repro.results.make import make_table, to_html, to_markdown
-from tina_repro.results.stats import N_BOOT, SEED, average_ci, gains_vs_base, read_graded
+from tina_repro.results.stats import (
+    N_BOOT,
+    SEED,
+    average_ci,
+    gains_vs_base,
+    interval,
+    read_graded,
+)
 from tina_repro.results.tables import (
     ABLATION_COLUMNS,
     CHECKPOINT_COLUMNS,
     GAIN_COLUMNS,
     MAIN_COLUMNS,
     Tables,
+    ablations_table,
     format_columns,
     main_table,
+    metric_columns,
+    metric_label,
     reproduced_rows,
 )
 
@@ -323,6 +333,12 @@ def test_ablation_table_reproduces_the_published_numbers_exactly(workspace):
     assert (table["difference"] == 0).all() and table["within_ci"].all()
     averages = table[table["benchmark"] == "average"]
     paper = pd.read_csv(PAPER / "ablations.csv")
+    # the workspace has the paper's 15 runs, not the later version's: only v1's Table 4 rows
+    paper = paper[
+        paper["ablation"].isin(["datasets", "learning_rate", "lora_rank", "rl_algorithm"])
+    ]
+    assert (paper["published_in"] == "arXiv v1").all()
+    assert (averages["published_in"] == "arXiv v1").all()
     assert averages["model"].tolist() == paper["experiment"].tolist()
     assert averages["reproduced"].tolist() == paper["avg"].tolist()
     assert averages["setting"].tolist()[:7] == [
@@ -371,6 +387,19 @@ def test_average_ci_exact_cases():
     assert average_ci([np.ones(30), np.zeros(40)]) == (50.0, 50.0)
     low, high = average_ci([np.array([0.0, 1.0] * 250)])
     assert low < 50 < high and high - low == pytest.approx(2 * 1.96 * 100 * 0.5 / 500**0.5, 0.1)
+
+
+def test_interval_resamples_seeds_once_for_every_benchmark():
+    # Two seeds, one solving everything and one nothing, on two benchmarks: the problems add no
+    # variance, the seed draw does (AA, AB or BB: 100, 50 or 0), shared by both benchmarks.
+    group = np.array([np.ones(30), np.zeros(30)])
+    assert interval([group, group[:, :20]]) == (0.0, 100.0)
+    # one seed: the problem bootstrap alone, as average_ci
+    assert interval([group[:1, :]]) == average_ci([np.ones(30)]) == (100.0, 100.0)
+    # a difference between two groups over the same problems: each side's seeds drawn alone
+    low, high = interval([(group, np.zeros((3, 30)))])
+    assert (low, high) == (0.0, 100.0)
+    assert interval([(np.ones((2, 30)), np.zeros((1, 30)))]) == (100.0, 100.0)
 
 
 def test_missing_per_problem_grades_leave_the_average_ci_empty(caplog):
@@ -480,7 +509,7 @@ def test_gain_is_paired_by_problem_and_stratified_by_benchmark(tmp_path):
     # +50 on both and a zero-width interval. Resampling two problems gives 0, 50 or 100.
     write_graded(tmp_path, "baseline", "base", "b", {"b0": 0, "b1": 2})
     write_graded(tmp_path, "run", "step-5", "b", {"b1": 2, "b0": 4})
-    gains = gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a", "b"])
+    gains = gains_vs_base(graded_index(tmp_path), [("run", "step-5")], "base", ["a", "b"])
     assert gains == {
         "a": (25.0, 25.0, 25.0),
         "b": (50.0, 0.0, 100.0),
@@ -507,11 +536,11 @@ def test_average_gain_of_one_benchmark_is_its_paired_bootstrap(tmp_path):
 def test_gain_without_grades_or_base_model_is_empty_and_logged(workspace, tmp_path, caplog):
     write_graded(tmp_path, "run", "step-5", "a", {"a0": 1})
     with caplog.at_level(logging.WARNING):
-        assert gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a"]) == {}
+        assert gains_vs_base(graded_index(tmp_path), [("run", "step-5")], "base", ["a"]) == {}
     assert "no gain over the base model for run/step-5" in caplog.text
     write_graded(tmp_path, "baseline", "base", "a", {"a1": 1})
     with pytest.raises(ValueError, match=r"graded.jsonl against .*problem sets differ"):
-        gains_vs_base(graded_index(tmp_path), "run", "step-5", "base", ["a"])
+        gains_vs_base(graded_index(tmp_path), [("run", "step-5")], "base", ["a"])
     # A config whose base model no baseline evaluates: the table is built, its gains empty.
     config = paper_config()
     config["base_model"]["revision"] = "0123abc"
@@ -523,6 +552,16 @@ def test_gain_without_grades_or_base_model_is_empty_and_logged(workspace, tmp_pa
         table = main_table(tables)
     assert table["gain_vs_base"].isna().all() and table["format_rate"].notna().all()
     assert "open_rs2/step-450: no baseline evaluates the base model" in caplog.text
+
+
+def test_metric_says_one_sample_or_the_mean_over_n():
+    assert metric_label(1) == "pass@1" and metric_label(10) == "mean@10"
+    frame = pd.DataFrame({"benchmark": ["a", "b"], "samples_per_problem": [10, 10]})
+    assert metric_columns([frame], ["a", "b"]) == {
+        "a": "mean@10",
+        "b": "mean@10",
+        "average": "mean@10",
+    }
 
 
 def test_format_columns_average_needs_every_benchmark():
@@ -572,10 +611,13 @@ def test_checkpoint_table_lists_every_evaluation(workspace):
 def test_cost_table_from_timing_files(workspace):
     table = workspace["tables"]["costs_table"].set_index("experiments")
     totals = table[table["section"] == "Total"]
-    assert totals["total_cost_usd"].tolist() == pytest.approx(
+    assert totals["total_cost_usd"].tolist()[:5] == pytest.approx(
         [526.2, 275.2, 84.8749376114082, 31.4, 8.623529411764705]
     )
-    assert (totals["total_cost_usd"].round() == totals["published_total_usd"]).all()
+    assert (totals["total_cost_usd"].round() == totals["published_total_usd"]).iloc[:5].all()
+    # the later version's $798 for every experiment: the 15 runs here lack the later ones
+    every = table.loc["total:every_experiment"]
+    assert every["published_total_usd"] == 798 and pd.isna(every["total_cost_usd"])
     assert table.loc["baseline", "evaluation_device_hours"] == pytest.approx(6.0)
     released = table[table["section"] == "Released adapter"]
     assert released["evaluation_device_hours"].tolist() == pytest.approx([0.25, 0.25])
@@ -643,10 +685,11 @@ def test_every_table_has_a_markdown_and_an_html_rendering(workspace):
         page = (tables / f"{rule}.html").read_text()
         assert page.count("<tr>") == len(workspace["tables"][rule]) + 1  # and the header
     main = (tables / "main_table.md").read_text()
-    assert "| open_rs2 | tina | Tina-Open-RS2 | 450 | 51.43 | average | 50.60 |" in main
+    row = "| open_rs2 | tina | Tina-Open-RS2 | 42 | 450 | 450 | 51.43 | average | pass@1 | 50.60 |"
+    assert row in main
     page = (tables / "main_table.html").read_text()
-    row = "<td>open_rs2</td><td>tina</td><td>Tina-Open-RS2</td><td>450</td><td>51.43</td>"
-    assert row + "<td>average</td><td>50.60</td>" in page
+    row = "<td>open_rs2</td><td>tina</td><td>Tina-Open-RS2</td><td>42</td><td>450</td><td>450</td>"
+    assert row + "<td>51.43</td><td>average</td><td>pass@1</td><td>50.60</td>" in page
     assert not list(tables.glob("*.tmp"))
 
 
@@ -672,3 +715,127 @@ def test_markdown_cells():
 def test_unknown_rule_is_named():
     with pytest.raises(ValueError, match="no table for rule 'tables'"):
         make_table("tables", {}, "x.csv", load(paper_config()))
+
+
+# ---- replicates and an ablation's paired reference ---------------------------------------------
+def replicate_workspace(tmp_path: Path) -> tuple[dict, dict, dict]:
+    """open_rs2 with seeds 42 and 43 (the second 2 problems better on every benchmark, selected
+    at a later step), open_rs3 and its format-only row, and the base model. Returns (config,
+    inputs of the main table, inputs of the ablations table)."""
+    sheet = tmp_path / "experiments.tsv"
+    rows = (ROOT / "config" / "experiments.tsv").read_text().splitlines()
+    header = rows[0].split("\t")
+    seeds = header.index("seeds")
+    for i, line in enumerate(rows):
+        cells = line.split("\t")
+        if cells[0] == "open_rs2":
+            cells[seeds] = "42;43"
+            rows[i] = "\t".join(cells)
+    sheet.write_text("\n".join(rows) + "\n")
+    config = paper_config()
+    config["experiments"] = str(sheet)
+    paper = published_scores()
+    better = {b: v + 200 / SIZES[b] for b, v in paper["open_rs2"].items()}  # 2 more problems
+    points = {
+        ("baseline", "base"): paper["base"],
+        ("open_rs2", "step-450"): paper["open_rs2"],
+        ("open_rs2_seed43", "step-500"): better,
+        ("open_rs3", "step-500"): paper["open_rs3"],
+        ("open_rs3_format", "step-850"): paper["open_rs2"],  # Open-RS2's scores: a known gain
+    }
+    files = {key: write_point(tmp_path, *key, value, hours=1.0) for key, value in points.items()}
+    scores = tmp_path / "results" / "scores"
+    scores.mkdir(parents=True, exist_ok=True)
+    collect_scores(files[("baseline", "base")], scores / "baselines.csv")
+    for run in ("open_rs2", "open_rs2_seed43", "open_rs3", "open_rs3_format"):
+        collect_scores(next(f for (r, _), f in files.items() if r == run), scores / f"{run}.csv")
+    graded = [str(p.with_name("graded.jsonl")) for paths in files.values() for p in paths]
+
+    def inputs(runs):
+        return {
+            "runs": [str(scores / f"{run}.csv") for run in runs],
+            "baselines": str(scores / "baselines.csv"),
+            "manifests": [],
+            "graded": graded,
+        }
+
+    main = {
+        **inputs(["open_rs2", "open_rs2_seed43"]),
+        "published": str(PAPER / "tina_models.csv"),
+        "published_ablations": str(PAPER / "ablations.csv"),
+        "published_baselines": str(PAPER / "baselines.csv"),
+    }
+    ablations = {
+        **inputs(["open_rs3", "open_rs3_format"]),
+        "published": str(PAPER / "ablations.csv"),
+    }
+    return config, main, ablations
+
+
+def test_replicates_report_their_mean_spread_and_an_interval_over_seeds(tmp_path):
+    config, main_inputs, _ = replicate_workspace(tmp_path)
+    table = main_table(tables_of(main_inputs, config))
+    rs2 = table[table["model"] == "open_rs2"].set_index("benchmark")
+    assert (rs2["seeds"] == "42;43").all() and (rs2["seed_steps"] == "450;500").all()
+    assert rs2["step"].isna().all()  # each seed at its own selected checkpoint
+    paper = published_scores()["open_rs2"]
+    for benchmark in BENCHMARKS:
+        one = k_correct(paper[benchmark], benchmark)
+        two = round((paper[benchmark] + 200 / SIZES[benchmark]) * SIZES[benchmark] / 100)
+        assert two == one + 2
+        mean = 100 * (one + two) / 2 / SIZES[benchmark]
+        assert rs2.loc[benchmark, "reproduced"] == round(mean, 2)
+        # sample standard deviation of two values: their difference / sqrt(2)
+        spread = 100 * 2 / SIZES[benchmark] / math.sqrt(2)
+        assert rs2.loc[benchmark, "seed_sd"] == round(spread, 2)
+    averages = [
+        np.mean([k_correct(paper[b], b) / SIZES[b] for b in BENCHMARKS]),
+        np.mean([(k_correct(paper[b], b) + 2) / SIZES[b] for b in BENCHMARKS]),
+    ]
+    average = rs2.loc["average"]
+    assert average["reproduced"] == round(100 * np.mean(averages), 2)
+    assert average["seed_sd"] == round(100 * np.std(averages, ddof=1), 2)
+    assert average["published"] == 50.60 and average["metric"] == "pass@1"
+    assert average["ci_low"] < average["reproduced"] < average["ci_high"]
+    # seeds and problems resampled together: wider than one seed's problem-only interval
+    single = main_table(tables_of({**main_inputs, "runs": main_inputs["runs"][:1]}, config))
+    alone = single[single["model"] == "open_rs2"].set_index("benchmark").loc["average"]
+    assert alone["seeds"] == "42" and pd.isna(alone["seed_sd"]) and alone["step"] == 450
+    assert average["ci_high"] - average["ci_low"] > alone["ci_high"] - alone["ci_low"]
+    # the gain over the base model is the mean gain of the two seeds (the second: 2 problems more)
+    assert average["gain_vs_base"] == pytest.approx(
+        alone["gain_vs_base"] + 100 * np.mean([1 / SIZES[b] for b in BENCHMARKS]), abs=0.011
+    )
+    assert average["gain_ci_low"] < average["gain_vs_base"] < average["gain_ci_high"]
+
+
+def test_ablation_lists_a_row_beside_its_reference_with_their_paired_difference(tmp_path):
+    config, _, inputs = replicate_workspace(tmp_path)
+    table = ablations_table(tables_of(inputs, config))
+    rewards = table[table["ablation"] == "rewards"]
+    averages = rewards[rewards["benchmark"] == "average"].set_index("model")
+    # open_rs3 is listed as open_rs3_format's reference, though its own row names other tables
+    assert list(averages.index) == ["open_rs3", "open_rs3_format"]
+    fmt = averages.loc["open_rs3_format"]
+    assert fmt["compared_with"] == "open_rs3" and fmt["published"] == 50.56
+    assert fmt["published_in"] == "ICLR 2026 version (secondary reports)"
+    assert fmt["setting"] == "format:1,tag_count:1,length:1,reasoning_steps:1,repetition_penalty:1"
+    paper = published_scores()
+    expected = np.mean(
+        [
+            100
+            * (k_correct(paper["open_rs2"][b], b) - k_correct(paper["open_rs3"][b], b))
+            / SIZES[b]
+            for b in BENCHMARKS
+        ]
+    )
+    assert fmt["difference_vs_reference"] == round(expected, 2) == round(50.60 - 49.45, 2)
+    assert fmt["diff_ci_low"] < fmt["difference_vs_reference"] < fmt["diff_ci_high"]
+    reference = averages.loc["open_rs3"]
+    assert pd.isna(reference["compared_with"]) and pd.isna(reference["difference_vs_reference"])
+    assert reference["published"] == 49.45 and reference["published_in"] == "arXiv v1"
+    per_benchmark = rewards[(rewards["model"] == "open_rs3_format")].set_index("benchmark")
+    assert per_benchmark.loc["aime24", "difference_vs_reference"] == round(100 * (13 - 11) / 30, 2)
+    # the same row also stands in the completion-length ablation as the 3k limit
+    length = table[(table["ablation"] == "completion_length") & (table["benchmark"] == "average")]
+    assert length["model"].tolist() == []  # no long-completion run scored: nothing to list

@@ -36,6 +36,8 @@ def test_registry_names_and_trl_log_names():
         "cosine",
         "reasoning_steps",
         "repetition_penalty",
+        "length_l1_exact",
+        "length_l1_max",
     )
     for name in REWARD_NAMES:
         assert build(name).__name__ == name  # TRL logs rewards/<__name__>/mean
@@ -220,6 +222,73 @@ def test_length_bad_group_size_and_empty_batch():
     with pytest.raises(ValueError, match="groups of 3"):
         build("length", group_size=3)(GROUP, solution=[GOLD] * 4)
     assert build("length")([], solution=[]) == []
+
+
+# --- the L1 length rewards (c6274cd, len_reward_l1_exact / len_reward_l1_max) ---------------
+# alpha = 0.0003, delta = 0.5. One batch (one group) whose lengths differ, each completion with
+# its own prompt's target: (text, target, L1-Exact, L1-Max).
+L1_CASES = [
+    (RIGHT, 9, 1.0, 0.5),  # target reached exactly: 1 - 0; 0 + 0.5
+    (padded(RIGHT, 1009), 9, 0.7, 0.2),  # 1000 over: 1 - 0.3; -0.3 + 0.5
+    (padded(RIGHT, 2009), 9, 0.4, 0.0),  # 2000 over: 1 - 0.6; -0.6 + 0.5 clipped at 0
+    (padded(RIGHT, 509), 2009, 0.55, 0.95),  # 1500 under: 1 - 0.45; 0.45 + 0.5
+    (RIGHT, 2009, 0.4, 1.0),  # 2000 under: 1 - 0.6; 0.6 + 0.5 clipped at 1
+    (padded(WRONG, 109), 109, 0.0, 0.0),  # wrong, at its target: -0; wrong is always 0
+    (padded(WRONG, 409), 9, -0.12, 0.0),  # wrong, 400 over: -0.12
+    (padded("no answer at all", 309), 9, -0.09, 0.0),  # nothing to extract is wrong: -0.09
+]
+
+
+@pytest.mark.parametrize(("name", "column"), [("length_l1_exact", 2), ("length_l1_max", 3)])
+def test_l1_rewards_hand_computed(name, column):
+    texts = [case[0] for case in L1_CASES]
+    targets = [case[1] for case in L1_CASES]
+    got = build(name)(texts, solution=[GOLD] * len(texts), target_length=targets)
+    assert got == [pytest.approx(case[column], abs=1e-12) for case in L1_CASES]
+
+
+def test_l1_rewards_unparseable_gold_counts_as_correct():
+    texts, targets = ["x", "xxx"], [1, 1]  # lengths 1 and 3: 0 and 2 over
+    gold = ["no math"] * 2
+    exact = build("length_l1_exact")(texts, solution=gold, target_length=targets)
+    assert exact == [1.0, pytest.approx(1 - 0.0006)]
+    assert build("length_l1_max")(texts, solution=gold, target_length=targets) == [
+        0.5,
+        pytest.approx(0.5 - 0.0006),
+    ]
+
+
+def test_l1_rewards_equal_lengths_give_zero_per_group():
+    # len_reward_l1_* keep len_reward's rule: a group whose lengths are all equal scores 0.
+    texts = [RIGHT, WRONG, RIGHT, padded(RIGHT, 1009)]
+    targets = [9, 9, 9, 9]
+    exact = build("length_l1_exact", group_size=2)
+    assert exact(texts, solution=[GOLD] * 4, target_length=targets) == [0.0, 0.0, 1.0, 0.7]
+    assert build("length_l1_max", group_size=2)(
+        texts, solution=[GOLD] * 4, target_length=targets
+    ) == [0.0, 0.0, 0.5, pytest.approx(0.2)]
+
+
+def test_l1_rewards_need_integer_targets_per_completion():
+    reward = build("length_l1_max")
+    with pytest.raises(ValueError, match="needs the dataset column 'target_length'"):
+        reward([RIGHT, WRONG], solution=[GOLD] * 2)
+    with pytest.raises(ValueError, match="2 completions but 1 target_length"):
+        reward([RIGHT, WRONG], solution=[GOLD] * 2, target_length=[9])
+    with pytest.raises(ValueError, match="target_length must be integers, got '9'"):
+        reward([RIGHT, WRONG], solution=[GOLD] * 2, target_length=["9", 9])
+    assert rewards.columns_of("length_l1_exact") == ("target_length",)
+    assert rewards.columns_of("length") == ()
+    with pytest.raises(ValueError, match="'alpha' must be >= 0.0"):
+        build("length_l1_exact", alpha=-1.0)
+
+
+def test_l1_rewards_pickle_with_their_column():
+    reward = pickle.loads(pickle.dumps(build("length_l1_exact", group_size=2)))
+    assert reward([RIGHT, padded(RIGHT, 1009)], solution=[GOLD] * 2, target_length=[9, 9]) == [
+        1.0,
+        pytest.approx(0.7),
+    ]
 
 
 # --- reasoning_steps and repetition_penalty -------------------------------------------------

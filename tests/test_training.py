@@ -21,6 +21,7 @@ from tina_repro.train.prompts import (
     load_tokenizer,
     prepare_prompts,
     read_training_rows,
+    target_lengths,
 )
 from tina_repro.train.provenance import planned_run
 from tina_repro.train.trainer import train
@@ -241,6 +242,10 @@ def test_reward_parameters_follow_the_row():
         {"name": "length", "weight": 1.0, "params": {"group_size": 4}},
         {"name": "cosine", "weight": 2.0, "params": {"max_len": 3584}},
     ]
+    # the L1 rewards also compare a prompt group's lengths (all equal: 0), one call per group
+    assert reward_settings(tiny_row(rewards="length_l1_max:1")) == [
+        {"name": "length_l1_max", "weight": 1.0, "params": {"group_size": 4}}
+    ]
 
 
 def test_launch_command_runs_this_module_under_accelerate(tmp_path):
@@ -305,6 +310,36 @@ def test_prepare_prompts_left_truncates_long_problems_only(tiny_dir):
     assert dataset["solution"] == ["$5$", "$19900$"]
     with pytest.raises(ValueError, match="alone take"):
         prepare_prompts(table, tokenizer, system, max_prompt_length=4)
+
+
+def test_target_lengths_are_tinas_draws_after_set_seed():
+    # make_conv_for_grpo_l1 right after set_seed(42): random.seed(42), then one randint(100,
+    # 4000) per row in dataset order (values of CPython's Mersenne Twister, fixed since 3.2).
+    assert target_lengths([0, 1, 2, 3, 4, 5], 100, 4000, 42) == [2719, 556, 202, 3137, 1226, 1103]
+    # a row dropped at preparation (row_id 1 and 3 missing) leaves the others' budgets alone
+    assert target_lengths([0, 2, 4, 5], 100, 4000, 42) == [2719, 202, 1226, 1103]
+    assert target_lengths([0, 1, 2], 100, 4000, 43) == [257, 1271, 2951]  # a replicate's seed
+    assert target_lengths([], 100, 4000, 42) == []
+    with pytest.raises(ValueError, match="need 1 <= low <= high"):
+        target_lengths([0], 400, 100, 42)
+
+
+def test_prepare_prompts_appends_each_budget_and_keeps_it_as_a_column(tiny_dir):
+    tokenizer = load_tokenizer(tiny_dir, tiny_context())
+    table = pd.DataFrame(
+        {"problem": ["What is $2+3$?", "What is $4+4$?"], "solution": ["$5$", "$8$"]}
+    ).assign(row_id=[0, 3])
+    dataset, stats = prepare_prompts(table, tokenizer, "\nSystem.\n", 96, budgets=[2719, 3137])
+    assert [prompt[0]["content"] for prompt in dataset["prompt"]] == [
+        "\nSystem.\n\nThink for 2719 tokens.",
+        "\nSystem.\n\nThink for 3137 tokens.",
+    ]
+    assert dataset["target_length"] == [2719, 3137]
+    assert stats["target_length_min_max"] == [2719, 3137]
+    plain, _ = prepare_prompts(table, tokenizer, "System.", 96)
+    assert "target_length" not in plain.column_names
+    with pytest.raises(ValueError, match="1 target lengths for 2 rows"):
+        prepare_prompts(table, tokenizer, "System.", 96, budgets=[100])
 
 
 @pytest.mark.parametrize(
@@ -427,6 +462,24 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
     assert manifest["tokens_generated_total"] == pytest.approx(log["tokens_generated"].sum())
     assert manifest["tokens_trained_total"] == log["num_tokens"].iloc[-1]
     assert manifest["tokens_trained_per_step"] == pytest.approx(log["num_tokens"].iloc[-1] / 10)
+
+
+@pytest.mark.slow
+def test_l1_reward_trains_on_each_prompts_target_length(tmp_path, tiny_dir):
+    # An L1 row end to end on CPU: the budgets reach the prompts and, through TRL's reward
+    # kwargs, the reward; a missing column would stop training with an error.
+    row = tiny_row(rewards="length_l1_exact:1", max_steps=4, stop_step=2, save_steps=2)
+    context = tiny_context(target_length=(5, 20))
+    out = tmp_path / "train" / "l1"
+    parquet = write_rows(tmp_path / "rows.parquet")
+    manifest = train(tiny_job(row, parquet, tiny_dir, out, context=context))
+    assert manifest["checkpoint_steps"] == [2]
+    log = pd.read_csv(out / "log_history.csv")
+    assert log["rewards/length_l1_exact/mean"].notna().all()
+    resolved = json.loads((out / "resolved_config.json").read_text())
+    budgets = target_lengths(list(range(8)), 5, 20, row.seed)
+    assert resolved["dataset"]["target_length_min_max"] == [min(budgets), max(budgets)]
+    assert resolved["context"]["target_length"] == [5, 20]
 
 
 @pytest.mark.slow

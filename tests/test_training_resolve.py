@@ -3,12 +3,14 @@ training, computed by the same function a run writes resolved_config.json with."
 
 import dataclasses
 import json
+import math
 import shutil
 
 import pytest
 from helpers import ROOT, paper_config, write_rows
 
 from tina_repro import cli
+from tina_repro.config.rows import as_params
 from tina_repro.data.prepare import prepare_training_dataset
 from tina_repro.files import roundtrip
 from tina_repro.train.context import TrainingContext
@@ -93,3 +95,172 @@ def test_the_epoch_counts_the_rows_whose_gold_does_not_parse(tmp_path):
     # 1600 prompts / 8 per step = 200 steps; without the kept row it would be 199
     assert plan["schedule"] == {"max_steps": 200, "stop_step": 200, "epoch_steps": 200}
     assert plan["settings"]["grpo"]["max_steps"] == 200
+
+
+# The six recipes of the later commit, value for value as
+# recipes/DeepSeek-R1-Distill-Qwen-1.5B/grpo/train_model_<recipe>.yaml reads at c6274cd (the
+# "stop at" step from the max_steps comment; cosine_max_len from the launcher's --cosine_max_len;
+# the Hub id from tina/utils/constant.py, commented out there for fastcurl and l1_*). Every recipe
+# also sets lora_r 32, lora_alpha 128, lora_dropout 0.05, the seven projections, learning_rate
+# 1e-6, cosine_with_min_lr with min_lr_rate 0.1, warmup_ratio 0.1, max_prompt_length 512,
+# gradient_accumulation_steps 4, seed 42, temperature 0.7, bf16 and use_vllm, and none sets beta
+# (the vendored default 0.04).
+SHARED = {
+    "lora_r": 32,
+    "lora_alpha": 128,
+    "lora_dropout": 0.05,
+    "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "down_proj", "up_proj"]
+    + ["gate_proj"],
+    "learning_rate": 1e-6,
+    "lr_scheduler_type": "cosine_with_min_lr",
+    "min_lr_rate": 0.1,
+    "warmup_ratio": 0.1,
+    "max_prompt_length": 512,
+    "gradient_accumulation_steps": 4,
+    "seed": 42,
+    "temperature": 0.7,
+    "vllm_max_model_len": 4608,
+}
+# fastcurl, l1_exact and l1_max share DeepScaleR's recipe values and differ in data and rewards.
+DEEPSCALER_LIKE = {
+    "cosine_max_len": None,
+    "num_generations": 4,
+    "per_device_train_batch_size": 4,
+    "max_completion_length": 3584,
+    "max_steps": 11000,
+    "stop_at": 5500,
+    "save_steps": 100,
+    "vllm_gpu_memory_utilization": 0.4,
+    "scale_rewards": None,
+}
+RECIPES = {
+    "open_rs3_format": {
+        "recipe": "open_rs3_format_ablation",
+        "hub": "knoveleng/open-rs",
+        "rewards": ["format", "tag_count", "length", "reasoning_steps", "repetition_penalty"],
+        "weights": [1.0, 1.0, 1.0, 1.0, 1.0],
+        "cosine_max_len": None,
+        "num_generations": 6,
+        "per_device_train_batch_size": 6,
+        "max_completion_length": 3584,
+        "max_steps": 1500,
+        "stop_at": 850,
+        "save_steps": 50,
+        "vllm_gpu_memory_utilization": 0.4,
+        "scale_rewards": None,  # not set: GRPO as open_rs3
+    },
+    "open_rs3_long_completion": {
+        "recipe": "open_rs3_long_completion_ablation",
+        "hub": "knoveleng/open-rs",
+        "rewards": ["format", "cosine"],
+        "weights": [1.0, 2.0],
+        "cosine_max_len": 3584,
+        "num_generations": 6,
+        "per_device_train_batch_size": 6,
+        "max_completion_length": 8960,
+        "max_steps": 1500,
+        "stop_at": 850,
+        "save_steps": 50,
+        "vllm_gpu_memory_utilization": 0.7,
+        "scale_rewards": "scale_reward: false",  # the typo: dropped, so GRPO as released
+    },
+    "ii_thought": {
+        "recipe": "2thought",
+        "hub": "Intelligent-Internet/II-Thought-RL-v0-Math-50K",
+        "rewards": ["format", "accuracy"],
+        "weights": [1.0, 2.0],
+        "cosine_max_len": None,
+        "num_generations": 4,
+        "per_device_train_batch_size": 4,
+        "max_completion_length": 3584,
+        "max_steps": 13320,
+        "stop_at": 6660,
+        "save_steps": 100,
+        "vllm_gpu_memory_utilization": 0.4,
+        "scale_rewards": None,
+    },
+    "fastcurl": {
+        **DEEPSCALER_LIKE,
+        "recipe": "fastcurl",
+        "hub": "Nickyang/FastCuRL",
+        "rewards": ["format", "accuracy"],
+        "weights": [1.0, 2.0],
+    },
+    "l1_exact": {
+        **DEEPSCALER_LIKE,
+        "recipe": "l1_exact",
+        "hub": "agentica-org/DeepScaleR-Preview-Dataset",
+        "rewards": ["length_l1_exact"],
+        "weights": [1.0],
+    },
+    "l1_max": {
+        **DEEPSCALER_LIKE,
+        "recipe": "l1_max",
+        "hub": "agentica-org/DeepScaleR-Preview-Dataset",
+        "rewards": ["length_l1_max"],
+        "weights": [1.0],
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_later_recipes_resolve_to_their_yaml_field_by_field(capsys, caplog, name):
+    recipe = {**SHARED, **RECIPES[name]}
+    wc = paper_config()
+    row = wc.experiments[name]
+    assert f"train_model_{recipe['recipe']}.yaml @c6274cd" in row.comment
+    assert wc.datasets[row.dataset].source == recipe["hub"]
+    out = resolve(capsys, name, "--directory", str(ROOT))  # on the row's 2 GPUs
+    grpo, lora = out["settings"]["grpo"], out["settings"]["lora"]
+    assert [r["name"] for r in out["settings"]["rewards"]] == recipe["rewards"]
+    assert grpo["reward_weights"] == recipe["weights"]
+    cosine = [r["params"]["max_len"] for r in out["settings"]["rewards"] if r["name"] == "cosine"]
+    assert cosine == ([recipe["cosine_max_len"]] if recipe["cosine_max_len"] else [])
+    assert (lora["r"], lora["lora_alpha"], lora["lora_dropout"]) == (
+        recipe["lora_r"],
+        recipe["lora_alpha"],
+        recipe["lora_dropout"],
+    )
+    assert lora["target_modules"] == recipe["lora_target_modules"]
+    for field in (
+        "learning_rate",
+        "lr_scheduler_type",
+        "num_generations",
+        "per_device_train_batch_size",
+        "gradient_accumulation_steps",
+        "max_completion_length",
+        "max_steps",
+        "save_steps",
+        "seed",
+        "vllm_gpu_memory_utilization",
+    ):
+        assert grpo[field] == recipe[field], field
+    assert grpo["lr_scheduler_kwargs"] == {"min_lr_rate": recipe["min_lr_rate"]}
+    assert grpo["warmup_steps"] == math.ceil(recipe["warmup_ratio"] * recipe["max_steps"])
+    assert grpo["generation_kwargs"]["temperature"] == recipe["temperature"]
+    assert grpo["vllm_max_model_length"] == recipe["vllm_max_model_len"]
+    assert out["schedule"]["stop_step"] == recipe["stop_at"]
+    mapping = {entry["field"]: entry for entry in out["mapping"]}
+    assert mapping["max_prompt_length"]["paper"] == recipe["max_prompt_length"]
+    # no recipe sets beta or a working scale_rewards: TRL 0.15.2's GRPO with beta 0.04
+    assert (grpo["beta"], grpo["loss_type"], grpo["scale_rewards"]) == (0.04, "grpo", "group")
+
+
+def test_long_completion_intended_reading_differs_only_in_the_loss(capsys):
+    wc = paper_config()
+    released = as_params(wc.experiments["open_rs3_long_completion"])
+    intended = as_params(wc.experiments["open_rs3_long_completion_drgrpo_tina"])
+    assert {k for k in released if released[k] != intended[k]} == {
+        "name",
+        "loss_type",
+        "scale_rewards",
+        "comment",
+    }
+    out = resolve(capsys, "open_rs3_long_completion_drgrpo_tina", "--directory", str(ROOT))
+    grpo = out["settings"]["grpo"]
+    # Tina's scale_rewards=False trainer, as open_rs3_drgrpo_tina (docs/paper.md#drgrpo-typo)
+    assert (grpo["loss_type"], grpo["scale_rewards"], grpo["steps_per_generation"]) == (
+        "bnpo",
+        "none",
+        1,
+    )

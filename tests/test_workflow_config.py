@@ -3,6 +3,7 @@
 import copy
 import csv
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import yaml
 from helpers import set_cell
 
 from tina_repro.config import ConfigError, load, load_files
+from tina_repro.config.rows import as_params, training_params
+from tina_repro.data.spec import preparation_spec
+from tina_repro.train.context import TrainingContext
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = ROOT / "config" / "config.yaml"
@@ -33,9 +37,20 @@ def edited_sheet(tmp_path, sheet, edit):
 
 def test_paper_config_loads_with_typed_rows(paper_config):
     wc = load(paper_config, ROOT)
-    assert len(wc.experiments) == 18
+    # the paper's 15 runs and its 3 further readings, the later commit's 6 recipes and the
+    # intended reading of the long-completion one; one seed each
+    assert len(wc.experiments) == 25
+    assert wc.replicates["open_rs2"] == ("open_rs2",)
     assert wc.experiments_in("main") == ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
-    assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 18
+    assert len(wc.experiments_in("datasets", "learning_rate", "lora_rank", "rl_algorithm")) == 20
+    assert wc.experiments_in("rewards", "completion_length", "length_control") == [
+        "open_rs3_format",
+        "open_rs3_long_completion",
+        "open_rs3_long_completion_drgrpo_tina",
+        "l1_exact",
+        "l1_max",
+    ]
+    assert wc.experiments["open_rs3_format"].compared_with == "open_rs3"
     drgrpo = wc.experiments["open_rs3_drgrpo"]  # as released: the typo left plain GRPO
     assert (drgrpo.loss_type, drgrpo.scale_rewards, drgrpo.beta) == ("grpo", "group", 0.04)
     tina = wc.experiments["open_rs3_drgrpo_tina"]
@@ -175,6 +190,107 @@ def test_unknown_system_prompt_key(paper_config, tmp_path):
     edit = set_cell("limr", "system_prompt", "open_r2")
     paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", edit)
     with pytest.raises(ConfigError, match="datasets.tsv line .*key 'system_prompt'"):
+        load(paper_config, ROOT)
+
+
+def test_l1_rewards_need_a_dataset_with_target_length(paper_config, tmp_path):
+    edit = set_cell("deepscaler", "rewards", "format:1,length_l1_exact:2")
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    with pytest.raises(ConfigError) as error:
+        load(paper_config, ROOT)
+    assert "experiments.tsv line 3 (name=deepscaler): key 'rewards'" in str(error.value)
+    assert "'length_l1_exact' reads each prompt's target_length, but dataset 'deepscaler'" in str(
+        error.value
+    )
+    reversed_range = set_cell("deepscaler_l1", "target_length", "4000-100")
+    paper_config["experiments"] = "config/experiments.tsv"
+    paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", reversed_range)
+    with pytest.raises(ConfigError, match="key 'target_length': 4000-100 has its lowest"):
+        load(paper_config, ROOT)
+
+
+def test_target_length_is_a_training_param_only_where_it_is_set(paper_config):
+    wc = load(paper_config, ROOT)
+    assert wc.datasets["deepscaler_l1"].target_length == (100, 4000)
+    assert wc.datasets["deepscaler"].target_length is None
+    # preparation never sees it: editing the budgets re-prepares (and retrains) nothing else
+    l1 = wc.datasets["deepscaler_l1"]
+    assert preparation_spec(l1) == preparation_spec(dataclasses.replace(l1, target_length=None))
+    # a run without budgets keeps the training params it had before the field existed
+    context = TrainingContext.of(wc, "open_rs2")
+    assert "target_length" not in context.as_params()
+    assert TrainingContext(**context.as_params()) == context
+
+
+def test_a_row_with_several_seeds_becomes_one_run_per_seed(paper_config, tmp_path):
+    edit = set_cell("open_rs2", "seeds", "42;43;44")
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    wc = load(paper_config, ROOT)
+    runs = ("open_rs2", "open_rs2_seed43", "open_rs2_seed44")
+    assert wc.replicates["open_rs2"] == runs
+    assert [wc.experiments[run].seed for run in runs] == [42, 43, 44]
+    # replicates share everything but the name and the seed
+    base = as_params(wc.experiments["open_rs2"])
+    for run in runs[1:]:
+        other = as_params(wc.experiments[run])
+        assert {k for k in base if base[k] != other[k]} == {"name", "seed"}
+        assert wc.row_of(run) == "open_rs2"
+        assert wc.where("experiments", run).endswith("line 5 (name=open_rs2_seed43)") == (
+            run == "open_rs2_seed43"
+        )
+    assert wc.experiments_in("main")[3:6] == list(runs)
+    # a table shows the row once: its mean over the seeds
+    assert wc.rows_in("main") == ["still", "deepscaler", "open_rs1", "open_rs2", "open_rs3"]
+    # the first run keeps the training params it had with one seed
+    single = load(yaml.safe_load(PAPER_CONFIG.read_text()), ROOT)
+    assert training_params(wc.experiments["open_rs2"]) == training_params(
+        single.experiments["open_rs2"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        ("42;43;42", "line 5 (name=open_rs2): key 'seeds': seed 42 is given twice"),
+        ("42, 43", "line 5 (name=open_rs2): key 'seeds'"),
+    ],
+)
+def test_bad_seeds_are_named(paper_config, tmp_path, seeds, message):
+    edit = set_cell("open_rs2", "seeds", seeds)
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load(paper_config, ROOT)
+
+
+def test_a_replicate_may_not_take_another_rows_name(paper_config, tmp_path):
+    def edit(header, rows):
+        rows.insert(0, [*rows[7]])  # a copy of limr named like limr's second replicate
+        rows[0][0] = "limr_seed43"
+        set_cell("limr", "seeds", "42;43")(header, rows)
+
+    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    message = "line 10 (name=limr): the replicate 'limr_seed43' has the name of the row on line 2"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load(paper_config, ROOT)
+
+
+def test_compared_with_names_another_row(paper_config, tmp_path):
+    for value in ("open_rs3_format", "no_such_row"):
+        edit = set_cell("open_rs3_format", "compared_with", value)
+        paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+        with pytest.raises(ConfigError, match=f"key 'compared_with': '{value}' is not another"):
+            load(paper_config, ROOT)
+
+
+def test_ten_seed_overlay_asks_for_one_seed_per_sample(paper_config):
+    wc = load_files(ROOT / "config" / "eval-10-seeds.yaml", root=ROOT)
+    evaluation = wc.config["evaluation"]
+    assert evaluation["samples_per_problem"] == 10
+    assert evaluation["sample_seeds"] == list(range(10))
+    assert evaluation["temperature"] == 0.6 and evaluation["max_new_tokens"] == 32768
+    assert paper_config["evaluation"]["sample_seeds"] == []
+    paper_config["evaluation"]["sample_seeds"] = [0, 1, 2]
+    with pytest.raises(ConfigError, match="'evaluation/sample_seeds': 3 seeds for samples_per"):
         load(paper_config, ROOT)
 
 

@@ -63,12 +63,36 @@ def test_released_adapters_are_downloaded_and_evaluated_at_the_papers_checkpoint
     assert repositories["deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B"]["subfolders"] == []
 
 
-def test_ablation_table_plans_all_eighteen_runs(workdir):
-    code, counts, output = dry_run(workdir, "results/tables/ablations.csv")
+def test_ablation_table_plans_every_run(workdir):
+    code, counts, output = snakemake_dry_run(workdir, "results/tables/ablations.csv")
     assert code == 0, output
-    # the paper's 15, the released rank-128 recipe and two more Dr.GRPO readings
-    assert counts["train_grpo"] == 18
-    assert counts["prepare_dataset"] == 7
+    # the paper's 15, the released rank-128 recipe and two more Dr.GRPO readings; the later
+    # commit's six recipes (format-only, long completion, II-Thought, FastCuRL, L1-Exact,
+    # L1-Max) and the long-completion recipe's intended Dr.GRPO reading
+    assert counts["train_grpo"] == 25
+    # the paper's 7 sets, II-Thought-RL-v0-Math-50K, FastCuRL and DeepScaleR with L1 budgets
+    assert counts["prepare_dataset"] == 10
+    for run in ("open_rs3_format", "open_rs3_long_completion", "ii_thought", "fastcurl", "l1_max"):
+        assert f"output: results/train/{run}/manifest.json" in output
+
+
+def test_a_row_with_three_seeds_plans_one_training_per_seed(workdir):
+    sheet = workdir / "config" / "experiments.tsv"
+    header, *rows = sheet.read_text().splitlines()
+    column = header.split("\t").index("seeds")
+    for i, row in enumerate(rows):
+        cells = row.split("\t")
+        if cells[0] == "open_rs2":
+            cells[column] = "42;43;44"
+            rows[i] = "\t".join(cells)
+    sheet.write_text("\n".join([header, *rows]) + "\n")
+    code, counts, output = snakemake_dry_run(workdir, "results/tables/main.csv")
+    assert code == 0, output
+    assert counts["train_grpo"] == 5 + 2  # the main runs and open_rs2's two more seeds
+    assert counts["collect_run_scores"] == 7
+    for run in ("open_rs2", "open_rs2_seed43", "open_rs2_seed44"):
+        assert f"output: results/train/{run}/manifest.json" in output
+        assert f"log: logs/train_grpo/{run}.log" in output
 
 
 def test_unknown_key_stops_the_dry_run(workdir):

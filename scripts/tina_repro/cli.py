@@ -34,7 +34,8 @@ def _row(wc: WorkflowConfig, sheet: str, name: str):
 def cmd_validate(args) -> None:
     wc = _config(args)
     print(
-        f"configuration valid: {len(wc.experiments)} experiments, {len(wc.datasets)} datasets, "
+        f"configuration valid: {len(wc.replicates)} experiments ({len(wc.experiments)} training "
+        f"runs), {len(wc.datasets)} datasets, "
         f"{len(wc.benchmarks)} benchmarks, {len(wc.baselines)} baselines"
     )
 

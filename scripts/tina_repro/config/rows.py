@@ -14,8 +14,19 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-# Tables of the paper an experiment row can belong to (main: Tables 2-3; the rest: Table 4).
-PAPER_TABLES = ("main", "datasets", "learning_rate", "lora_rank", "rl_algorithm")
+# Tables an experiment row can belong to: main (paper Tables 2-3), the four ablations of paper
+# Table 4, then those of the later version (rewards: the format-only test; completion_length: the
+# long-completion test) and the later commit's L1 length-control recipes.
+PAPER_TABLES = (
+    "main",
+    "datasets",
+    "learning_rate",
+    "lora_rank",
+    "rl_algorithm",
+    "rewards",
+    "completion_length",
+    "length_control",
+)
 ABLATION_TABLES = PAPER_TABLES[1:]
 # What a baselines.tsv row is, as the tables label it.
 BASELINE = "baseline"
@@ -59,12 +70,15 @@ class Experiment:
     max_steps: int | None  #: LR-schedule horizon; None = one epoch
     stop_step: int | None  #: where training stops; None = max_steps
     save_steps: int
-    seed: int
+    seed: int  #: this run's training and sampler seed (one of its sheet row's ``seeds``)
     gpus: int  #: training GPUs; 0 = one CPU process
     use_vllm: bool  #: vLLM rollouts (GPU only)
     vllm_gpu_memory_utilization: float
     vllm_max_model_len: int | None
     comment: str | None  #: free text: where the row comes from and where it departs
+    #: the sheet row its ablation compares it with (paired, at each run's selected checkpoint);
+    #: read by the tables only (:func:`training_params`)
+    compared_with: str | None = None
 
     def in_tables(self, *tables: str) -> bool:
         return bool(set(tables) & set(self.tables))
@@ -85,6 +99,10 @@ class Dataset:
     system_prompt: str  #: key of config system_prompts used when training on it
     paper_size: int | None  #: size the paper states
     comment: str | None
+    #: (lowest, highest) token budget drawn per prompt and appended to the system prompt as
+    #: "Think for N tokens." (Tina's L1 preprocessing); None for every other set. Training
+    #: reads it, preparation does not (:data:`tina_repro.data.spec.NOT_PREPARED`).
+    target_length: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,20 +155,48 @@ class Baseline:
         return int(found.group(1)) if found else None
 
 
+REPLICATE_SUFFIX = "_seed"
+
+
+def replicate_runs(name: str, seeds: str) -> list[tuple[str, int]]:
+    """(run name, seed) of each seed of a sheet row: ``42;43`` of ``open_rs2`` gives
+    ``open_rs2`` (seed 42) and ``open_rs2_seed43``. The first seed keeps the row's name, so
+    asking for more seeds leaves the finished first run as it is. Raises ValueError for a seed
+    given twice."""
+    numbers = [int(seed) for seed in split_list(seeds, ";")]
+    repeated = sorted({seed for seed in numbers if numbers.count(seed) > 1})
+    if repeated:
+        raise ValueError(f"seed {repeated[0]} is given twice")
+    return [
+        (name if i == 0 else f"{name}{REPLICATE_SUFFIX}{seed}", seed)
+        for i, seed in enumerate(numbers)
+    ]
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``"100-4000"`` -> ``(100, 4000)`` (the sheet schema checks the form)."""
+    low, high = text.split("-")
+    return int(low), int(high)
+
+
 SHEET_ROWS: dict[str, type] = {
     "experiments": Experiment,
     "datasets": Dataset,
     "benchmarks": Benchmark,
     "baselines": Baseline,
 }
-_LIST_FIELDS = {"tables": ";", "lora_target_modules": ","}
+_CELL_PARSERS = {
+    "tables": lambda text: split_list(text, ";"),
+    "lora_target_modules": split_list,
+    "target_length": parse_range,
+}
 
 
 def from_sheet(cls: type[Row], values: dict[str, Any]) -> Row:
-    """A typed row from a validated sheet row (list cells split into tuples)."""
+    """A typed row from a validated sheet row (list and range cells parsed into tuples)."""
     fields = {f.name for f in dataclasses.fields(cls)}
     converted = {
-        key: split_list(value, _LIST_FIELDS[key]) if key in _LIST_FIELDS else value
+        key: _CELL_PARSERS[key](value) if key in _CELL_PARSERS and value is not None else value
         for key, value in values.items()
         if key in fields
     }
@@ -166,6 +212,16 @@ def settings_params(row: Any) -> dict[str, Any]:
     """:func:`as_params` of a sheet row with its free-text ``comment`` blank: what a job's
     params carry, so that editing a comment reruns nothing (a comment changes no output)."""
     return {**as_params(row), "comment": None}
+
+
+def training_params(row: Experiment) -> dict[str, Any]:
+    """An experiment run's params for its training: what the tables alone read never retrains
+    (the free-text comment is blanked as it always was; ``compared_with`` is left out, so runs
+    keep the params they had before the column existed)."""
+    params = as_params(row)
+    params["comment"] = None
+    del params["compared_with"]
+    return params
 
 
 def from_params(cls: type[Row], values: dict[str, Any]) -> Row:

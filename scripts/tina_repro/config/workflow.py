@@ -27,6 +27,7 @@ from tina_repro.config.rows import (
     Experiment,
     from_params,
     from_sheet,
+    replicate_runs,
     settings_params,
 )
 from tina_repro.config.sheets import ConfigError, load_schema, read_sheet, validate_document
@@ -49,7 +50,9 @@ class WorkflowConfig:
     datasets: dict[str, Dataset] = field(default_factory=dict)
     benchmarks: dict[str, Benchmark] = field(default_factory=dict)
     baselines: dict[str, Baseline] = field(default_factory=dict)
-    #: (sheet, name) -> line number in its file, for messages
+    #: experiments sheet row -> its runs, one per seed (the first named as the row)
+    replicates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: (sheet, name) -> line number in its file, for messages (a replicate: its row's line)
     lines: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def path(self, key: str) -> Path:
@@ -57,8 +60,25 @@ class WorkflowConfig:
         return self.root / self.config[key]
 
     def experiments_in(self, *tables: str) -> list[str]:
-        """Names of the experiments that appear in any of the given paper tables."""
+        """Names of the experiments (every replicate run) that appear in any of the given paper
+        tables."""
         return [name for name, row in self.experiments.items() if row.in_tables(*tables)]
+
+    def rows_in(self, *tables: str) -> list[str]:
+        """Names of the experiments sheet rows (a row of replicates once) in any of the given
+        tables: the models of the main and ablation tables."""
+        return [row for row in self.replicates if self.experiments[row].in_tables(*tables)]
+
+    def with_references(self, runs: list[str]) -> list[str]:
+        """``runs`` and every run of the rows they are ``compared_with``, in sheet order: what
+        a table comparing them reads."""
+        references = {self.experiments[run].compared_with for run in runs}
+        wanted = set(runs) | {r for row in references if row for r in self.replicates[row]}
+        return [name for name in self.experiments if name in wanted]
+
+    def row_of(self, run: str) -> str:
+        """The experiments sheet row a run (or replicate) belongs to."""
+        return next(row for row, runs in self.replicates.items() if run in runs)
 
     def system_prompt(self, experiment: str) -> str:
         """The system prompt text an experiment trains with (its dataset's key)."""
@@ -127,12 +147,24 @@ def _check_experiment(row: Experiment, wc: WorkflowConfig) -> None:
 
     if row.dataset not in wc.datasets:
         fail("dataset", f"'{row.dataset}' is not a row of {wc.config['datasets']}")
+    if row.compared_with is not None and (
+        row.compared_with not in wc.replicates or row.compared_with == wc.row_of(row.name)
+    ):
+        fail("compared_with", f"'{row.compared_with}' is not another row of this sheet")
     try:
-        for name, _weight in rewards.parse_weighted(row.rewards):
+        names = [name for name, _weight in rewards.parse_weighted(row.rewards)]
+        for name in names:
             params = {"max_len": row.cosine_max_len} if name == "cosine" else {}
             rewards.validate_params(name, params)
     except ValueError as err:
         fail("rewards", str(err))
+    for name in names:
+        if rewards.columns_of(name) and wc.datasets[row.dataset].target_length is None:
+            fail(
+                "rewards",
+                f"'{name}' reads each prompt's target_length, but dataset '{row.dataset}' has "
+                f"none (column target_length of {wc.config['datasets']})",
+            )
     if row.max_steps is not None and row.stop_step is not None and row.stop_step > row.max_steps:
         fail("stop_step", f"{row.stop_step} is beyond max_steps {row.max_steps}")
     horizon = row.stop_step if row.stop_step is not None else row.max_steps
@@ -152,6 +184,12 @@ def _cross_check(wc: WorkflowConfig) -> None:
     for row in wc.experiments.values():
         _check_experiment(row, wc)
     for name, row in wc.datasets.items():
+        if row.target_length is not None and row.target_length[0] > row.target_length[1]:
+            low, high = row.target_length
+            raise ConfigError(
+                f"{wc.where('datasets', name)}: key 'target_length': {low}-{high} has its lowest "
+                "budget above its highest"
+            )
         if row.system_prompt not in config["system_prompts"]:
             raise ConfigError(
                 f"{wc.where('datasets', name)}: key 'system_prompt': '{row.system_prompt}' is "
@@ -179,6 +217,13 @@ def _cross_check(wc: WorkflowConfig) -> None:
             f"config: key 'cost/evaluation_device': '{cost['evaluation_device']}' has no price in "
             f"cost/usd_per_device_hour (priced: {', '.join(cost['usd_per_device_hour'])})"
         )
+    evaluation = config["evaluation"]
+    sample_seeds = evaluation.get("sample_seeds") or []
+    if sample_seeds and len(sample_seeds) != evaluation["samples_per_problem"]:
+        raise ConfigError(
+            f"config: key 'evaluation/sample_seeds': {len(sample_seeds)} seeds for "
+            f"samples_per_problem {evaluation['samples_per_problem']} (one seed per sample)"
+        )
     selection = config["selection"]
     unknown = [b for b in selection["selection_benchmarks"] if b not in wc.benchmarks]
     if unknown:
@@ -200,8 +245,18 @@ def load(config: dict, root: str | Path = ".") -> WorkflowConfig:
         rows = read_sheet(wc.path(sheet), load_schema(f"{sheet}.schema.yaml"), config[sheet])
         typed = {}
         for values in rows:
-            wc.lines[(sheet, values["name"])] = values["_line"]
-            typed[values["name"]] = from_sheet(row_type, values)
+            runs = _runs_of(sheet, values, config[sheet])
+            for name, run in runs.items():
+                if name in typed:
+                    raise ConfigError(
+                        f"{config[sheet]} line {values['_line']} (name={values['name']}): the "
+                        f"replicate '{name}' has the name of the row on line "
+                        f"{wc.lines[(sheet, name)]}"
+                    )
+                wc.lines[(sheet, name)] = values["_line"]
+                typed[name] = from_sheet(row_type, run)
+            if sheet == "experiments":
+                wc.replicates[values["name"]] = tuple(runs)
         setattr(wc, sheet, typed)
     _cross_check(wc)
     return wc
@@ -223,6 +278,19 @@ def from_sheet_params(config: dict, sheets: dict[str, list[dict]]) -> WorkflowCo
         rows = [from_params(row_type, values) for values in sheets[sheet]]
         setattr(wc, sheet, {row.name: row for row in rows})
     return wc
+
+
+def _runs_of(sheet: str, values: dict, display: str) -> dict[str, dict]:
+    """The typed-row values of a sheet row: one per seed (name -> values) for an experiments
+    row, the row itself otherwise."""
+    if sheet != "experiments":
+        return {values["name"]: values}
+    try:
+        runs = replicate_runs(values["name"], values["seeds"])
+    except ValueError as err:
+        where = f"{display} line {values['_line']} (name={values['name']})"
+        raise ConfigError(f"{where}: key 'seeds': {err}") from None
+    return {name: {**values, "name": name, "seed": seed} for name, seed in runs}
 
 
 def read_config_file(path: str | Path) -> dict:

@@ -5,7 +5,11 @@ Training sets become ``row_id, problem, solution`` rows, reproducing the column 
 code: ``problem_column`` becomes ``problem``, ``solution_column`` becomes ``solution``, wrapped as
 ``$<value>$`` when ``wrap_solution`` is true. DeepScaleR's special case in grpo.py (its worked
 ``solution`` archived, ``answer`` wrapped as the gold) is therefore just the row
-``solution_column=answer, wrap_solution=true``.
+``solution_column=answer, wrap_solution=true``. A column may be a path into nested cells
+(:func:`~tina_repro.data.sources.split_column_path`): the later commit's II-Thought case
+(``messages[0]["content"]``, ``json.loads(verification_info)["answer"]["value"]``) is the row
+``messages.0.content`` / ``verification_info.answer.value``; a row whose path leads nowhere is
+dropped as ``*_not_found``.
 
 Benchmarks become ``id, problem, answer, prompt, choices, correct_letter`` rows with the prompt
 rendered from Tina's templates (docs/paper.md#evaluation). For GPQA the correct answer is inserted
@@ -52,7 +56,13 @@ import pyarrow as pa
 from math_verify import LatexExtractionConfig, parse
 
 from tina_repro.config import Benchmark, Dataset
-from tina_repro.data.sources import GPQA_INCORRECT_COLUMNS, DataError, source_columns
+from tina_repro.data.sources import (
+    GPQA_INCORRECT_COLUMNS,
+    DataError,
+    follow_path,
+    source_columns,
+    split_column_path,
+)
 from tina_repro.extractive_match import gold_reading
 
 logger = logging.getLogger(__name__)
@@ -64,6 +74,7 @@ MAX_UNPARSEABLE_FRACTION = 0.01
 # How Tina's rewards parse a training gold (T:tina/post_train_hf/rewards.py): accuracy with
 # math-verify's default extraction, length and cosine with LaTeX only.
 TRAINING_GOLD_PARSERS = {"accuracy": None, "length_cosine": [LatexExtractionConfig()]}
+_NOT_FOUND = object()  # a column path that leads nowhere in one row
 LETTERS = "ABCD"
 # Benchmark rows kept as lighteval kept them, worth a reader's attention (report "flagged_rows"):
 # a gold lighteval reads only as text or not at all, a correct answer repeated as an option.
@@ -86,10 +97,13 @@ BENCHMARK_SCHEMA = pa.schema(
 
 
 def _cell_text(value: Any) -> tuple[str | None, str | None]:
-    """(text, issue): a cell as text, or the reason it is unusable ('empty' or 'not_text').
+    """(text, issue): a cell as text, or the reason it is unusable ('empty', 'not_text' or
+    'not_found', a column path that leads nowhere).
 
     Numbers count as text (``str(27)``, as grpo.py's f-string wrapping would render them).
     """
+    if value is _NOT_FOUND:
+        return None, "not_found"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None, "empty"
     if isinstance(value, str):
@@ -97,6 +111,19 @@ def _cell_text(value: Any) -> tuple[str | None, str | None]:
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return str(value), None
     return None, "not_text"
+
+
+def column_cells(df: pd.DataFrame, path: str) -> list[Any]:
+    """The values a sheet column (or path into nested cells) gives for every row, in order;
+    :data:`_NOT_FOUND` where the path leads nowhere."""
+    column, steps = split_column_path(path)
+    cells = []
+    for cell in df[column].tolist():
+        try:
+            cells.append(follow_path(cell, steps))
+        except (LookupError, TypeError, ValueError):
+            cells.append(_NOT_FOUND)
+    return cells
 
 
 def base_report(spec: Dataset | Benchmark, kind: str) -> dict:
@@ -256,7 +283,7 @@ def normalize_training(df: pd.DataFrame, spec: Dataset) -> tuple[pd.DataFrame, d
     }
     rows, dropped, kept_issues = [], [], []
     for position, (problem_cell, solution_cell) in enumerate(
-        zip(df[problem_col].tolist(), df[solution_col].tolist(), strict=True)
+        zip(column_cells(df, problem_col), column_cells(df, solution_col), strict=True)
     ):
         problem, issue = _training_text(problem_cell)
         if problem is None:  # nothing to prompt with: Tina's chat template fails on it

@@ -9,12 +9,13 @@ goes through :func:`locked_download`, which reads the commit pinned in config/hu
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pandas as pd
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 LOCAL_PREFIX = "local:"
 # Columns of the GPQA schema (Idavidrein/gpqa) besides the sheet's problem/answer columns.
 GPQA_INCORRECT_COLUMNS = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+# A sheet's column may be a path into a nested cell, its steps joined by this separator.
+PATH_SEPARATOR = "."
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 Fetched = TypeVar("Fetched")
 
@@ -180,10 +183,36 @@ def _commit_of(ds) -> str | None:
     return None
 
 
+def split_column_path(path: str) -> tuple[str, tuple[str | int, ...]]:
+    """``"messages.0.content"`` -> ``("messages", (0, "content"))``: the source column and the
+    steps into its cells (a whole number indexes a list, anything else is a mapping key)."""
+    column, *steps = path.split(PATH_SEPARATOR)
+    return column, tuple(int(step) if step.isdigit() else step for step in steps)
+
+
+def follow_path(cell: Any, steps: tuple[str | int, ...]) -> Any:
+    """The value ``steps`` lead to inside ``cell``; a string on the way is decoded as JSON (the
+    II-Thought sets keep their gold in a JSON string). Raises ``LookupError`` when a step does not
+    exist and ``ValueError`` for a string that is not JSON."""
+    for step in steps:
+        if isinstance(cell, str):
+            cell = json.loads(cell)
+        if isinstance(step, int):
+            if isinstance(cell, str | bytes | Mapping) or not hasattr(cell, "__getitem__"):
+                raise LookupError(f"index {step} of a {type(cell).__name__}")
+            cell = cell[step]
+        elif isinstance(cell, Mapping):
+            cell = cell[step]
+        else:
+            raise LookupError(f"key {step!r} of a {type(cell).__name__}")
+    return cell
+
+
 def source_columns(spec: Dataset | Benchmark) -> list[str]:
-    """The source columns a sheet row maps; GPQA rows also need the incorrect answers."""
+    """The source columns a sheet row maps (the first step of a path); GPQA rows also need the
+    incorrect answers."""
     if isinstance(spec, Dataset):
-        return [spec.problem_column, spec.solution_column]
+        return [split_column_path(c)[0] for c in (spec.problem_column, spec.solution_column)]
     columns = [spec.problem_column, spec.answer_column]
     if spec.template == "gpqa":
         columns += list(GPQA_INCORRECT_COLUMNS)

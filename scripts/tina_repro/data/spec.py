@@ -8,11 +8,12 @@ import dataclasses
 from tina_repro.config import Dataset
 from tina_repro.config.rows import as_params
 
-# Columns of a datasets row that shape no prepared table (the system prompt is training's: it
-# reaches a run through its identity). They are blank in prepare_dataset's params, so editing them
-# re-prepares nothing: a table re-prepared in the same invocation as training retrains the runs
-# on it even when its bytes are the same, since Snakemake cannot know them beforehand.
-NOT_PREPARED = {"system_prompt": "", "paper_size": None, "comment": None}
+# Columns of a datasets row that shape no prepared table (the system prompt and the L1 recipes'
+# target_length are training's: they reach a run through its identity). They are blank in
+# prepare_dataset's params, so editing them re-prepares nothing: a table re-prepared in the same
+# invocation as training retrains the runs on it even when its bytes are the same, since
+# Snakemake cannot know them beforehand.
+NOT_PREPARED = {"system_prompt": "", "paper_size": None, "comment": None, "target_length": None}
 
 
 def preparation_spec(row: Dataset) -> dict:

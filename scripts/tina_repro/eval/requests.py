@@ -8,7 +8,10 @@ template's own BOS (:mod:`tina_repro.special_tokens`; two BOS tokens for DeepSee
 docs/paper.md#eval-bugs), ``chat_template`` with none (the template's single BOS). Each
 (problem, sample) gets its own sampling seed derived from ``evaluation.seed``, so a sample's text
 does not depend on batch composition, the resume point, the backend's scheduling or how jobs are
-spread over GPUs.
+spread over GPUs. With ``evaluation.sample_seeds`` (config/eval-10-seeds.yaml: 0-9) sample ``k``
+of every problem is drawn with seed ``sample_seeds[k]`` instead: lighteval's seeding in Tina's
+later ten-seed evaluation (``scripts/eval/run_eval_multi_seeds.py`` at c6274cd), one run per seed
+whose every request carries that seed (``GenerationParameters(seed=...)`` -> ``SamplingParams``).
 """
 
 from __future__ import annotations
@@ -46,14 +49,35 @@ PROMPT_TOKENS = ("lighteval", "chat_template")
 ADAPTER_KEYS = ("adapter_mode", "merge_dtype")
 
 
+# Per-sample seeds of the ten-seed evaluation; in the samples' identity only when set, so that
+# samples drawn before the key existed keep theirs.
+SAMPLE_SEEDS = "sample_seeds"
+
+
 def sampling_settings(settings: dict, has_adapter: bool, prompt_tokens: str | None = None) -> dict:
     """The settings that define the samples of a model (with or without an adapter);
     ``prompt_tokens`` overrides ``evaluation.prompt_tokens`` (a baselines row's own mode)."""
     keys = SAMPLING_KEYS + (ADAPTER_KEYS if has_adapter else ())
-    chosen = {key: settings[key] for key in keys}
+    sampling = {key: settings[key] for key in keys}
     if prompt_tokens is not None:
-        chosen["prompt_tokens"] = prompt_tokens
-    return chosen
+        sampling["prompt_tokens"] = prompt_tokens
+    if settings.get(SAMPLE_SEEDS):
+        sampling[SAMPLE_SEEDS] = list(settings[SAMPLE_SEEDS])
+    return sampling
+
+
+def request_seed(settings: dict, problem_id: int, sample_index: int) -> int:
+    """The sampling seed of one (problem, sample): ``sample_seeds[sample_index]`` when the
+    config lists them (lighteval's seed per run), else :func:`sample_seed`."""
+    seeds = settings.get(SAMPLE_SEEDS)
+    if seeds:
+        if len(seeds) != settings["samples_per_problem"]:
+            raise ValueError(
+                f"evaluation.sample_seeds has {len(seeds)} seeds for "
+                f"samples_per_problem={settings['samples_per_problem']}"
+            )
+        return int(seeds[sample_index])
+    return sample_seed(settings["seed"], problem_id, sample_index)
 
 
 @dataclass(frozen=True)
@@ -139,7 +163,7 @@ def build_requests(
                 Request(
                     problem_id=int(problem_id),
                     sample_index=sample_index,
-                    seed=sample_seed(settings["seed"], int(problem_id), sample_index),
+                    seed=request_seed(settings, int(problem_id), sample_index),
                     prompt_hash=prompt_hash,
                     prompt_ids=prompt_ids,
                     max_tokens=min(settings["max_new_tokens"], room),

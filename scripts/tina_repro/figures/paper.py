@@ -235,7 +235,7 @@ def ablations(ablations_csv: str | Path) -> tuple[plt.Figure, pd.DataFrame]:
     fig.legend(
         handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.93)
     )
-    fig.suptitle("Ablations (paper Table 4): selected checkpoint of each run")
+    fig.suptitle("Ablations (paper Table 4 and later): selected checkpoint of each run")
     fig.tight_layout(rect=(0, 0, 1, 0.88))
     return fig, frame
 

@@ -41,6 +41,9 @@ ABLATION_TITLES = {
     "learning_rate": "Learning rate",
     "lora_rank": "LoRA rank",
     "rl_algorithm": "RL algorithm",
+    "rewards": "Rewards (format-only test)",
+    "completion_length": "Completion limit",
+    "length_control": "L1 length control",
 }
 # log_history.csv columns plotted as training dynamics, in panel order (TRL 1.16 log keys).
 DYNAMICS_METRICS = {

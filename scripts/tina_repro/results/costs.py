@@ -25,7 +25,10 @@ The paper's rows (docs/paper.md#costs; config/paper_results/costs.csv, one row p
 - ``total:all_checkpoints_best_task`` ($31): the main run whose selected checkpoint scores best,
   trained and evaluated in full;
 - ``total:best_checkpoint_best_task`` ($9): that run up to its selected checkpoint, plus that
-  checkpoint's evaluation.
+  checkpoint's evaluation;
+- ``total:every_experiment`` ($798, the later (ICLR 2026) version's cost of reproducing every
+  experiment, known from secondary reports): every run of the config, replicates and extra
+  readings included, and the baseline evaluation (``covers`` lists them).
 
 Released Tina adapters (baselines.tsv rows with ``compared_with``) are not in the paper's
 baseline row: each gets a row of its own (section ``Released adapter``), the cost of checking the
@@ -278,10 +281,12 @@ def cost_table(
     selected: pd.DataFrame,
     names: dict[str, str],
     released_names: Mapping[str, str] | None = None,
+    every: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The paper's cost rows (``paper``: config/paper_results/costs.csv) computed from ``model``,
     with the published dollars beside them, then one row per run of ``names`` (experiment ->
     paper name), then one per released adapter of ``model`` (``released_names``: its paper name).
+    ``every`` is every run of the config, for ``total:every_experiment``.
     ``selected`` holds each run's selected step and selection score
     (:func:`tina_repro.results.selection.select_checkpoints`). ``experiments`` keeps the paper
     row's key; ``covers`` lists the runs a row adds up (``run@step`` for a selected checkpoint)."""
@@ -318,6 +323,7 @@ def cost_table(
         "total:best_checkpoint_best_task": lambda: (
             best_checkpoints([best]) if best else (UNKNOWN, "")
         ),
+        "total:every_experiment": lambda: runs_cost([BASELINE_TASK, *every]),
     }
     rows = []
     for paper_row in paper.itertuples(index=False):
@@ -377,4 +383,4 @@ def costs_table(t: Tables) -> pd.DataFrame:
     model = CostModel(t.manifests(), jobs, t.config["cost"], list(released))
     names = {run: t.W.experiments[run].paper_name for run in t.runs_in_order(scores)}
     paper = t.published("published", "experiments")
-    return cost_table(paper, model, t.select(scores), names, released)
+    return cost_table(paper, model, t.select(scores), names, released, list(t.W.experiments))

@@ -246,10 +246,11 @@ def plan(wc: WorkflowConfig, workdir: Path = Path("."), rates_from: Path | None 
 
 def format_plan(p: Plan) -> str:
     """The plan as text: one line per run, the rates with their sources, the totals."""
-    lines = [f"{'run':<18} {'models':>7} {'pending':>8} {'evals pending':>14} {'samples':>9}"]
+    width = max([18, *(len(run.run) for run in p.runs)])
+    lines = [f"{'run':<{width}} {'models':>7} {'pending':>8} {'evals pending':>14} {'samples':>9}"]
     for run in p.runs:
         lines.append(
-            f"{run.run:<18} {run.models:>7} {run.models_pending:>8} "
+            f"{run.run:<{width}} {run.models:>7} {run.models_pending:>8} "
             f"{run.evaluations_pending:>14} {run.samples_pending:>9}"
         )
     lines += [f"not planned: {line}" for line in p.skipped]

@@ -36,7 +36,21 @@ Conventions of the main and ablation tables:
   checkpoint minus the base model (the baseline that evaluates the untrained base model,
   :meth:`~tina_repro.config.WorkflowConfig.base_model_point`) on the same problems, in points,
   with a paired bootstrap over problems. Empty, with a warning, when there is no base model
-  baseline or a graded.jsonl is missing.
+  baseline or a graded.jsonl is missing;
+- ``metric``: what one score is, ``pass@1`` (one sample per problem, the paper's) or ``mean@N``
+  (the mean over N samples per problem: ``mean@10`` under config/eval-10-seeds.yaml, as the
+  later repository evaluated);
+- replicates (an experiments row with several ``seeds``): a Tina row is the row of the sheet,
+  its values the mean over its runs, each at its own selected checkpoint (``seeds`` and
+  ``seed_steps`` list them; ``step`` is empty when they differ); ``seed_sd`` is the standard
+  deviation over the seeds (empty for one seed) and the interval and the gain's interval
+  bootstrap seeds and problems together (:mod:`tina_repro.results.stats`); the published value
+  is beside the mean;
+- ablations: each ablation lists its rows and the rows they are ``compared_with``
+  (experiments.tsv); a compared row's ``difference_vs_reference`` (with ``diff_ci_low``,
+  ``diff_ci_high``) is its mean minus the reference's on the same problems, paired, at each
+  run's selected checkpoint. ``published_in`` says which version of the paper a published
+  number is from (ablations.csv).
 """
 
 from __future__ import annotations
@@ -59,7 +73,7 @@ from tina_repro.results.collect import (
     read_manifests,
     read_scores,
 )
-from tina_repro.results.stats import AVERAGE, average_interval, gains_vs_base
+from tina_repro.results.stats import AVERAGE, gains_vs_base, group_interval, paired_difference
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +95,16 @@ MAIN_COLUMNS = [
     "model",
     "kind",
     "paper_name",
+    "seeds",
     "step",
+    "seed_steps",
     "pct_epoch",
     "benchmark",
+    "metric",
     "reproduced",
     "ci_low",
     "ci_high",
+    "seed_sd",
     "published",
     "difference",
     "within_ci",
@@ -102,8 +120,17 @@ MAIN_COLUMNS = [
     "gain_ci_low",
     "gain_ci_high",
 ]
+REFERENCE_COLUMNS = ("difference_vs_reference", "diff_ci_low", "diff_ci_high")
 # comparison_note: ablations.csv's word on which run a published row is compared with, and why
-ABLATION_COLUMNS = ["ablation", "setting", *MAIN_COLUMNS, "comparison_note"]
+ABLATION_COLUMNS = [
+    "ablation",
+    "setting",
+    *MAIN_COLUMNS,
+    "compared_with",
+    *REFERENCE_COLUMNS,
+    "published_in",
+    "comparison_note",
+]
 # Share of a checkpoint's LoRA update that survives a bf16 merge (overall, then one column per
 # layer type, e.g. merge_retention_bf16_q_proj), from its generation record.
 RETENTION_COLUMN = "merge_retention_bf16"
@@ -126,6 +153,9 @@ ABLATION_SETTING = {
     "learning_rate": "learning_rate",
     "lora_rank": "lora_r",
     "rl_algorithm": "loss_type",
+    "rewards": "rewards",
+    "completion_length": "max_completion_length",
+    "length_control": "rewards",
 }
 
 
@@ -149,6 +179,22 @@ def format_columns(scores: pd.DataFrame, benchmarks: Sequence[str]) -> dict[str,
     return out
 
 
+def metric_label(samples_per_problem: int) -> str:
+    """``pass@1`` for one sample per problem (the paper's), else ``mean@N``."""
+    return "pass@1" if samples_per_problem == 1 else f"mean@{samples_per_problem}"
+
+
+def metric_columns(frames: Sequence[pd.DataFrame], benchmarks: Sequence[str]) -> dict[str, str]:
+    """The metric of each benchmark (and of the average: theirs when they agree)."""
+    counts = {
+        b: {int(frame.set_index("benchmark").loc[b, "samples_per_problem"]) for frame in frames}
+        for b in benchmarks
+    }
+    labels = {b: "/".join(metric_label(n) for n in sorted(c)) for b, c in counts.items()}
+    labels[AVERAGE] = "/".join(sorted(set(labels.values())))
+    return labels
+
+
 def published_values(paper_row: pd.Series | None, benchmarks: Sequence[str]) -> dict[str, float]:
     """The paper's value for each benchmark (NaN where it has none) and for ``average``."""
     if paper_row is None:
@@ -161,22 +207,50 @@ def published_values(paper_row: pd.Series | None, benchmarks: Sequence[str]) -> 
     return values
 
 
+def group_rows(
+    frames: Sequence[pd.DataFrame],
+    points: Sequence[tuple[str, str]],
+    benchmarks: Sequence[str],
+    graded: dict,
+) -> tuple[list[tuple], dict[str, float]]:
+    """(benchmark, accuracy, ci_low, ci_high) of a group of evaluated models, the replicates of
+    one experiments row (``frames``: each one's rows of a scores CSV; ``points``: its (run,
+    point)), at full precision, for each of ``benchmarks`` and their ``average``, with the
+    standard deviation over the replicates of each (NaN for one). The mean is over replicates;
+    one model's benchmark intervals are its score.json's, a group's and every average's come
+    from the graded.jsonl files ``graded`` indexes (:func:`tina_repro.results.stats
+    .group_interval`)."""
+    accuracy = np.zeros((len(frames), len(benchmarks)))
+    for i, (frame, (run, point)) in enumerate(zip(frames, points, strict=True)):
+        by_benchmark = frame.set_index("benchmark")
+        missing = [b for b in benchmarks if b not in by_benchmark.index]
+        if missing:
+            raise ValueError(f"{run}/{point}: no score for {missing}")
+        accuracy[i] = by_benchmark.loc[list(benchmarks), "accuracy"].astype(float)
+    intervals = group_interval(graded, points, benchmarks)
+    if len(frames) == 1:
+        by_benchmark = frames[0].set_index("benchmark")
+        intervals |= {
+            b: tuple(by_benchmark.loc[b, ["ci_low", "ci_high"]].astype(float)) for b in benchmarks
+        }
+    nan_pair = (math.nan, math.nan)
+    rows = [
+        (b, float(accuracy[:, j].mean()), *intervals.get(b, nan_pair))
+        for j, b in enumerate(benchmarks)
+    ]
+    rows.append((AVERAGE, float(accuracy.mean()), *intervals.get(AVERAGE, nan_pair)))
+    spread = {b: math.nan for b in [*benchmarks, AVERAGE]}
+    if len(frames) > 1:
+        spread |= {b: float(accuracy[:, j].std(ddof=1)) for j, b in enumerate(benchmarks)}
+        spread[AVERAGE] = float(accuracy.mean(axis=1).std(ddof=1))
+    return rows, spread
+
+
 def reproduced_rows(
     scores: pd.DataFrame, run: str, point: str, benchmarks: Sequence[str], graded: dict
 ):
-    """(benchmark, accuracy, ci_low, ci_high) of one evaluated model, at full precision, for each
-    of ``benchmarks`` and their ``average``; ``scores`` are its rows of a scores CSV and
-    ``graded`` indexes the graded.jsonl files."""
-    by_benchmark = scores.set_index("benchmark")
-    missing = [b for b in benchmarks if b not in by_benchmark.index]
-    if missing:
-        raise ValueError(f"{run}/{point}: no score for {missing}")
-    rows = [
-        (b, *by_benchmark.loc[b, ["accuracy", "ci_low", "ci_high"]].astype(float))
-        for b in benchmarks
-    ]
-    average = float(np.mean([row[1] for row in rows]))
-    return [*rows, (AVERAGE, average, *average_interval(graded, run, point, benchmarks))]
+    """:func:`group_rows` of one evaluated model (``scores``: its rows of a scores CSV)."""
+    return group_rows([scores], [(run, point)], benchmarks, graded)[0]
 
 
 def compare(
@@ -199,7 +273,10 @@ def compare(
                 "within_ci": (
                     bool(low <= paper <= high) if pd.notna(paper) and pd.notna(low) else pd.NA
                 ),
-                **{column: _printed(v) for column, v in extra[benchmark].items()},
+                **{
+                    column: v if isinstance(v, str) else _printed(v)
+                    for column, v in extra[benchmark].items()
+                },
             }
         )
     return out
@@ -253,34 +330,70 @@ class Tables:
     def published(self, name: str, key: str) -> pd.DataFrame:
         return pd.read_csv(self.inputs[name], dtype={key: str})
 
+    def groups(self, scores: pd.DataFrame) -> dict[str, list[str]]:
+        """experiments row -> its runs that have scores (its replicates), in sheet order."""
+        present = set(self.runs_in_order(scores))
+        groups = {
+            row: [run for run in runs if run in present] for row, runs in self.W.replicates.items()
+        }
+        return {row: runs for row, runs in groups.items() if runs}
+
     def measure(
-        self, scores: pd.DataFrame, run: str, point: str
+        self, frames: Sequence[pd.DataFrame], points: Sequence[tuple[str, str]]
     ) -> tuple[list[tuple], dict[str, dict]]:
-        """One evaluated model (``scores`` are its rows): its :func:`reproduced_rows` and, per
-        reported benchmark and average, its format columns and (Tina runs) its gain columns."""
-        reproduced = reproduced_rows(scores, run, point, self.reported, self.graded)
-        extra = format_columns(scores, self.reported)
-        if run == BASELINE_RUN:
+        """A group of evaluated models (one, or the replicates of an experiments row; ``frames``
+        are each one's rows of a scores CSV): its :func:`group_rows` and, per reported benchmark
+        and average, its metric, spread over seeds, format columns (means over the group) and,
+        for Tina runs, its gain columns."""
+        reproduced, spread = group_rows(frames, points, self.reported, self.graded)
+        formats = [format_columns(frame, self.reported) for frame in frames]
+        metrics = metric_columns(frames, self.reported)
+        extra = {
+            b: {
+                "metric": metrics[b],
+                "seed_sd": spread[b],
+                **{c: float(np.mean([f[b][c] for f in formats])) for c in FORMAT_COLUMNS},
+            }
+            for b in [*self.reported, AVERAGE]
+        }
+        if points[0][0] == BASELINE_RUN:
             return reproduced, extra
+        where = "+".join("/".join(point) for point in points)
         gains = {}
         if self.base_point is None:
             logger.warning(
-                "%s/%s: no baseline evaluates the base model %s untrained: no gain over it",
-                run,
-                point,
+                "%s: no baseline evaluates the base model %s untrained: no gain over it",
+                where,
                 self.config["base_model"]["source"],
             )
         else:
-            gains = gains_vs_base(self.graded, run, point, self.base_point, self.reported)
+            gains = gains_vs_base(self.graded, points, self.base_point, self.reported)
         for benchmark, columns in extra.items():
             columns.update(zip(GAIN_COLUMNS, gains.get(benchmark, [math.nan] * 3), strict=True))
         return reproduced, extra
 
-    def measure_at(
-        self, scores: pd.DataFrame, run: str, step: int
-    ) -> tuple[list[tuple], dict[str, dict]]:
-        at_step = scores[(scores["run"] == run) & (scores["step"] == step)]
-        return self.measure(at_step, run, paths.step_point(step))
+    def at_steps(self, scores: pd.DataFrame, runs: Sequence[str], steps: pd.Series):
+        """(frames, points) of ``runs`` at their selected ``steps`` (run -> step)."""
+        frames = [scores[(scores["run"] == run) & (scores["step"] == steps[run])] for run in runs]
+        return frames, [(run, paths.step_point(int(steps[run]))) for run in runs]
+
+    def replicate_columns(
+        self, runs: Sequence[str], selected: pd.DataFrame, manifests: dict
+    ) -> dict:
+        """seeds, step and candidates (when the replicates agree), seed_steps and pct_epoch of a
+        Tina row; ``selected`` is :meth:`select`'s frame indexed by run."""
+        chosen = [int(selected.loc[run, "step"]) for run in runs]
+        step = chosen[0] if len(set(chosen)) == 1 else None
+        among = {int(selected.loc[run, "candidates"]) for run in runs}
+        return {
+            "seeds": ";".join(str(self.W.experiments[run].seed) for run in runs),
+            "step": step,
+            "candidates": among.pop() if len(among) == 1 else None,
+            "seed_steps": ";".join(map(str, chosen)),
+            "pct_epoch": (
+                pct_epoch(step, manifests.get(runs[0])) if step is not None else math.nan
+            ),
+        }
 
 
 def merge_retention(records: Sequence[str]) -> pd.DataFrame:
@@ -363,7 +476,8 @@ def main_table(t: Tables) -> pd.DataFrame:
                     paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
                 ),
             }
-        reproduced, extra = t.measure(baselines[baselines["point"] == name], BASELINE_RUN, name)
+        frame = baselines[baselines["point"] == name]
+        reproduced, extra = t.measure([frame], [(BASELINE_RUN, name)])
         for row in compare(reproduced, published_values(paper_row, t.reported), extra):
             rows.append(
                 {
@@ -376,20 +490,18 @@ def main_table(t: Tables) -> pd.DataFrame:
             )
     scores, manifests = t.scores(), t.manifests()
     selected = t.select(scores).set_index("run")
+    steps = selected["step"]
     paper = t.published("published", "experiment").set_index("experiment")
-    for run in t.runs_in_order(scores):
-        step = int(selected.loc[run, "step"])
-        paper_row = paper.loc[run] if run in paper.index else None
-        reproduced, extra = t.measure_at(scores, run, step)
+    for name, runs in t.groups(scores).items():
+        paper_row = paper.loc[name] if name in paper.index else None
+        reproduced, extra = t.measure(*t.at_steps(scores, runs, steps))
         for row in compare(reproduced, published_values(paper_row, t.reported), extra):
             rows.append(
                 {
-                    "model": run,
+                    "model": name,
                     "kind": "tina",
-                    "paper_name": t.W.experiments[run].paper_name,
-                    "step": step,
-                    "candidates": selected.loc[run, "candidates"],
-                    "pct_epoch": pct_epoch(step, manifests.get(run)),
+                    "paper_name": t.W.experiments[name].paper_name,
+                    **t.replicate_columns(runs, selected, manifests),
                     "published_pct_epoch": (
                         paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
                     ),
@@ -411,41 +523,66 @@ def released_adapter_papers(t: Tables) -> dict[str, pd.Series]:
     return found
 
 
+def ablation_members(t: Tables, ablation: str, groups: dict, paper: pd.DataFrame) -> list[str]:
+    """The experiments rows an ablation lists: its rows and those they are compared with, in
+    the paper's row order (it sorts datasets by size), then the rows it does not have."""
+    members = [row for row in groups if t.W.experiments[row].in_tables(ablation)]
+    references = [t.W.experiments[row].compared_with for row in members]
+    listed = [row for row in groups if row in members or row in references]
+    order = list(paper["experiment"])
+    return sorted(listed, key=lambda row: order.index(row) if row in order else len(order))
+
+
 def ablations_table(t: Tables) -> pd.DataFrame:
-    """The four ablations of paper Table 4, each run at its selected step."""
+    """The ablations of paper Table 4 and of the later version, each row at its selected step
+    (the mean over its seeds), with its paired difference to the row it is compared with."""
     scores, manifests = t.scores(), t.manifests()
     selected = t.select(scores).set_index("run")
     steps = selected["step"]
     paper = t.published("published", "experiment")
-    runs = t.runs_in_order(scores)
-    measured = {run: t.measure_at(scores, run, int(steps[run])) for run in runs}
+    groups = t.groups(scores)
+    measured = {name: t.measure(*t.at_steps(scores, runs, steps)) for name, runs in groups.items()}
     rows = []
     for ablation, column in ABLATION_SETTING.items():
-        members = [r for r in runs if t.W.experiments[r].in_tables(ablation)]
         published = paper[paper["ablation"] == ablation].set_index("experiment")
-        # The paper's row order first (it sorts datasets by size), then runs it does not have.
-        members.sort(key=lambda r: published.index.get_loc(r) if r in published.index else 1e9)
-        for run in members:
-            paper_row = published.loc[run] if run in published.index else None
-            setting = getattr(t.W.experiments[run], column)
-            reproduced, extra = measured[run]
+        for name in ablation_members(t, ablation, groups, published.reset_index()):
+            experiment = t.W.experiments[name]
+            paper_row = published.loc[name] if name in published.index else None
+            setting = getattr(experiment, column)
+            reproduced, extra = measured[name]
+            reference = experiment.compared_with
+            differences = {}
+            if reference in groups:
+                differences = paired_difference(
+                    t.graded,
+                    t.at_steps(scores, groups[name], steps)[1],
+                    t.at_steps(scores, groups[reference], steps)[1],
+                    t.reported,
+                )
             for row in compare(reproduced, published_values(paper_row, t.reported), extra):
+                row.update(
+                    zip(
+                        REFERENCE_COLUMNS,
+                        map(_printed, differences.get(row["benchmark"], [math.nan] * 3)),
+                        strict=True,
+                    )
+                )
                 rows.append(
                     {
                         "ablation": ablation,
                         "setting": f"{setting:g}" if isinstance(setting, float) else str(setting),
-                        "model": run,
+                        "model": name,
                         "kind": "tina",
                         "paper_name": (
-                            paper_row["model"]
-                            if paper_row is not None
-                            else t.W.experiments[run].paper_name
+                            paper_row["model"] if paper_row is not None else experiment.paper_name
                         ),
-                        "step": int(steps[run]),
-                        "candidates": selected.loc[run, "candidates"],
-                        "pct_epoch": pct_epoch(steps[run], manifests.get(run)),
+                        **t.replicate_columns(groups[name], selected, manifests),
                         "published_pct_epoch": (
                             paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
+                        ),
+                        "compared_with": reference,
+                        "published_in": (
+                            paper_row.get("published_in") if paper_row is not None else None
                         ),
                         "comparison_note": (
                             paper_row.get("comparison_note") if paper_row is not None else None

@@ -20,6 +20,8 @@ class TrainingContext:
     system_prompt: str  #: the system prompt text of the row's dataset
     chat_template: str  #: training chat template; "" keeps the model's own
     rollout_prompt_tokens: str  #: vllm_text (the paper's) or chat_template (train/rollouts.py)
+    #: the dataset row's per-prompt token budget range (L1 recipes), None for every other run
+    target_length: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, wc: WorkflowConfig, experiment: str) -> TrainingContext:
@@ -32,7 +34,16 @@ class TrainingContext:
             system_prompt=wc.system_prompt(experiment),
             chat_template=wc.config.get("training_chat_template") or "",
             rollout_prompt_tokens=wc.config["rollout_prompt_tokens"],
+            target_length=wc.datasets[wc.experiments[experiment].dataset].target_length,
         )
+
+    def as_params(self) -> dict:
+        """Plain values for Snakemake params: ``target_length`` only when set, so that runs
+        without it keep the params they had before the field existed (no spurious retraining)."""
+        params = as_params(self)
+        if self.target_length is None:
+            del params["target_length"]
+        return params
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,7 @@ class TrainingJob:
         """Plain values (for the JSON file a multi-GPU launch reads)."""
         return {
             "row": as_params(self.row),
-            "context": as_params(self.context),
+            "context": self.context.as_params(),
             "dataset_parquet": str(self.dataset_parquet),
             "base_model_dir": str(self.base_model_dir),
             "out_dir": str(self.out_dir),

@@ -80,16 +80,16 @@ def lora_settings(row: Experiment) -> dict:
 def reward_settings(row: Experiment) -> list[dict]:
     """Reward names, weights and parameters of the row, in the row's order.
 
-    ``cosine`` takes the row's max_len (Tina passed 3584 on the command line). ``length``
-    normalises within each prompt group: TRL 0.15 called rewards once per micro-batch, which held
-    exactly one group, while TRL 1.16 calls them on a whole generation batch.
+    ``cosine`` takes the row's max_len (Tina passed 3584 on the command line). ``length`` and the
+    L1 rewards normalise within each prompt group: TRL 0.15 called rewards once per micro-batch,
+    which held exactly one group, while TRL 1.16 calls them on a whole generation batch.
     """
     specs = []
     for name, weight in rewards.parse_weighted(row.rewards):
         params: dict = {}
         if name == "cosine":
             params["max_len"] = row.cosine_max_len
-        elif name == "length":
+        elif name in rewards.GROUPED_REWARDS:
             params["group_size"] = row.num_generations
         rewards.validate_params(name, params)
         specs.append({"name": name, "weight": weight, "params": params})

@@ -2,14 +2,23 @@
 
 TRL 1.16 has no max_prompt_length; TRL 0.15.2 cut the templated token ids from the left. We cut
 the problem text instead, so that the system prompt and the chat template survive.
+
+The L1 recipes of the later commit (c6274cd, ``make_conv_for_grpo_l1`` in
+``tina/post_train_hf/preprocess.py``) give every prompt a token budget: ``random.randint(100,
+4000)`` per row in dataset order, right after ``set_seed(seed)``, appended to the system prompt
+as ``"\nThink for N tokens."`` and kept as the ``target_length`` column the L1 rewards read
+(:func:`target_lengths`).
 """
 
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Sequence
 from pathlib import Path
 
 from tina_repro.train.context import TrainingContext
+from tina_repro.train.rewards import TARGET_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +59,23 @@ def read_training_rows(parquet: str | Path):
     return table, skipped
 
 
+def target_lengths(row_ids: Sequence[int], low: int, high: int, seed: int) -> list[int]:
+    """The token budget of each row, drawn as Tina's L1 preprocessing draws it: one
+    ``randint(low, high)`` per source row in order from Python's generator seeded with the run's
+    seed (``transformers.set_seed`` seeds ``random``; no other draw comes first [inferred]).
+    ``row_ids`` are source positions, so rows dropped at preparation keep the others' budgets."""
+    if not 1 <= low <= high:
+        raise ValueError(f"target_length range {low}-{high}: need 1 <= low <= high")
+    rng = random.Random(seed)
+    draws = [rng.randint(low, high) for _ in range(max(row_ids, default=-1) + 1)]
+    return [draws[row_id] for row_id in row_ids]
+
+
+def budget_prompt(system_prompt: str, target_length: int) -> str:
+    """The system prompt of one L1 prompt (make_conv_for_grpo_l1)."""
+    return f"{system_prompt}\nThink for {target_length} tokens."
+
+
 def _prompt_length(tokenizer, messages: list[dict]) -> int:
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -76,23 +102,39 @@ def _left_truncate(tokenizer, system_prompt: str, problem: str, max_tokens: int)
     )
 
 
-def prepare_prompts(table, tokenizer, system_prompt: str, max_prompt_length: int):
+def prepare_prompts(
+    table,
+    tokenizer,
+    system_prompt: str,
+    max_prompt_length: int,
+    budgets: Sequence[int] | None = None,
+):
     """Conversational TRL prompts, left-truncated to ``max_prompt_length`` templated tokens.
 
-    Returns (datasets.Dataset with prompt/solution/row_id, stats dict).
+    ``budgets`` (L1 recipes, :func:`target_lengths`): one token budget per row, appended to its
+    system prompt and kept as the ``target_length`` column.
+    Returns (datasets.Dataset with prompt/solution/row_id[/target_length], stats dict).
     """
     from datasets import Dataset
 
-    conversations = [_conversation(system_prompt, p) for p in table["problem"]]
+    if budgets is None:
+        system_prompts = [system_prompt] * len(table)
+    else:
+        if len(budgets) != len(table):
+            raise ValueError(f"{len(budgets)} target lengths for {len(table)} rows")
+        system_prompts = [budget_prompt(system_prompt, n) for n in budgets]
+    conversations = [
+        _conversation(system, p) for system, p in zip(system_prompts, table["problem"], strict=True)
+    ]
     texts = tokenizer.apply_chat_template(conversations, add_generation_prompt=True, tokenize=False)
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     truncated = 0
     for i, length in enumerate(lengths):
         if length > max_prompt_length:
             problem = _left_truncate(
-                tokenizer, system_prompt, table["problem"].iloc[i], max_prompt_length
+                tokenizer, system_prompts[i], table["problem"].iloc[i], max_prompt_length
             )
-            conversations[i] = _conversation(system_prompt, problem)
+            conversations[i] = _conversation(system_prompts[i], problem)
             truncated += 1
     if truncated:
         logger.warning(
@@ -102,19 +144,22 @@ def prepare_prompts(table, tokenizer, system_prompt: str, max_prompt_length: int
             max_prompt_length,
             max(lengths),
         )
-    dataset = Dataset.from_dict(
-        {
-            "prompt": conversations,
-            "solution": table["solution"].tolist(),
-            "row_id": table["row_id"].tolist(),
-        }
-    )
+    columns = {
+        "prompt": conversations,
+        "solution": table["solution"].tolist(),
+        "row_id": table["row_id"].tolist(),
+    }
+    if budgets is not None:
+        columns[TARGET_LENGTH] = [int(n) for n in budgets]
+    dataset = Dataset.from_dict(columns)
     stats = {
         "n_prompts": len(lengths),
         "n_truncated_prompts": truncated,
         "max_prompt_tokens_before_truncation": max(lengths),
         "mean_prompt_tokens": sum(lengths) / len(lengths),
     }
+    if budgets is not None:
+        stats["target_length_min_max"] = [min(budgets), max(budgets)]
     return dataset, stats
 
 

@@ -1,7 +1,8 @@
 """Reward functions for LoRA-GRPO training, reproducing Tina's ``tina/post_train_hf/rewards.py``.
 
 The definitions follow the paper-time code (commit 077329b; docs/paper.md#rewards) rule for rule,
-quirks included, because the rewards are part of what the paper trained on:
+quirks included, because the rewards are part of what the paper trained on; the two L1 length
+rewards come from the later commit c6274cd (docs/paper.md#later-commit):
 
 - lengths are **characters** of the decoded completion, not tokens;
 - ``cosine`` does not clip the length, so past ``max_len`` the cosine wraps around (a completion of
@@ -14,9 +15,19 @@ quirks included, because the rewards are part of what the paper trained on:
   written) and call ``verify(prediction, gold)``: math-verify is not symmetric, so the order is
   kept;
 - ``reasoning_steps`` uses the regex without ``re.MULTILINE``, so ``^\\d+\\.`` only matches at the
-  very start of the completion.
+  very start of the completion;
+- ``length_l1_exact`` (L1-Exact) gives a correct completion ``1 - alpha * |len - target|`` and a
+  wrong one ``-alpha * |len - target|``; ``length_l1_max`` (L1-Max) gives a correct one
+  ``clip(alpha * (target - len) + delta, 0, 1)`` and a wrong one 0 (``alpha`` 0.0003,
+  ``delta`` 0.5). ``target`` is the prompt's ``target_length`` column, a number of *tokens* the
+  prompt asks for ("Think for N tokens."), while ``len`` counts *characters*, as coded.
+  Correctness, the unparseable gold counted as correct and the all-equal-lengths-give-0 rule are
+  ``length``'s. Tina's functions subtract the whole ``target_length`` column (a list) from each
+  length, which raises a ``TypeError`` in Python; each completion here takes its own prompt's
+  target, what the formula means.
 
-``length`` normalises over every completion passed in one call, as the original did. The original
+``length`` (and the L1 rewards) normalise over every completion passed in one call, as the
+original did. The original
 trainer (TRL 0.15) called rewards once per micro-batch holding one prompt's group; TRL 1.16 calls
 them on a whole generation batch, so pass ``group_size=num_generations`` for per-group semantics.
 
@@ -36,7 +47,7 @@ Signals only work in the main thread, so these rewards must run there (TRL's syn
 elsewhere math-verify raises a ``ValueError`` saying so. A computation stuck inside C code (e.g. a
 huge integer power) cannot be interrupted by the alarm.
 
-One concern, over 400 lines: seven reward definitions reproduced rule for rule, and the registry
+One concern, over 400 lines: nine reward definitions reproduced rule for rule, and the registry
 that builds and checks them from the sheets' ``name:weight`` syntax.
 """
 
@@ -91,6 +102,9 @@ def _pred_config(boxed: object) -> list[LatexExtractionConfig]:
 _PRED_CONFIG_ACCURACY = _pred_config("all")
 _PRED_CONFIG_LEN_COSINE = _pred_config(True)  # sic: `len_reward`/`cosine_scaled_reward` pass True
 _GOLD_CONFIG_LEN_COSINE = [LatexExtractionConfig()]
+
+# The dataset column of the per-prompt token budget the L1 rewards compare lengths with.
+TARGET_LENGTH = "target_length"
 
 _STEP_PATTERN = re.compile(r"(Step \d+:|^\d+\.|\n-|\n\*|First,|Second,|Next,|Finally,)")
 _THINK_CLOSE = "\n</think>\n"
@@ -191,6 +205,28 @@ def _tag_count(texts: list[str], golds: list[str] | None) -> list[float]:
     ]
 
 
+def _groups(n_texts: int, group_size: int | None, reward: str) -> list[slice]:
+    """The groups of ``group_size`` consecutive completions (one group when None)."""
+    size = group_size or n_texts
+    if n_texts % size:
+        raise ValueError(
+            f"reward {reward!r}: {n_texts} completions do not split into groups of {group_size}"
+        )
+    return [slice(start, start + size) for start in range(0, n_texts, size)]
+
+
+def _correct_or_unparseable(
+    reward: str, texts: list[str], golds: list[str], parsing_timeout: int, timeout_seconds: int
+) -> list[bool]:
+    """Correctness as `len_reward` judged it; a gold math-verify cannot parse counts as correct."""
+    gold_parsed = _parse_golds(golds, _GOLD_CONFIG_LEN_COSINE, parsing_timeout)
+    _warn_unparseable(reward, gold_parsed, "they count as correct")
+    return [
+        not gold or _correct_len_cosine(text, gold, parsing_timeout, timeout_seconds)
+        for text, gold in zip(texts, gold_parsed, strict=True)
+    ]
+
+
 def _length(
     texts: list[str],
     golds: list[str],
@@ -203,28 +239,89 @@ def _length(
     them when None, as the original)."""
     if not texts:
         return []
-    size = group_size or len(texts)
-    if len(texts) % size:
-        raise ValueError(
-            f"reward 'length': {len(texts)} completions do not split into groups of {group_size}"
-        )
-    gold_parsed = _parse_golds(golds, _GOLD_CONFIG_LEN_COSINE, parsing_timeout)
-    _warn_unparseable("length", gold_parsed, "they count as correct")
-    correct = [
-        not gold or _correct_len_cosine(text, gold, parsing_timeout, timeout_seconds)
-        for text, gold in zip(texts, gold_parsed, strict=True)
-    ]
+    groups = _groups(len(texts), group_size, "length")
+    correct = _correct_or_unparseable("length", texts, golds, parsing_timeout, timeout_seconds)
     rewards: list[float] = []
-    for start in range(0, len(texts), size):
-        lengths = [len(text) for text in texts[start : start + size]]
+    for group in groups:
+        lengths = [len(text) for text in texts[group]]
         shortest, longest = min(lengths), max(lengths)
         if shortest == longest:
             rewards.extend([0.0] * len(lengths))
             continue
-        for length, is_correct in zip(lengths, correct[start : start + size], strict=True):
+        for length, is_correct in zip(lengths, correct[group], strict=True):
             lam = 0.5 - (length - shortest) / (longest - shortest)
             rewards.append(float(lam if is_correct else min(0.0, lam)))
     return rewards
+
+
+def _length_l1(
+    reward: str,
+    score: Callable[[int, int, bool], float],
+    texts: list[str],
+    golds: list[str],
+    target_lengths: list[int],
+    group_size: int | None,
+    parsing_timeout: int,
+    timeout_seconds: int,
+) -> list[float]:
+    """``score(length, target, correct)`` of each completion; 0 for a whole group whose
+    completions all have the same length (the rule `len_reward_l1_*` kept from `len_reward`)."""
+    if not texts:
+        return []
+    groups = _groups(len(texts), group_size, reward)
+    correct = _correct_or_unparseable(reward, texts, golds, parsing_timeout, timeout_seconds)
+    rewards: list[float] = []
+    for group in groups:
+        lengths = [len(text) for text in texts[group]]
+        if min(lengths) == max(lengths):
+            rewards.extend([0.0] * len(lengths))
+            continue
+        for length, target, is_correct in zip(
+            lengths, target_lengths[group], correct[group], strict=True
+        ):
+            rewards.append(float(score(length, target, is_correct)))
+    return rewards
+
+
+def _length_l1_exact(
+    texts: list[str],
+    golds: list[str],
+    target_lengths: list[int],
+    *,
+    alpha: float = 0.0003,
+    group_size: int | None = None,
+    parsing_timeout: int = 5,
+    timeout_seconds: int = 5,
+) -> list[float]:
+    """L1-Exact: ``[correct] - alpha * |len - target|`` (`len_reward_l1_exact`, c6274cd)."""
+
+    def score(length: int, target: int, correct: bool) -> float:
+        penalty = alpha * abs(length - target)
+        return 1 - penalty if correct else -penalty
+
+    limits = (group_size, parsing_timeout, timeout_seconds)
+    return _length_l1("length_l1_exact", score, texts, golds, target_lengths, *limits)
+
+
+def _length_l1_max(
+    texts: list[str],
+    golds: list[str],
+    target_lengths: list[int],
+    *,
+    alpha: float = 0.0003,
+    delta: float = 0.5,
+    group_size: int | None = None,
+    parsing_timeout: int = 5,
+    timeout_seconds: int = 5,
+) -> list[float]:
+    """L1-Max: ``clip(alpha * (target - len) + delta, 0, 1)`` if correct, else 0
+    (`len_reward_l1_max`, c6274cd)."""
+
+    def score(length: int, target: int, correct: bool) -> float:
+        return max(0.0, min(alpha * (target - length) + delta, 1.0)) if correct else 0.0
+
+    limits = (group_size, parsing_timeout, timeout_seconds)
+    return _length_l1("length_l1_max", score, texts, golds, target_lengths, *limits)
 
 
 def _cosine(
@@ -283,19 +380,31 @@ _MINIMUM = {
     "max_len": 1,
     "ngram_size": 1,
     "group_size": 1,
+    "alpha": 0.0,
 }
 _MAXIMUM = {"max_penalty": 0.0}
 
 
 class RewardFunction:
     """A TRL reward callable. A class rather than a closure so it pickles (TRL's async rollout
-    worker sends reward functions to a child process); ``__name__`` names TRL's log keys."""
+    worker sends reward functions to a child process); ``__name__`` names TRL's log keys.
 
-    def __init__(self, name: str, scorer: Callable, needs_solution: bool, params: dict) -> None:
+    ``columns`` are dataset columns the scorer takes after the golds, one value per completion
+    (TRL passes every dataset column to reward functions as a keyword argument)."""
+
+    def __init__(
+        self,
+        name: str,
+        scorer: Callable,
+        needs_solution: bool,
+        params: dict,
+        columns: tuple[str, ...] = (),
+    ) -> None:
         self.__name__ = name
         self.scorer = scorer
         self.needs_solution = needs_solution
         self.params = params
+        self.columns = columns
 
     def __repr__(self) -> str:
         return f"RewardFunction({self.__name__!r}, {self.params!r})"
@@ -321,7 +430,30 @@ class RewardFunction:
                 raise ValueError(
                     f"reward {self.__name__!r}: solutions must be strings, got {bad[0]!r}"
                 )
-        return self.scorer(texts, golds, **self.params)
+        return self.scorer(texts, golds, *self._column_values(kwargs, len(texts)), **self.params)
+
+    def _column_values(self, kwargs: dict, n_texts: int) -> list[list[int]]:
+        """The integer dataset columns the scorer takes, checked one value per completion."""
+        values = []
+        for column in self.columns:
+            cells = kwargs.get(column)
+            if cells is None:
+                raise ValueError(
+                    f"reward {self.__name__!r} needs the dataset column {column!r} (a dataset "
+                    "row with target_length in datasets.tsv)"
+                )
+            cells = list(cells)
+            if len(cells) != n_texts:
+                raise ValueError(
+                    f"reward {self.__name__!r}: {n_texts} completions but {len(cells)} {column}"
+                )
+            bad = [c for c in cells if isinstance(c, bool) or not isinstance(c, numbers.Integral)]
+            if bad:
+                raise ValueError(
+                    f"reward {self.__name__!r}: {column} must be integers, got {bad[0]!r}"
+                )
+            values.append([int(c) for c in cells])
+        return values
 
 
 @dataclass(frozen=True)
@@ -331,6 +463,8 @@ class RewardSpec:
     name: str
     scorer: Callable
     needs_solution: bool
+    #: dataset columns the scorer takes after the golds (e.g. the L1 rewards' target_length)
+    columns: tuple[str, ...] = ()
 
     def defaults(self) -> dict[str, object]:
         """Parameter names and default values, read from the scorer's keyword-only arguments."""
@@ -353,7 +487,7 @@ class RewardSpec:
             key: _check_param(self.name, key, params.get(key, default), hints[key])
             for key, default in defaults.items()
         }
-        return RewardFunction(self.name, self.scorer, self.needs_solution, checked)
+        return RewardFunction(self.name, self.scorer, self.needs_solution, checked, self.columns)
 
 
 def _check_param(reward: str, key: str, value: object, annotation: object) -> object:
@@ -396,8 +530,15 @@ REWARDS: dict[str, RewardSpec] = {
         RewardSpec("cosine", _cosine, needs_solution=True),
         RewardSpec("reasoning_steps", _reasoning_steps, needs_solution=False),
         RewardSpec("repetition_penalty", _repetition_penalty, needs_solution=False),
+        RewardSpec(
+            "length_l1_exact", _length_l1_exact, needs_solution=True, columns=(TARGET_LENGTH,)
+        ),
+        RewardSpec("length_l1_max", _length_l1_max, needs_solution=True, columns=(TARGET_LENGTH,)),
     )
 }
+# Rewards that normalise over the completions of one call, which held one prompt group in the
+# paper's trainer: they take group_size=num_generations (train/geometry.py).
+GROUPED_REWARDS = ("length", "length_l1_exact", "length_l1_max")
 REWARD_NAMES: tuple[str, ...] = tuple(REWARDS)
 
 
@@ -410,6 +551,11 @@ def _spec(name: object) -> RewardSpec:
 def build(name: str, **params: object) -> RewardFunction:
     """The reward function ``name`` with ``params`` (ValueError naming any bad name or value)."""
     return _spec(name)(**params)
+
+
+def columns_of(name: str) -> tuple[str, ...]:
+    """The dataset columns reward ``name`` reads besides the completions and golds."""
+    return _spec(name).columns
 
 
 def validate_params(name: str, params: dict[str, object]) -> None:

@@ -56,7 +56,12 @@ from tina_repro.train.outputs import (
     write_log_history,
     write_manifest,
 )
-from tina_repro.train.prompts import load_tokenizer, prepare_prompts, read_training_rows
+from tina_repro.train.prompts import (
+    load_tokenizer,
+    prepare_prompts,
+    read_training_rows,
+    target_lengths,
+)
 from tina_repro.train.provenance import planned_run, resolved_config, settings_block
 from tina_repro.train.rollouts import build_trainer, rollout_affixes
 
@@ -154,8 +159,11 @@ def train(job: TrainingJob) -> dict:
         )
 
     tokenizer = load_tokenizer(base_model_dir, context)
+    budgets = None
+    if context.target_length is not None:
+        budgets = target_lengths(table["row_id"].tolist(), *context.target_length, row.seed)
     dataset, prompt_stats = prepare_prompts(
-        table, tokenizer, context.system_prompt, row.max_prompt_length
+        table, tokenizer, context.system_prompt, row.max_prompt_length, budgets
     )
     settings = settings_block(plan["settings"], context.system_prompt, tokenizer, len(table))
     info = {

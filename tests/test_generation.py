@@ -390,7 +390,7 @@ def test_the_demo_tokenizer_gives_the_same_ids_in_both_modes(benchmark_parquet, 
         assert records[mode]["prompt_special_tokens"] == {"prefix": [], "suffix": []}
     assert rows["lighteval"] == rows["chat_template"]
     identities = {
-        mode: store.benchmark_identity(
+        mode: store.samples_identity(
             benchmark_parquet,
             tiny_dir,
             None,

@@ -46,4 +46,4 @@ def test_wheel_validates_a_config_from_another_directory(tmp_path):
     assert run.returncode == 0, run.stderr
     imported_from, verdict = run.stdout.splitlines()
     assert imported_from.startswith(str(site))
-    assert verdict.startswith("configuration valid: 4 experiments")
+    assert verdict.startswith("configuration valid: 5 experiments")

@@ -63,6 +63,7 @@ def workdir(tmp_path):
     baseline = {**paper_row("baselines.tsv", "base"), "model": f"local:{model_dir}"}
     row = tiny_row(name=EXPERIMENT, dataset=DATASET, max_steps=4, stop_step=4, save_steps=2)
     experiment = {key: sheet_value(value) for key, value in vars(row).items()}
+    experiment["seeds"] = experiment.pop("seed")  # the sheet's column: a run's seed is one of them
     experiment["tables"] = "main"
     override = {
         "experiments": write_sheet(data / "experiments.tsv", [experiment]),

@@ -343,8 +343,8 @@ class Tables:
     ) -> tuple[list[tuple], dict[str, dict]]:
         """A group of evaluated models (one, or the replicates of an experiments row; ``frames``
         are each one's rows of a scores CSV): its :func:`group_rows` and, per reported benchmark
-        and average, its metric, spread over seeds, format columns (means over the group) and,
-        for Tina runs, its gain columns."""
+        and average, its metric, spread over seeds, format columns (means over the group), count
+        columns (totals over the group) and, for Tina runs, its gain columns."""
         reproduced, spread = group_rows(frames, points, self.reported, self.graded)
         formats = [format_columns(frame, self.reported) for frame in frames]
         metrics = metric_columns(frames, self.reported)
@@ -353,6 +353,7 @@ class Tables:
                 "metric": metrics[b],
                 "seed_sd": spread[b],
                 **{c: float(np.mean([f[b][c] for f in formats])) for c in FORMAT_COLUMNS},
+                **{c: float(np.sum([f[b][c] for f in formats])) for c in COUNT_COLUMNS},
             }
             for b in [*self.reported, AVERAGE]
         }

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tina_repro import cli
+from tina_repro.ops import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,7 +171,7 @@ def _grade_cli(tmp_path, rows: list[dict]) -> subprocess.CompletedProcess:
     """``tina-repro grade`` as a user runs it, on ``rows`` written as in.jsonl."""
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    command = [sys.executable, "-m", "tina_repro.cli", "grade", "--input", str(source)]
+    command = [sys.executable, "-m", "tina_repro.ops.cli", "grade", "--input", str(source)]
     return subprocess.run(
         [*command, "--output", str(tmp_path / "graded.jsonl")],
         capture_output=True,

@@ -18,7 +18,7 @@ import yaml
 from helpers import ROOT, set_cell, snakemake
 from test_eval_workflow import paper_row, write_jsonl, write_sheet
 
-from tina_repro import cli
+from tina_repro.ops import cli
 
 MALFORMED = ROOT / "tests" / "fixtures" / "hub" / "still3_malformed.jsonl"
 
@@ -452,7 +452,7 @@ def test_disk_full_is_one_line_in_tina_repro(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     output = tmp_path / "out" / "graded.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "tina_repro.cli", "grade", "--input", str(source)]
+        [sys.executable, "-m", "tina_repro.ops.cli", "grade", "--input", str(source)]
         + ["--output", str(output)],
         capture_output=True,
         text=True,

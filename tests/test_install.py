@@ -31,7 +31,7 @@ def test_wheel_validates_a_config_from_another_directory(tmp_path):
     # The installed copy comes first on the path, ahead of this checkout's editable install.
     env = {**os.environ, "PYTHONPATH": str(site)}
     code = (
-        "import sys, tina_repro, tina_repro.cli as cli; "
+        "import sys, tina_repro, tina_repro.ops.cli as cli; "
         "print(tina_repro.__file__); sys.exit(cli.main(sys.argv[1:]))"
     )
     demo = ROOT / "config" / "demo" / "config.yaml"

@@ -9,13 +9,13 @@ import shutil
 import pytest
 from helpers import ROOT, paper_config, write_rows
 
-from tina_repro import cli
 from tina_repro.config.rows import as_params
 from tina_repro.data.prepare import prepare_training_dataset
 from tina_repro.files import roundtrip
+from tina_repro.ops import cli
+from tina_repro.ops.resolve import resolve_experiment
 from tina_repro.train.context import TrainingContext
 from tina_repro.train.provenance import planned_run
-from tina_repro.train.resolve import resolve_experiment
 
 
 def resolve(capsys, *args: str) -> dict:

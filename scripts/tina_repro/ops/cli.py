@@ -98,7 +98,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_resolve(args) -> None:
-    from tina_repro.train.resolve import resolve_experiment
+    from tina_repro.ops.resolve import resolve_experiment
 
     wc = _config(args)
     row = _row(wc, "experiments", args.experiment)
@@ -158,7 +158,7 @@ def cmd_grade(args) -> None:
 
 
 def cmd_status(args) -> None:
-    from tina_repro.results.status import format_status
+    from tina_repro.ops.status import format_status
 
     wc = _config(args)
     print(format_status(wc, wc.root))
@@ -182,7 +182,7 @@ def cmd_hub_lock(args) -> None:
 
 
 def cmd_plan(args) -> None:
-    from tina_repro.results.plan import format_plan, plan
+    from tina_repro.ops.plan import format_plan, plan
 
     wc = _config(args)
     rates_from = Path(args.rates_from) if args.rates_from else None

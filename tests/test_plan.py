@@ -9,9 +9,9 @@ from tina_repro import paths
 from tina_repro.ops import cli
 from tina_repro.ops.plan import DEFAULT_RATES, format_plan, plan, planned_steps
 
-# The demo: 4 runs x 4 checkpoints + 1 baseline = 17 models, 3 benchmarks of 200 problems, 4
+# The demo: 5 runs x 4 checkpoints + 1 baseline = 21 models, 3 benchmarks of 200 problems, 4
 # samples each.
-DEMO_MODELS, DEMO_BENCHMARKS, DEMO_SAMPLES_PER_EVAL = 17, 3, 800
+DEMO_MODELS, DEMO_BENCHMARKS, DEMO_SAMPLES_PER_EVAL = 21, 3, 800
 
 
 def write_record(workdir, run, point, **values):
@@ -48,11 +48,14 @@ def test_a_fresh_demo_plans_one_engine_per_model_from_the_defaults(tmp_path):
     assert p.total("evaluations_pending") == DEMO_MODELS * DEMO_BENCHMARKS
     assert p.total("samples_pending") == DEMO_MODELS * DEMO_BENCHMARKS * DEMO_SAMPLES_PER_EVAL
     hours = p.device_hours()
+    evaluations = DEMO_MODELS * DEMO_BENCHMARKS
     # defaults: a fifth of the 64-token budget per sample
-    assert hours["tokens"] == pytest.approx(40800 * 0.2 * 64)
-    assert hours["startup"] == pytest.approx(17 * 60 / 3600)
-    per_pair = p.device_hours(engine_starts=51)
-    assert per_pair["startup"] - hours["startup"] == pytest.approx((51 - 17) * 60 / 3600)
+    assert hours["tokens"] == pytest.approx(evaluations * DEMO_SAMPLES_PER_EVAL * 0.2 * 64)
+    assert hours["startup"] == pytest.approx(DEMO_MODELS * 60 / 3600)
+    per_pair = p.device_hours(engine_starts=evaluations)
+    assert per_pair["startup"] - hours["startup"] == pytest.approx(
+        (evaluations - DEMO_MODELS) * 60 / 3600
+    )
 
 
 def test_finished_samples_and_measured_records_change_the_plan(tmp_path):
@@ -104,6 +107,10 @@ def test_cli_plan_prints_both_engine_layouts(tmp_path, capsys):
     ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert "one engine per model: 17 engine starts" in out
-    assert "one engine per (model, benchmark): 51 engine starts" in out
-    assert out.splitlines()[-1] == "pending: 51 evaluations of 17 models, 40800 samples"
+    evaluations = DEMO_MODELS * DEMO_BENCHMARKS
+    assert f"one engine per model: {DEMO_MODELS} engine starts" in out
+    assert f"one engine per (model, benchmark): {evaluations} engine starts" in out
+    assert out.splitlines()[-1] == (
+        f"pending: {evaluations} evaluations of {DEMO_MODELS} models, "
+        f"{evaluations * DEMO_SAMPLES_PER_EVAL} samples"
+    )

@@ -85,7 +85,7 @@ def prompt_token_effect(wc: WorkflowConfig, workdir: Path) -> list[str]:
             for point in (lighteval, chat_template)
             for b in benchmarks
         }
-        gains = gains_vs_base(graded, BASELINE_RUN, lighteval, chat_template, benchmarks)
+        gains = gains_vs_base(graded, [(BASELINE_RUN, lighteval)], chat_template, benchmarks)
         head = f"prompt tokens: {lighteval} (lighteval) - {chat_template} (chat_template)"
         if not gains:
             lines.append(f"{head}: not graded yet")

@@ -1,7 +1,12 @@
-"""The ``tina-repro`` command: each workflow stage by hand, outside Snakemake.
+"""The ``tina-repro`` command: what a person asks of the workflow besides running it.
 
-Stages read the same validated configuration as the workflow (``--configfile`` may be repeated,
-later files override earlier ones, exactly like Snakemake's option).
+Every stage runs through Snakemake (``snakemake TARGET``, one file or a named target); this command
+keeps only what no target gives: checking the config (``validate``), what is done and what
+evaluation still costs (``status``, ``plan``), what a training row resolves to without training
+(``resolve``), accepting a moved Hub revision (``hub-lock``) and grading any JSONL file of
+completions (``grade``). They read the same validated configuration as the workflow
+(``--configfile`` may be repeated, later files override earlier ones, exactly like Snakemake's
+option).
 """
 
 from __future__ import annotations
@@ -24,13 +29,6 @@ def _config(args) -> WorkflowConfig:
     return load_files(*(args.configfile or []), root=args.directory)
 
 
-def _row(wc: WorkflowConfig, sheet: str, name: str):
-    rows = getattr(wc, sheet)
-    if name not in rows:
-        raise wc.unknown(sheet, name)
-    return rows[name]
-
-
 def cmd_validate(args) -> None:
     wc = _config(args)
     print(
@@ -40,112 +38,15 @@ def cmd_validate(args) -> None:
     )
 
 
-def cmd_build_tiny_model(args) -> None:
-    from tina_repro.demo.tiny_model import build_tiny_model
-
-    out = build_tiny_model(args.out, seed=args.seed, size=args.size)
-    print(json.dumps(json.loads((Path(out) / "tiny_model.json").read_text()), indent=2))
-
-
-def cmd_prepare_dataset(args) -> None:
-    from tina_repro.data.prepare import prepare_training_dataset
-
-    wc = _config(args)
-    out = Path(args.out_dir)
-    report = prepare_training_dataset(
-        _row(wc, "datasets", args.dataset),
-        out / f"{args.dataset}.parquet",
-        out / f"{args.dataset}.report.json",
-    )
-    print(json.dumps(report, indent=2))
-
-
-def cmd_prepare_benchmark(args) -> None:
-    from tina_repro.data.prepare import prepare_benchmark
-
-    wc = _config(args)
-    out = Path(args.out_dir)
-    report = prepare_benchmark(
-        _row(wc, "benchmarks", args.benchmark),
-        wc.config["prompt_templates"],
-        wc.config["evaluation"]["seed"],
-        out / f"{args.benchmark}.parquet",
-        out / f"{args.benchmark}.report.json",
-    )
-    print(json.dumps(report, indent=2))
-
-
-def cmd_download_model(args) -> None:
-    from tina_repro.data.models import download_model
-
-    print(json.dumps(download_model(args.source, args.revision, args.out_dir), indent=2))
-
-
-def cmd_train(args) -> None:
-    from tina_repro.train.context import TrainingContext, TrainingJob
-    from tina_repro.train.launch import run_leased
-
-    wc = _config(args)
-    job = TrainingJob(
-        row=_row(wc, "experiments", args.experiment),
-        context=TrainingContext.of(wc, args.experiment),
-        dataset_parquet=Path(args.dataset),
-        base_model_dir=Path(args.base_model),
-        out_dir=Path(args.out_dir),
-    )
-    manifest = run_leased(job)
-    print(json.dumps(manifest, indent=2))
-
-
 def cmd_resolve(args) -> None:
     from tina_repro.ops.resolve import resolve_experiment
 
     wc = _config(args)
-    row = _row(wc, "experiments", args.experiment)
-    plan = resolve_experiment(wc, row, n_gpus=args.gpus, dataset_parquet=args.dataset)
-    print(json.dumps(plan, indent=2))
-
-
-def cmd_generate(args) -> None:
-    from tina_repro.eval.generate import generate_benchmark
-
-    wc = _config(args)
-    settings = {k: v for k, v in wc.config["evaluation"].items() if k != "grading_processes"}
-    out = generate_benchmark(
-        args.benchmark_parquet,
-        args.model,
-        args.adapter,
-        settings,
-        args.out,
-        gold_format=_row(wc, "benchmarks", args.benchmark).gold_format,
-    )
-    print(out)
-
-
-def cmd_score(args) -> None:
-    from tina_repro.eval.grading import STEP_TIMEOUT_S
-    from tina_repro.eval.score import grade_and_score
-
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    score = grade_and_score(
-        args.samples,
-        args.benchmark_parquet,
-        out / "graded.jsonl",
-        out / "score.json",
-        processes=args.processes,
-        timeout_s=args.timeout_s or STEP_TIMEOUT_S,
-    )
-    print(json.dumps(score, indent=2))
-
-
-def _add_timeout(cmd) -> None:
-    cmd.add_argument(
-        "--timeout-s",
-        type=int,
-        help="seconds for each parse and comparison (evaluation.grading_timeout_s; default: "
-        "lighteval's 5)",
-    )
+    if args.experiment not in wc.experiments:
+        raise wc.unknown("experiments", args.experiment)
+    row = wc.experiments[args.experiment]
+    resolved = resolve_experiment(wc, row, n_gpus=args.gpus, dataset_parquet=args.dataset)
+    print(json.dumps(resolved, indent=2))
 
 
 def cmd_grade(args) -> None:
@@ -212,29 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("validate", cmd_validate, "check config.yaml and every sheet", config=True)
 
-    cmd = add("build-tiny-model", cmd_build_tiny_model, "build the tiny offline Qwen2 model")
-    cmd.add_argument("out", help="output folder")
-    cmd.add_argument("--seed", type=int, default=0)
-    cmd.add_argument("--size", default="test", help="test or demo")
+    add("status", cmd_status, "per experiment: trained steps, evaluated checkpoints", True)
 
-    cmd = add("prepare-dataset", cmd_prepare_dataset, "load, map and check one training set", True)
-    cmd.add_argument("dataset", help="a name from the datasets sheet")
-    cmd.add_argument("--out-dir", default="resources/datasets")
-
-    cmd = add("prepare-benchmark", cmd_prepare_benchmark, "load and render one benchmark", True)
-    cmd.add_argument("benchmark", help="a name from the benchmarks sheet")
-    cmd.add_argument("--out-dir", default="resources/benchmarks")
-
-    cmd = add("download-model", cmd_download_model, "snapshot a Hub model or adapter")
-    cmd.add_argument("source", help="Hub id or local:PATH")
-    cmd.add_argument("out_dir")
-    cmd.add_argument("--revision", default="main")
-
-    cmd = add("train", cmd_train, "LoRA-GRPO training of one experiment row", config=True)
-    cmd.add_argument("experiment", help="a name from the experiments sheet")
-    cmd.add_argument("--dataset", required=True, help="normalized training Parquet")
-    cmd.add_argument("--base-model", required=True, help="base model folder")
-    cmd.add_argument("--out-dir", required=True, help="run folder (resumes if it has checkpoints)")
+    cmd = add("plan", cmd_plan, "evaluations pending, engine starts, GPU-hours and dollars", True)
+    cmd.add_argument(
+        "--rates-from",
+        help="working directory whose generation records give tokens/s and engine start time "
+        "(e.g. the GPU check's); default: this workflow's own, else the stated defaults",
+    )
 
     cmd = add(
         "resolve",
@@ -250,23 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         "sets one-epoch schedules)",
     )
 
-    cmd = add("generate", cmd_generate, "sample completions of one model on a benchmark", True)
-    cmd.add_argument("benchmark", help="a name from the benchmarks sheet (for its gold format)")
-    cmd.add_argument("--benchmark-parquet", required=True, help="prepared benchmark Parquet")
-    cmd.add_argument("--model", required=True, help="base model folder")
-    cmd.add_argument("--adapter", help="LoRA adapter folder (a checkpoint-N)")
+    cmd = add("hub-lock", cmd_hub_lock, "list the Hub lock, or accept a moved revision")
+    cmd.add_argument("--update", metavar="REPO", help="re-resolve every locked revision of REPO")
     cmd.add_argument(
-        "--out",
-        required=True,
-        help="samples.jsonl, a link to its store file (resumes from its .partial)",
+        "--lock", help="the lock file (default: $TINA_HUB_LOCK or config/hub.lock.tsv)"
     )
-
-    cmd = add("score", cmd_score, "grade samples.jsonl and write graded.jsonl + score.json")
-    cmd.add_argument("--samples", required=True)
-    cmd.add_argument("--benchmark-parquet", required=True)
-    cmd.add_argument("--out-dir", required=True)
-    cmd.add_argument("--processes", type=int, default=1)
-    _add_timeout(cmd)
 
     cmd = add(
         "grade",
@@ -277,21 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--input", required=True)
     cmd.add_argument("--output", required=True)
     cmd.add_argument("--processes", type=int, default=1)
-    _add_timeout(cmd)
-
-    cmd = add("hub-lock", cmd_hub_lock, "list the Hub lock, or accept a moved revision")
-    cmd.add_argument("--update", metavar="REPO", help="re-resolve every locked revision of REPO")
     cmd.add_argument(
-        "--lock", help="the lock file (default: $TINA_HUB_LOCK or config/hub.lock.tsv)"
-    )
-
-    add("status", cmd_status, "per experiment: trained steps, evaluated checkpoints", True)
-
-    cmd = add("plan", cmd_plan, "evaluations pending, engine starts, GPU-hours and dollars", True)
-    cmd.add_argument(
-        "--rates-from",
-        help="working directory whose generation records give tokens/s and engine start time "
-        "(e.g. the GPU check's); default: this workflow's own, else the stated defaults",
+        "--timeout-s",
+        type=int,
+        help="seconds for each parse and comparison (evaluation.grading_timeout_s; default: "
+        "lighteval's 5)",
     )
     return parser
 

@@ -379,7 +379,7 @@ def run_title(wildcards):
 def gpu_check_summary():
     """Measured step time, tokens/s, peak GPU memory, and the paper plan (config/config.yaml
     alone, in this working directory) extrapolated from them."""
-    from tina_repro.results.gpu_check import summary
+    from tina_repro.ops.gpu_check import summary
 
     return summary(W, Path("."), workflow_config.load_files(root="."))
 

@@ -42,7 +42,7 @@ from helpers import snakemake  # noqa: E402
 from tina_repro import paths  # noqa: E402
 from tina_repro.config import WorkflowConfig, load_files  # noqa: E402
 from tina_repro.files import read_json  # noqa: E402
-from tina_repro.results.status import format_status  # noqa: E402
+from tina_repro.ops.status import format_status  # noqa: E402
 from tina_repro.train.checkpoints import complete_checkpoints  # noqa: E402
 
 

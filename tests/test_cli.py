@@ -1,16 +1,28 @@
-"""The tina-repro command runs stages by hand, with the workflow's own validation."""
+"""The tina-repro command: what no Snakemake target gives, with the workflow's own validation."""
 
+import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tina_repro import cli
+from tina_repro.ops import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_lists_every_subcommand_and_no_other():
+    """README's section on the command names each subcommand the parser has, as a list item."""
+    section = (ROOT / "README.md").read_text().split("### The `tina-repro` command", 1)[1]
+    section = section.split("\n#", 1)[0]
+    listed = re.findall(r"^- `tina-repro ([a-z-]+)", section, flags=re.MULTILINE)
+    parser = cli.build_parser()
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert listed == list(subcommands.choices)
 
 
 def test_validate_reports_the_paper_config(capsys):
@@ -44,51 +56,6 @@ def test_validate_fails_with_one_line(tmp_path, capsys):
         "temperature, top_p, vllm_device, vllm_dtype, vllm_enforce_eager, "
         "vllm_gpu_memory_utilization)"
     )
-
-
-def test_build_tiny_model_command(tmp_path, capsys):
-    assert cli.main(["build-tiny-model", str(tmp_path / "m"), "--seed", "3"]) == 0
-    info = json.loads(capsys.readouterr().out)
-    assert info["seed"] == 3
-    assert (tmp_path / "m" / "model.safetensors").is_file()
-
-
-def test_stages_by_hand_prepare_generate_score(tmp_path, capsys):
-    """prepare-benchmark -> generate -> score on the tiny model, outside Snakemake."""
-    fixture = ROOT / "tests" / "fixtures" / "hub" / "aime24.jsonl"
-    n = sum(1 for _ in fixture.open())
-    sheet = (ROOT / "config" / "benchmarks.tsv").read_text().splitlines()
-    sheet = [sheet[0], sheet[1].replace("HuggingFaceH4/aime_2024", f"local:{fixture}")]
-    sheet[1] = sheet[1].replace("\t30\t", f"\t{n}\t")
-    (tmp_path / "benchmarks.tsv").write_text("\n".join(sheet) + "\n")
-    override = tmp_path / "override.yaml"
-    override.write_text(
-        f"benchmarks: {tmp_path / 'benchmarks.tsv'}\n"
-        "evaluation: {backend: transformers, max_new_tokens: 8, samples_per_problem: 2}\n"
-    )
-    config = ["--configfile", str(override), "--directory", str(ROOT)]
-    assert cli.main(["build-tiny-model", str(tmp_path / "model")]) == 0
-    prepared = tmp_path / "bench"
-    assert cli.main(["prepare-benchmark", "aime24", "--out-dir", str(prepared), *config]) == 0
-    samples = tmp_path / "samples.jsonl"
-    parquet = str(prepared / "aime24.parquet")
-    args = [
-        "generate",
-        "aime24",
-        "--benchmark-parquet",
-        parquet,
-        "--model",
-        str(tmp_path / "model"),
-    ]
-    assert cli.main([*args, "--out", str(samples), *config]) == 0
-    assert len(samples.read_text().splitlines()) == 2 * n
-    capsys.readouterr()
-    scored = ["score", "--samples", str(samples), "--benchmark-parquet", parquet]
-    assert cli.main([*scored, "--out-dir", str(tmp_path / "scored")]) == 0
-    score = json.loads(capsys.readouterr().out)
-    assert score["n_problems"] == n
-    assert score["samples_per_problem"] == 2
-    assert (tmp_path / "scored" / "graded.jsonl").is_file()
 
 
 def test_job_log_takes_prints_and_log_records(tmp_path):
@@ -171,7 +138,7 @@ def _grade_cli(tmp_path, rows: list[dict]) -> subprocess.CompletedProcess:
     """``tina-repro grade`` as a user runs it, on ``rows`` written as in.jsonl."""
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    command = [sys.executable, "-m", "tina_repro.cli", "grade", "--input", str(source)]
+    command = [sys.executable, "-m", "tina_repro.ops.cli", "grade", "--input", str(source)]
     return subprocess.run(
         [*command, "--output", str(tmp_path / "graded.jsonl")],
         capture_output=True,

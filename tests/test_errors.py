@@ -18,7 +18,8 @@ import yaml
 from helpers import ROOT, set_cell, snakemake
 from test_eval_workflow import paper_row, write_jsonl, write_sheet
 
-from tina_repro import cli
+from tina_repro.errors import UserError, one_line
+from tina_repro.ops import cli
 
 MALFORMED = ROOT / "tests" / "fixtures" / "hub" / "still3_malformed.jsonl"
 
@@ -190,19 +191,11 @@ def test_yaml_syntax_error_names_file_and_line(workdir, capsys):
     )
 
 
-@pytest.mark.parametrize(
-    ("command", "sheet"),
-    [
-        (["train", "nope", "--dataset", "d", "--base-model", "m", "--out-dir", "o"], "experiments"),
-        (["prepare-benchmark", "nope"], "benchmarks"),
-        (["prepare-dataset", "nope"], "datasets"),
-    ],
-)
-def test_unknown_name_is_one_line_in_tina_repro(workdir, capsys, command, sheet):
+def test_unknown_name_is_one_line_in_tina_repro(workdir, capsys):
     run_cli(
         capsys,
-        [*command, "--directory", str(workdir)],
-        f"'nope' is not a row of config/{sheet}.tsv",
+        ["resolve", "nope", "--directory", str(workdir)],
+        "'nope' is not a row of config/experiments.tsv",
     )
 
 
@@ -229,10 +222,24 @@ def test_gpu_row_on_a_cpu_host_is_refused_before_any_job(workdir):
     assert "cannot be locked" not in snakemake(workdir, "-n", "--unlock").stderr
 
 
-def test_gpu_row_on_a_cpu_host_is_one_line_in_tina_repro(workdir, capsys):
-    out_dir = str(workdir / "o")  # the run's writer lock lands there, not in the repository
-    argv = ["train", "still", "--dataset", "d", "--base-model", "m", "--out-dir", out_dir]
-    run_cli(capsys, [*argv, "--directory", str(workdir)], "needs 2 GPU(s)", "CPU demo config")
+def test_gpu_row_in_a_training_job_on_a_cpu_host_is_one_line(workdir):
+    """A job the pre-flight check did not see (e.g. sent to a cluster node without GPUs) stops
+    before training with the user error its log shows as one line."""
+    from tina_repro.config import load_files
+    from tina_repro.train.context import TrainingContext, TrainingJob
+    from tina_repro.train.launch import run_leased
+
+    wc = load_files(root=workdir)
+    job = TrainingJob(
+        row=wc.experiments["still"],
+        context=TrainingContext.of(wc, "still"),
+        dataset_parquet=workdir / "d",
+        base_model_dir=workdir / "m",
+        out_dir=workdir / "o",  # the run's writer lock lands there, not in the repository
+    )
+    with pytest.raises(UserError) as caught:
+        run_leased(job)
+    assert_one_line(f"error: {one_line(caught.value)}", "needs 2 GPU(s)", "CPU demo config")
 
 
 # ---- errors inside a job -----------------------------------------------------------------------
@@ -292,19 +299,6 @@ def test_data_error_in_a_job_is_one_line_and_its_report_survives(workdir):
     assert kept["status"] == "failed" and kept["drop_examples"]["problem_not_text"] == [3]
     # Snakemake deleted the failed job's declared outputs, not the report in logs/
     assert not (workdir / "resources" / "datasets" / "still3.report.json").exists()
-
-
-def test_data_error_is_one_line_in_tina_repro(workdir, capsys, monkeypatch):
-    malformed_still3(workdir)
-    monkeypatch.chdir(workdir)  # local: sources are read from the current directory
-    out = workdir / "out"
-    run_cli(
-        capsys,
-        ["prepare-dataset", "still3", "--directory", str(workdir), "--out-dir", str(out)],
-        "1 of 10 rows dropped",
-        f"(report: {out / 'still3.report.json'})",
-    )
-    assert json.loads((out / "still3.report.json").read_text())["status"] == "failed"
 
 
 # ---- grading input and a full disk, in a job and in tina-repro ---------------------------------
@@ -411,9 +405,6 @@ def test_bad_samples_line_is_one_line_in_a_grading_job(grading_workdir, case):
 def test_bad_samples_line_is_one_line_in_tina_repro(grading_workdir, capsys, case):
     bad_line, expected = BAD_SAMPLE_LINES[case]
     samples = write_samples(grading_workdir, sample_rows(benchmark_of(grading_workdir)), bad_line)
-    parquet = grading_workdir / "resources" / "benchmarks" / "tiny_math.parquet"
-    argv = ["score", "--samples", str(samples), "--benchmark-parquet", str(parquet)]
-    run_cli(capsys, [*argv, "--out-dir", str(grading_workdir / "out")], f"{samples} {expected}")
     run_cli(
         capsys,
         ["grade", "--input", str(samples), "--output", str(grading_workdir / "graded.jsonl")],
@@ -452,7 +443,7 @@ def test_disk_full_is_one_line_in_tina_repro(tmp_path):
     source = write_jsonl(tmp_path / "in.jsonl", rows)
     output = tmp_path / "out" / "graded.jsonl"
     proc = subprocess.run(
-        [sys.executable, "-m", "tina_repro.cli", "grade", "--input", str(source)]
+        [sys.executable, "-m", "tina_repro.ops.cli", "grade", "--input", str(source)]
         + ["--output", str(output)],
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ from helpers import ROOT, dry_run, paper_config, paper_row, snakemake, write_she
 from tina_repro import paths
 from tina_repro.config import load_files, model_slug
 from tina_repro.demo.tiny_model import build_tiny_model
-from tina_repro.results.status import format_status
+from tina_repro.ops.status import format_status
 
 EXPERIMENT = "tiny_run"
 STEPS = (5, 10)

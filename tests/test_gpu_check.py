@@ -9,8 +9,8 @@ from helpers import ROOT, dry_run, paper_config
 
 from tina_repro import paths
 from tina_repro.config import load_files
-from tina_repro.results.gpu_check import prompt_token_pairs, summary
-from tina_repro.results.plan import planned_steps
+from tina_repro.ops.gpu_check import prompt_token_pairs, summary
+from tina_repro.ops.plan import planned_steps
 
 CHECK_PROBLEMS = 8
 

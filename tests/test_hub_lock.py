@@ -320,8 +320,8 @@ def test_a_download_that_read_another_commit_stops_in_one_line(
 
 
 def test_accepting_a_moved_revision_deliberately(online, hub_lock_file, tmp_path, monkeypatch):
-    from tina_repro import cli
     from tina_repro.data import models
+    from tina_repro.ops import cli
 
     online.heads[("model", "org/adapter", "main")] = OLD
     models.download_model("org/adapter", "main", tmp_path / "a")
@@ -340,7 +340,7 @@ def test_accepting_a_moved_revision_deliberately(online, hub_lock_file, tmp_path
 
 
 def test_hub_lock_command_fails_in_one_line_for_an_unlocked_repo(hub_lock_file, capsys):
-    from tina_repro import cli
+    from tina_repro.ops import cli
 
     assert cli.main(["hub-lock", "--update", "org/unknown"]) == 2
     assert capsys.readouterr().err == (

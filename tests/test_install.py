@@ -30,9 +30,11 @@ def test_wheel_validates_a_config_from_another_directory(tmp_path):
     elsewhere.mkdir()
     # The installed copy comes first on the path, ahead of this checkout's editable install.
     env = {**os.environ, "PYTHONPATH": str(site)}
+    # The wheel's `tina-repro` entry point, as its console script runs it.
     code = (
-        "import sys, tina_repro, tina_repro.cli as cli; "
-        "print(tina_repro.__file__); sys.exit(cli.main(sys.argv[1:]))"
+        "import sys, tina_repro; from importlib.metadata import entry_points; "
+        "(main,) = entry_points(group='console_scripts', name='tina-repro'); "
+        "print(tina_repro.__file__); sys.exit(main.load()(sys.argv[1:]))"
     )
     demo = ROOT / "config" / "demo" / "config.yaml"
     run = subprocess.run(

@@ -16,7 +16,7 @@ from helpers import tiny_context, tiny_row, with_r1_tokenizer_flags, write_rows
 from tina_repro.demo.tiny_model import build_tiny_model
 from tina_repro.train import rewards, rollouts
 from tina_repro.train.prompts import load_tokenizer, prepare_prompts, read_training_rows
-from tina_repro.train.provenance import planned_run
+from tina_repro.train.provenance import resolve_run
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -38,18 +38,20 @@ def build_trainer(tiny_dir, tmp_path, row, rows=None, context=None, **grpo_overr
     tokenizer = load_tokenizer(tiny_dir, context)
     table, _ = read_training_rows(rows or write_rows(tmp_path / "rows.parquet"))
     dataset, _ = prepare_prompts(table, tokenizer, context.system_prompt, row.max_prompt_length)
-    plan = planned_run(row, context, 0, "cpu", len(table))
+    resolution = resolve_run(row, context, 0, "cpu", len(table))
     args = GRPOConfig(
-        output_dir=str(tmp_path / "out"), **{**plan["settings"]["grpo"], **grpo_overrides}
+        output_dir=str(tmp_path / "out"), **{**resolution["settings"]["grpo"], **grpo_overrides}
     )
     trainer = rollouts.build_trainer(
         rollouts.rollout_affixes(tokenizer, tiny_dir, context.rollout_prompt_tokens),
         model=str(tiny_dir),
-        reward_funcs=[rewards.build(s["name"], **s["params"]) for s in plan["settings"]["rewards"]],
+        reward_funcs=[
+            rewards.build(s["name"], **s["params"]) for s in resolution["settings"]["rewards"]
+        ],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=LoraConfig(**plan["settings"]["lora"]),
+        peft_config=LoraConfig(**resolution["settings"]["lora"]),
     )
     return trainer, tokenizer, dataset
 

@@ -5,8 +5,9 @@ import json
 import pytest
 from helpers import ROOT, demo_config, paper_config
 
-from tina_repro import cli, paths
-from tina_repro.results.plan import DEFAULT_RATES, format_plan, plan, planned_steps
+from tina_repro import paths
+from tina_repro.ops import cli
+from tina_repro.ops.plan import DEFAULT_RATES, format_plan, plan, planned_steps
 
 # The demo: 5 runs x 4 checkpoints + 1 baseline = 21 models, 3 benchmarks of 200 problems, 4
 # samples each.

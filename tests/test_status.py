@@ -2,7 +2,7 @@
 
 from helpers import paper_config
 
-from tina_repro.results.status import format_status, run_status
+from tina_repro.ops.status import format_status, run_status
 from tina_repro.train.checkpoints import CHECKPOINT_FILES
 
 

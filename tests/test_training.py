@@ -23,7 +23,7 @@ from tina_repro.train.prompts import (
     read_training_rows,
     target_lengths,
 )
-from tina_repro.train.provenance import planned_run
+from tina_repro.train.provenance import resolve_run
 from tina_repro.train.trainer import train
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is first imported (lazily)
@@ -197,15 +197,15 @@ def test_drgrpo_rows_as_released_as_tina_meant_and_trls(paper):
 
 
 def test_a_table_field_the_installed_trl_lacks_raises(paper):
-    from tina_repro.train.mapping import REMOVED_FIELDS, Setting, plan_for, resolve_table
+    from tina_repro.train.mapping import REMOVED_FIELDS, Setting, resolve_table, run_layout
 
-    plan = plan_for(paper.experiments["open_rs2"], "bfloat16", 2, "cuda")
+    layout = run_layout(paper.experiments["open_rs2"], "bfloat16", 2, "cuda")
     renamed = (Setting("vllm_max_model_len", 4608, 4608, "renamed in TRL 1.x"),)
     with pytest.raises(ValueError, match="TRL 1.16.0 has no field 'vllm_max_model_len'"):
-        resolve_table(plan, renamed)
+        resolve_table(layout, renamed)
     # A field listed as removed is kept in the mapping, never passed to GRPOConfig.
     assert "max_prompt_length" in REMOVED_FIELDS
-    kwargs, mapping = resolve_table(plan, (Setting("max_prompt_length", 512, None, "removed"),))
+    kwargs, mapping = resolve_table(layout, (Setting("max_prompt_length", 512, None, "removed"),))
     assert "max_prompt_length" not in kwargs
     assert mapping[0]["trl_default"] == "removed"
 
@@ -425,11 +425,12 @@ def test_ten_step_cpu_run_saves_logs_and_stops_at_stop_step(tmp_path, tiny_dir):
 
     resolved = json.loads((out / "resolved_config.json").read_text())
     # what `tina-repro resolve` prints is what the run wrote
-    plan = roundtrip(planned_run(row, tiny_context(), 0, "cpu", 8))
-    assert {key: resolved[key] for key in plan if key != "settings"} == {
-        key: value for key, value in plan.items() if key != "settings"
+    resolution = roundtrip(resolve_run(row, tiny_context(), 0, "cpu", 8))
+    assert {key: resolved[key] for key in resolution if key != "settings"} == {
+        key: value for key, value in resolution.items() if key != "settings"
     }
-    assert {key: resolved["settings"][key] for key in plan["settings"]} == plan["settings"]
+    settings = resolution["settings"]
+    assert {key: resolved["settings"][key] for key in settings} == settings
     grpo = resolved["grpo_config"]
     assert (grpo["max_steps"], grpo["warmup_steps"], grpo["beta"], grpo["loss_type"]) == (
         20,

@@ -9,13 +9,13 @@ import shutil
 import pytest
 from helpers import ROOT, paper_config, write_rows
 
-from tina_repro import cli
 from tina_repro.config.rows import as_params
 from tina_repro.data.prepare import prepare_training_dataset
 from tina_repro.files import roundtrip
+from tina_repro.ops import cli
+from tina_repro.ops.resolve import resolve_experiment
 from tina_repro.train.context import TrainingContext
-from tina_repro.train.provenance import planned_run
-from tina_repro.train.resolve import resolve_experiment
+from tina_repro.train.provenance import resolve_run
 
 
 def resolve(capsys, *args: str) -> dict:
@@ -29,7 +29,7 @@ def test_open_rs2_takes_log_probs_at_1_and_samples_at_0_7(capsys, tmp_path):
     paper = paper_config()
     context = TrainingContext.of(paper, "open_rs2")
     assert out.pop("evaluation") == {"prompt_tokens": "lighteval"}
-    assert out == roundtrip(planned_run(paper.experiments["open_rs2"], context, 2, "cuda", 40))
+    assert out == roundtrip(resolve_run(paper.experiments["open_rs2"], context, 2, "cuda", 40))
     grpo = out["settings"]["grpo"]
     assert grpo["temperature"] == 1.0
     assert grpo["generation_kwargs"] == {"temperature": 0.7, "top_p": 1.0}
@@ -91,10 +91,10 @@ def test_the_epoch_counts_the_rows_whose_gold_does_not_parse(tmp_path):
     assert report["kept_issues"]["gold_unparseable_accuracy"] == 1
     row = dataclasses.replace(paper.experiments["open_r1"], stop_step=None)
     assert row.max_steps is None
-    plan = resolve_experiment(paper, row, n_gpus=0, dataset_parquet=parquet)
+    resolution = resolve_experiment(paper, row, n_gpus=0, dataset_parquet=parquet)
     # 1600 prompts / 8 per step = 200 steps; without the kept row it would be 199
-    assert plan["schedule"] == {"max_steps": 200, "stop_step": 200, "epoch_steps": 200}
-    assert plan["settings"]["grpo"]["max_steps"] == 200
+    assert resolution["schedule"] == {"max_steps": 200, "stop_step": 200, "epoch_steps": 200}
+    assert resolution["settings"]["grpo"]["max_steps"] == 200
 
 
 # The six recipes of the later commit, value for value as

@@ -14,8 +14,8 @@ results -> figures, never back:
 Shared by all stages: :mod:`~tina_repro.paths` (every artifact's pattern),
 :mod:`~tina_repro.extractive_match` (lighteval's maths grading, for benchmarks and grades alike),
 :mod:`~tina_repro.files`
-(JSON/JSONL and checksums), :mod:`~tina_repro.logs`, :mod:`~tina_repro.gpu_lease` and the
-``tina-repro`` command (:mod:`~tina_repro.cli`), which runs each stage by hand.
+(JSON/JSONL and checksums), :mod:`~tina_repro.logs` and :mod:`~tina_repro.gpu_lease`. Above
+the stages, :mod:`tina_repro.ops` holds the commands for people (the ``tina-repro`` command).
 """
 
 __version__ = "0.1.0"

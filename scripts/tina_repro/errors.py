@@ -5,8 +5,8 @@ lease errors, the pre-flight ``DeviceShortfall``, a Hub lock's drift, a second w
 line, a full disk) for bad input or an unmet precondition; so is a write that finds no room on
 the device wherever it happens (:func:`is_user_error`). Anything else is a bug and keeps its
 traceback. Three entry points turn a user error into its one line: the ``tina-repro`` command
-(``cli.main``), the workflow's parse-time and pre-flight checks (:func:`exit_with`), and every job
-script, through the exception hook that :func:`tina_repro.logs.setup` installs
+(``ops.cli.main``), the workflow's parse-time and pre-flight checks (:func:`exit_with`), and every
+job script, through the exception hook that :func:`tina_repro.logs.setup` installs
 (:func:`excepthook`): the line lands in the job's log, which Snakemake prints when a job fails
 (``show-failed-logs`` in profiles/default).
 """

@@ -73,7 +73,7 @@ def run_inputs(
     base_model_dir: str | Path,
 ) -> dict:
     """Everything the run's identity covers (``settings``: the GRPO, LoRA and reward settings of
-    :func:`tina_repro.train.provenance.planned_run`)."""
+    :func:`tina_repro.train.provenance.resolve_run`)."""
     return roundtrip(
         {
             "row": {k: v for k, v in as_params(row).items() if k not in NOT_IDENTITY},

@@ -32,7 +32,7 @@ DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
-class Plan:
+class RunLayout:
     """What the table's values are computed from: one row on one device layout."""
 
     row: Experiment
@@ -45,37 +45,37 @@ class Plan:
     warmup_steps: int
 
 
-Value = Any | Callable[[Plan], Any]
+Value = Any | Callable[[RunLayout], Any]
 
 
 @dataclass(frozen=True)
 class Setting:
     """One GRPOConfig field: the paper's value (TRL 0.15.2 + Tina's recipe), ours, and why.
 
-    ``paper``, ``ours`` and ``why`` are constants or functions of the :class:`Plan`; ``applies``
-    says when the field is set at all (e.g. vLLM fields only with vLLM rollouts)."""
+    ``paper``, ``ours`` and ``why`` are constants or functions of the :class:`RunLayout`;
+    ``applies`` says when the field is set at all (e.g. vLLM fields only with vLLM rollouts)."""
 
     field: str
     paper: Value
     ours: Value
     why: Value
-    applies: Callable[[Plan], bool] = lambda plan: True
+    applies: Callable[[RunLayout], bool] = lambda layout: True
 
-    def evaluate(self, plan: Plan) -> tuple[Any, Any, str]:
+    def evaluate(self, layout: RunLayout) -> tuple[Any, Any, str]:
         def value(v):
-            return v(plan) if callable(v) else v
+            return v(layout) if callable(v) else v
 
         return value(self.paper), value(self.ours), value(self.why)
 
 
-def _row(name: str) -> Callable[[Plan], Any]:
-    return lambda plan: getattr(plan.row, name)
+def _row(name: str) -> Callable[[RunLayout], Any]:
+    return lambda layout: getattr(layout.row, name)
 
 
-def _loss_paper(plan: Plan) -> str:
-    if plan.row.loss_type == "grpo":
+def _loss_paper(layout: RunLayout) -> str:
+    if layout.row.loss_type == "grpo":
         return "mean of token losses per sequence, then mean over sequences (no loss_type field)"
-    if plan.row.loss_type == "bnpo":
+    if layout.row.loss_type == "bnpo":
         return (
             "Tina's scale_rewards=False branch: sum of token losses / sum of tokens over the "
             "micro-batch, which held one prompt group (docs/paper.md#drgrpo-typo)"
@@ -83,19 +83,19 @@ def _loss_paper(plan: Plan) -> str:
     return "not available in TRL 0.15.2 nor in Tina's trainer"
 
 
-def _loss_why(plan: Plan) -> str:
-    if plan.row.loss_type == "grpo":
+def _loss_why(layout: RunLayout) -> str:
+    if layout.row.loss_type == "grpo":
         return (
             "TRL 1.16 'grpo' is the same per-sequence normalisation; the default 'dapo' divides "
             "by the token count of the whole accumulated batch"
         )
-    if plan.row.loss_type == "bnpo":
+    if layout.row.loss_type == "bnpo":
         return (
             "TRL 1.16 'bnpo' is the same sum / sum over one micro-batch, divided by the "
             "accumulation steps as Tina's Trainer did; steps_per_generation 1 keeps each "
             "micro-batch one prompt group"
         )
-    if plan.row.loss_type == "dr_grpo":
+    if layout.row.loss_type == "dr_grpo":
         return (
             "the Dr.GRPO paper's loss, not Tina's: sum of token losses / (completions x "
             "max_completion_length)"
@@ -103,17 +103,17 @@ def _loss_why(plan: Plan) -> str:
     return "set by experiments.tsv (not a paper run)"
 
 
-def _steps_per_generation(plan: Plan) -> int:
+def _steps_per_generation(layout: RunLayout) -> int:
     # TRL 1.16 generates steps_per_generation micro-batches at once and shuffles the completions
     # before splitting them (GRPOTrainer._prepare_inputs). Only 'bnpo' normalises per micro-batch,
     # so only it needs each micro-batch generated alone to stay one whole prompt group.
-    if plan.row.loss_type == "bnpo":
+    if layout.row.loss_type == "bnpo":
         return 1
-    return plan.geometry["gradient_accumulation_steps"]
+    return layout.geometry["gradient_accumulation_steps"]
 
 
-def _steps_per_generation_why(plan: Plan) -> str:
-    if plan.row.loss_type == "bnpo":
+def _steps_per_generation_why(layout: RunLayout) -> str:
+    if layout.row.loss_type == "bnpo":
         return (
             "one generation per micro-batch, as the paper: TRL shuffles a multi-micro-batch "
             "generation before splitting it, which would mix prompt groups inside the "
@@ -125,8 +125,8 @@ def _steps_per_generation_why(plan: Plan) -> str:
     )
 
 
-def _sampling(plan: Plan) -> dict:
-    return {"temperature": plan.row.temperature, "top_p": plan.row.top_p}
+def _sampling(layout: RunLayout) -> dict:
+    return {"temperature": layout.row.temperature, "top_p": layout.row.top_p}
 
 
 # Fields the table keeps although TRL 1.16 no longer has them: never passed to GRPOConfig.
@@ -386,21 +386,21 @@ GRPO_TABLE: tuple[Setting, ...] = (
 )
 
 
-def _notes(plan: Plan) -> list[dict]:
+def _notes(layout: RunLayout) -> list[dict]:
     """Mapping entries that are not GRPOConfig fields (what else the paper's setup did)."""
     return [
         {
             "field": "reward parameters",
             "paper": "per-micro-batch calls (one prompt group); cosine max_len from the CLI",
             "trl_default": "n/a",
-            "value": {s["name"]: s["params"] for s in plan.rewards},
+            "value": {s["name"]: s["params"] for s in layout.rewards},
             "why": "length normalises within each group of num_generations completions",
         },
         {
             "field": "parallelism",
             "paper": "accelerate + DeepSpeed ZeRO-2, 2 processes",
             "trl_default": "n/a",
-            "value": f"{plan.geometry['n_processes']} process(es), DDP when > 1",
+            "value": f"{layout.geometry['n_processes']} process(es), DDP when > 1",
             "why": "ZeRO-2 only shards optimizer state and gradients: same update for LoRA",
         },
     ]
@@ -419,10 +419,10 @@ def trl_defaults() -> dict:
     return defaults
 
 
-def plan_for(
+def run_layout(
     row: Experiment, dtype: str, n_gpus: int, device: str, n_prompts: int | None = None
-) -> Plan:
-    """The :class:`Plan` of ``row`` on ``n_gpus`` GPUs (0 on CPU) of ``device``."""
+) -> RunLayout:
+    """The :class:`RunLayout` of ``row`` on ``n_gpus`` GPUs (0 on CPU) of ``device``."""
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
     if device == "cpu" and n_gpus:
@@ -434,7 +434,7 @@ def plan_for(
     cuda = device == "cuda"
     # with max_steps set the dataset size only feeds epoch_steps, which no setting here uses
     steps = schedule(row, n_prompts if n_prompts is not None else row.prompts_per_step)
-    return Plan(
+    return RunLayout(
         row=row,
         geometry=batch_geometry(row.prompts_per_step, row.num_generations, n_gpus),
         steps=steps,
@@ -450,15 +450,15 @@ def plan_for(
 
 
 def resolve_table(
-    plan: Plan, table: tuple[Setting, ...] = GRPO_TABLE, defaults: dict | None = None
+    layout: RunLayout, table: tuple[Setting, ...] = GRPO_TABLE, defaults: dict | None = None
 ) -> tuple[dict, list[dict]]:
-    """(GRPOConfig keyword arguments, mapping entries) of ``table`` for ``plan``.
+    """(GRPOConfig keyword arguments, mapping entries) of ``table`` for ``layout``.
 
     Raises ValueError for a field the installed GRPOConfig lacks (unless in REMOVED_FIELDS)."""
     defaults = trl_defaults() if defaults is None else defaults
     kwargs, mapping = {}, []
     for setting in table:
-        if not setting.applies(plan):
+        if not setting.applies(layout):
             continue
         removed = setting.field in REMOVED_FIELDS
         if setting.field not in defaults and not removed:
@@ -469,7 +469,7 @@ def resolve_table(
                 "renamed or removed; update train/mapping.py (GRPO_TABLE, or REMOVED_FIELDS with "
                 "a comment saying where its job went)"
             )
-        paper, ours, why = setting.evaluate(plan)
+        paper, ours, why = setting.evaluate(layout)
         mapping.append(
             {
                 "field": setting.field,
@@ -481,7 +481,7 @@ def resolve_table(
         )
         if not removed:
             kwargs[setting.field] = ours
-    return kwargs, mapping + _notes(plan)
+    return kwargs, mapping + _notes(layout)
 
 
 def grpo_settings(
@@ -495,4 +495,4 @@ def grpo_settings(
     paper (TRL 0.15.2 + Tina recipe), trl_default (TRL 1.16, or "removed"), value (what we set)
     and why.
     """
-    return resolve_table(plan_for(row, dtype, n_gpus, device, n_prompts))
+    return resolve_table(run_layout(row, dtype, n_gpus, device, n_prompts))

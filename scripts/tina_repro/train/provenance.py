@@ -2,9 +2,9 @@
 
 ``resolved_config.json`` holds every GRPOConfig and LoraConfig value the trainer ran with, the
 paper-to-TRL mapping, the row, package versions and the git commit of the code.
-:func:`planned_run` is the part known before any model is loaded; ``tina-repro resolve`` prints
+:func:`resolve_run` is the part known before any model is loaded; ``tina-repro resolve`` prints
 exactly that. Whether a folder's checkpoints may be resumed is the run identity's call
-(:mod:`tina_repro.train.identity`), which covers the planned settings.
+(:mod:`tina_repro.train.identity`), which covers the resolved settings.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def versions() -> dict:
     return found
 
 
-def planned_run(
+def resolve_run(
     row: Experiment, context: TrainingContext, n_gpus: int, device: str, n_prompts: int
 ) -> dict:
     """What a run of ``row`` in ``context`` resolves to before any model is loaded, on ``n_gpus``
@@ -98,13 +98,13 @@ def planned_run(
     }
 
 
-def resolved_config(trainer, row: dict, settings: dict, plan: dict) -> dict:
+def resolved_config(trainer, row: dict, settings: dict, resolution: dict) -> dict:
     """resolved_config.json: every value the trainer actually runs with, and where it came from.
 
-    ``plan`` is :func:`planned_run`'s output; ``settings`` (:func:`settings_block`) holds its
+    ``resolution`` is :func:`resolve_run`'s output; ``settings`` (:func:`settings_block`) holds its
     ``settings`` plus what only the loaded tokenizer and dataset tell."""
     return {
-        **roundtrip({key: value for key, value in plan.items() if key != "settings"}),
+        **roundtrip({key: value for key, value in resolution.items() if key != "settings"}),
         "settings": settings,
         "grpo_config": json.loads(trainer.args.to_json_string()),
         "lora_config": roundtrip(trainer.model.peft_config["default"].to_dict()),
@@ -117,12 +117,12 @@ def resolved_config(trainer, row: dict, settings: dict, plan: dict) -> dict:
     }
 
 
-def settings_block(planned: dict, system_prompt, tokenizer, n_rows):
-    """The settings resolved_config.json records: ``planned`` (the ``settings`` of
-    :func:`planned_run`) and what only the loaded tokenizer and dataset tell."""
+def settings_block(resolved: dict, system_prompt, tokenizer, n_rows):
+    """The settings resolved_config.json records: ``resolved`` (the ``settings`` of
+    :func:`resolve_run`) and what only the loaded tokenizer and dataset tell."""
     return roundtrip(
         {
-            **planned,
+            **resolved,
             "system_prompt": system_prompt,
             "chat_template": tokenizer.chat_template,
             "pad_token": tokenizer.pad_token,

@@ -62,7 +62,7 @@ from tina_repro.train.prompts import (
     read_training_rows,
     target_lengths,
 )
-from tina_repro.train.provenance import planned_run, resolved_config, settings_block
+from tina_repro.train.provenance import resolve_run, resolved_config, settings_block
 from tina_repro.train.rollouts import build_trainer, rollout_affixes
 
 logger = logging.getLogger(__name__)
@@ -104,20 +104,21 @@ def resolve_device(row: Experiment, device: str | None) -> tuple[str, int]:
     return device, n_gpus
 
 
-def _planned(job: TrainingJob, device: str, n_gpus: int):
-    """The training table (and its skipped rows), the run's plan, and its identity's inputs."""
+def _resolved(job: TrainingJob, device: str, n_gpus: int):
+    """The training table (and its skipped rows), what the run resolves to (:func:`resolve_run`)
+    and its identity's inputs."""
     table, skipped = read_training_rows(job.dataset_parquet)
-    plan = planned_run(job.row, job.context, n_gpus, device, len(table))
+    resolution = resolve_run(job.row, job.context, n_gpus, device, len(table))
     inputs = run_inputs(
         job.row,
         as_params(job.context),
         device,
         n_gpus,
-        plan["settings"],
+        resolution["settings"],
         job.dataset_parquet,
         job.base_model_dir,
     )
-    return table, skipped, plan, inputs
+    return table, skipped, resolution, inputs
 
 
 def claim_run_folder(job: TrainingJob) -> None:
@@ -125,8 +126,8 @@ def claim_run_folder(job: TrainingJob) -> None:
     multi-GPU run before it starts the workers (a single-process run claims it in
     :func:`train`)."""
     device, n_gpus = device_of(job.row, job.device)
-    _, _, plan, inputs = _planned(job, device, n_gpus)
-    claim(job.out_dir, inputs, plan["schedule"]["stop_step"])
+    _, _, resolution, inputs = _resolved(job, device, n_gpus)
+    claim(job.out_dir, inputs, resolution["schedule"]["stop_step"])
 
 
 def train(job: TrainingJob) -> dict:
@@ -142,8 +143,8 @@ def train(job: TrainingJob) -> dict:
     dataset_parquet, base_model_dir = job.dataset_parquet, job.base_model_dir
     # Everything that can be checked cheaply is checked before any model is loaded.
     device, n_gpus = resolve_device(row, job.device)
-    table, skipped, plan, inputs = _planned(job, device, n_gpus)
-    geometry, steps = plan["geometry"], plan["schedule"]
+    table, skipped, resolution, inputs = _resolved(job, device, n_gpus)
+    geometry, steps = resolution["geometry"], resolution["schedule"]
     is_main = int(os.environ.get("RANK", "0")) == 0
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         claim(out, inputs, steps["stop_step"])
@@ -165,7 +166,7 @@ def train(job: TrainingJob) -> dict:
     dataset, prompt_stats = prepare_prompts(
         table, tokenizer, context.system_prompt, row.max_prompt_length, budgets
     )
-    settings = settings_block(plan["settings"], context.system_prompt, tokenizer, len(table))
+    settings = settings_block(resolution["settings"], context.system_prompt, tokenizer, len(table))
     info = {
         "experiment": row.name,
         **steps,
@@ -190,8 +191,10 @@ def train(job: TrainingJob) -> dict:
     from trl import GRPOConfig
 
     out.mkdir(parents=True, exist_ok=True)
-    args = GRPOConfig(output_dir=str(out), disable_tqdm=True, **plan["settings"]["grpo"])
-    reward_funcs = [rewards.build(s["name"], **s["params"]) for s in plan["settings"]["rewards"]]
+    args = GRPOConfig(output_dir=str(out), disable_tqdm=True, **resolution["settings"]["grpo"])
+    reward_funcs = [
+        rewards.build(s["name"], **s["params"]) for s in resolution["settings"]["rewards"]
+    ]
     sessions = Sessions(out, resume_step, started) if is_main else None
     control = run_control_callback(
         steps["stop_step"], job.max_wall_seconds, sessions, started, is_main
@@ -204,12 +207,12 @@ def train(job: TrainingJob) -> dict:
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=LoraConfig(**plan["settings"]["lora"]),
+        peft_config=LoraConfig(**resolution["settings"]["lora"]),
         callbacks=[control],
     )
     control.accelerator = trainer.accelerator
     if is_main:
-        resolved = resolved_config(trainer, as_params(row), settings, plan)
+        resolved = resolved_config(trainer, as_params(row), settings, resolution)
         resolved["context"] = as_params(context)
         resolved["dataset"] = {
             "path": str(dataset_parquet),

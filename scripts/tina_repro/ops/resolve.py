@@ -1,6 +1,6 @@
 """``tina-repro resolve``: what a training run of one experiment row resolves to, without training.
 
-The values come from :func:`~tina_repro.train.provenance.planned_run`, the function training uses
+The values come from :func:`~tina_repro.train.provenance.resolve_run`, the function training uses
 for resolved_config.json, so the printout is what a run on the same layout writes there; beside
 them, ``evaluation`` says which prompt tokens the run's checkpoints will be evaluated with.
 """
@@ -15,7 +15,7 @@ from tina_repro.config import Experiment, WorkflowConfig
 from tina_repro.files import roundtrip
 from tina_repro.train.context import TrainingContext
 from tina_repro.train.prompts import read_training_rows
-from tina_repro.train.provenance import planned_run
+from tina_repro.train.provenance import resolve_run
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def resolve_experiment(
     n_gpus: int | None = None,
     dataset_parquet: str | Path | None = None,
 ) -> dict:
-    """:func:`planned_run` of ``row`` as JSON values, on ``n_gpus`` GPUs (default: the row's;
+    """:func:`resolve_run` of ``row`` as JSON values, on ``n_gpus`` GPUs (default: the row's;
     0 = one CPU process), in the config's training context, plus the ``evaluation`` prompt
     tokens its checkpoints will be evaluated with."""
     n_gpus = row.gpus if n_gpus is None else n_gpus
@@ -61,7 +61,7 @@ def resolve_experiment(
     device = "cuda" if n_gpus > 0 else "cpu"
     context = TrainingContext.of(wc, row.name)
     n_prompts = training_rows(wc, row, dataset_parquet)
-    plan = planned_run(row, context, n_gpus, device, n_prompts)
+    resolution = resolve_run(row, context, n_gpus, device, n_prompts)
     # how the run's checkpoints are evaluated, for the reader (training does not depend on it)
-    plan["evaluation"] = {"prompt_tokens": wc.config["evaluation"]["prompt_tokens"]}
-    return roundtrip(plan)
+    resolution["evaluation"] = {"prompt_tokens": wc.config["evaluation"]["prompt_tokens"]}
+    return roundtrip(resolution)

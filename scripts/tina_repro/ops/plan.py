@@ -123,8 +123,8 @@ def planned_steps(wc: WorkflowConfig, experiment: str) -> list[int]:
     return steps if steps and steps[-1] == stop else [*steps, stop]
 
 
-def evaluated_points(wc: WorkflowConfig, run: str, workdir: Path) -> list[str]:
-    """{point}s of a run: saved checkpoints once finished, planned ones before."""
+def planned_points(wc: WorkflowConfig, run: str, workdir: Path) -> list[str]:
+    """{point}s of a run the plan counts: saved checkpoints once finished, planned ones before."""
     if run == BASELINE_RUN:
         return list(wc.baselines)
     run_dir = paths.fill(paths.RUN_DIR, workdir, experiment=run)
@@ -211,7 +211,7 @@ def plan(wc: WorkflowConfig, workdir: Path = Path("."), rates_from: Path | None 
     runs, skipped = [], []
     for run in [*wc.experiments, BASELINE_RUN]:
         try:
-            points = evaluated_points(wc, run, workdir)
+            points = planned_points(wc, run, workdir)
         except ValueError as err:
             skipped.append(f"{run}: {err}")
             continue

@@ -5,7 +5,7 @@ Printed by the Snakefile's ``onsuccess`` handler when ``gpu_check`` is set. Trai
 logged step's ``step_time`` (the first step also pays for vLLM's start) and the peak GPU memory of
 each run's manifest; the paper's training then takes its planned steps at that step time on each
 row's GPU count, a rough figure, since rows differ in completion length. Evaluation: the
-generation records' tokens/s and engine start time, fed into :func:`tina_repro.results.plan.plan`
+generation records' tokens/s and engine start time, fed into :func:`tina_repro.ops.plan.plan`
 of the paper config. Prompt tokens: a model evaluated under both ``evaluation.prompt_tokens``
 modes (the check's ``base`` and ``base_chat_template`` rows) gets its lighteval-minus-chat_template
 difference, per benchmark and averaged, paired over problems (docs/paper.md#eval-bugs, item 5).
@@ -20,7 +20,7 @@ import pandas as pd
 
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, WorkflowConfig
-from tina_repro.results.plan import SECONDS_PER_HOUR, format_plan, plan, planned_steps
+from tina_repro.ops.plan import SECONDS_PER_HOUR, format_plan, plan, planned_steps
 from tina_repro.results.stats import AVERAGE, gains_vs_base
 
 

@@ -123,8 +123,8 @@ def cmd_generate(args) -> None:
 
 
 def cmd_score(args) -> None:
+    from tina_repro.eval.grade_samples import grade_and_score
     from tina_repro.eval.grading import STEP_TIMEOUT_S
-    from tina_repro.eval.score import grade_and_score
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,7 @@ def _add_timeout(cmd) -> None:
 
 def cmd_grade(args) -> None:
     from tina_repro.eval.grading import STEP_TIMEOUT_S
-    from tina_repro.eval.workers import grade_file
+    from tina_repro.eval.grading_pool import grade_file
 
     timeout_s = args.timeout_s or STEP_TIMEOUT_S
     summary = grade_file(args.input, args.output, processes=args.processes, timeout_s=timeout_s)

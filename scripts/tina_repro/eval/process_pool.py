@@ -6,8 +6,8 @@ handler cannot run. A worker that dies is treated the same way; the item's resul
 ``on_limit(item)`` and a fresh worker takes its place. Workers are forked (on Linux), so start
 them from a process without other threads.
 
-Standard library only: lighteval's own grader (:mod:`tina_repro.eval.lighteval_grader`) runs it
-in lighteval's environment, our grader (:mod:`tina_repro.eval.workers`) in ours.
+Standard library only: lighteval's own grader (tests/lighteval_diff/lighteval_grade.py) runs it
+in lighteval's environment, our grader (:func:`tina_repro.eval.grading.run_in_processes`) in ours.
 """
 
 from __future__ import annotations

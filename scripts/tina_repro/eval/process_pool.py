@@ -1,13 +1,18 @@
-"""Worker processes that each take one item at a time, every item bounded in time.
+"""Worker processes that each take one item at a time, every item bounded in time: pebble's pool.
 
-:func:`run_supervised` hands items to ``processes`` workers and kills a worker still busy
-``limit_s`` seconds after it got an item: that also ends work stuck inside C code, where a signal
-handler cannot run. A worker that dies is treated the same way; the item's result is then
-``on_limit(item)`` and a fresh worker takes its place. Workers are forked (on Linux), so start
-them from a process without other threads.
+:func:`run_supervised` runs ``work(item)`` in a ``pebble.ProcessPool`` of ``processes`` workers
+with a per-item timeout of ``limit_s`` seconds, counted from the moment a worker starts the item.
+pebble kills a worker still busy after that, which also ends work stuck inside C code where a
+signal handler cannot run, and starts a fresh one; a worker that dies is treated the same way.
+Either way the item's result is ``on_limit(item)``. Workers are forked (on Linux), so that they
+inherit the grader as loaded; they ignore Ctrl-C, which the parent handles.
 
-Standard library only: lighteval's own grader (tests/lighteval_diff/lighteval_grade.py) runs it
-in lighteval's environment, our grader (:func:`tina_repro.eval.grading.run_in_processes`) in ours.
+pebble replaced the project's own pool after giving the same grades on the inputs the grader
+survives (a grade stuck where no signal reaches, a worker that dies, deeply nested LaTeX, an
+over-long completion) in the same time (tests/bench/bench_grading_pool.py, docs/paper.md#grading).
+lighteval's own grader (tests/lighteval_diff/lighteval_grade.py) runs it in lighteval's environment,
+our grader (:func:`tina_repro.eval.grading.run_in_processes`) in ours: this module imports nothing
+but the standard library and pebble.
 """
 
 from __future__ import annotations
@@ -15,43 +20,16 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-import time
-import traceback
-from collections import deque
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import wait
+from concurrent.futures import TimeoutError as ItemTimeout
+
+from pebble import ProcessExpired, ProcessPool
 
 logger = logging.getLogger(__name__)
 
 
-def _worker_main(conn, work: Callable) -> None:
-    """Run ``work`` on items from ``conn`` until it sends None; the parent handles Ctrl-C."""
+def _ignore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while (message := conn.recv()) is not None:
-        try:
-            conn.send(("ok", work(message)))
-        except Exception:
-            conn.send(("error", traceback.format_exc()))
-
-
-class _Worker:
-    def __init__(self, context, work: Callable) -> None:
-        self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child_conn, work), daemon=True)
-        self.process.start()
-        child_conn.close()
-
-    def stop(self, kill: bool = False) -> None:
-        if not kill and self.process.is_alive():
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-            self.process.join(timeout=2)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self.conn.close()
 
 
 def _mp_context():
@@ -70,42 +48,29 @@ def run_supervised(
     """``work(item)`` for every item in ``processes`` workers, results in input order. An item
     whose worker is still busy after ``limit_s`` seconds, or dies, gets ``on_limit(item)``. An
     exception inside ``work`` stops everything with a ``RuntimeError`` naming the item's label."""
-    results: list = [None] * len(items)
+    if not items:
+        return []
     labels = labels or [f"row {i}" for i in range(len(items))]
-    context = _mp_context()
-    pending = deque(range(len(items)))
-    idle = [_Worker(context, work) for _ in range(min(processes, len(items)))]
-    busy: dict = {}  # connection -> (worker, item index, deadline)
+    pool = ProcessPool(
+        max_workers=min(processes, len(items)), initializer=_ignore_ctrl_c, context=_mp_context()
+    )
     try:
-        while pending or busy:
-            while idle and pending:
-                worker, index = idle.pop(), pending.popleft()
-                worker.conn.send(items[index])
-                busy[worker.conn] = (worker, index, time.monotonic() + limit_s)
-            next_deadline = min(deadline for _, _, deadline in busy.values())
-            for conn in wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic())):
-                worker, index, _ = busy.pop(conn)
-                try:
-                    status, payload = conn.recv()
-                except (EOFError, OSError):
-                    logger.warning("%s: worker died; counted as a timeout", labels[index])
-                    worker.stop(kill=True)
-                    results[index] = on_limit(items[index])
-                    idle.append(_Worker(context, work))
-                    continue
-                idle.append(worker)
-                if status == "error":
-                    raise RuntimeError(f"{labels[index]}: grading failed\n{payload}")
-                results[index] = payload
-            now = time.monotonic()
-            for conn, (worker, index, deadline) in list(busy.items()):
-                if deadline <= now:
-                    del busy[conn]
-                    logger.warning("%s: killed after %.1f s (timeout)", labels[index], limit_s)
-                    worker.stop(kill=True)
-                    results[index] = on_limit(items[index])
-                    idle.append(_Worker(context, work))
+        futures = [pool.schedule(work, args=(item,), timeout=limit_s) for item in items]
+        results = []
+        for item, label, future in zip(items, labels, futures, strict=True):
+            try:
+                results.append(future.result())
+            except ItemTimeout:
+                logger.warning("%s: killed after %.1f s (timeout)", label, limit_s)
+                results.append(on_limit(item))
+            except ProcessExpired as died:
+                code = died.exitcode
+                logger.warning("%s: worker died (exit code %s); counted as a timeout", label, code)
+                results.append(on_limit(item))
+            except Exception as error:
+                trace = getattr(error, "traceback", repr(error))  # the worker's, from pebble
+                raise RuntimeError(f"{label}: grading failed\n{trace}") from None
     finally:
-        for worker in idle + [worker for worker, _, _ in busy.values()]:
-            worker.stop(kill=bool(busy))
+        pool.stop()  # every item is done, or the rest are abandoned after an error
+        pool.join()
     return results

@@ -140,7 +140,7 @@ def test_lazy_and_relative_imports_are_edges():
     source = (
         "import numpy\n"
         "from . import grading\n"
-        "from .process_pool import run_supervised\n"
+        "from .process_pool import run_bounded\n"
         "def grade():\n"
         "    from tina_repro.train import mapping\n"
         "    import tina_repro.results.stats\n"

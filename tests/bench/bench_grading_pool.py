@@ -97,7 +97,7 @@ def main() -> None:
     for name, jobs in cases(args.n).items():
         limit_s = STUCK_LIMIT_S if name == "stuck" else default_limit_s
         started = time.perf_counter()
-        grades = process_pool.run_supervised(jobs, args.processes, limit_s, WORK, _not_graded)
+        grades = process_pool.run_bounded(jobs, args.processes, limit_s, WORK, _not_graded)
         seconds = time.perf_counter() - started
         normal = [i for i, job in enumerate(jobs) if not job[0].startswith((STUCK, DYING))]
         same = all(grades[i] == grading.grade(*jobs[i], timeout_s=STEP_S) for i in normal)

@@ -50,7 +50,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from tina_repro import extractive_match
 from tina_repro.eval.letters import extract_letter
-from tina_repro.eval.process_pool import run_supervised
+from tina_repro.eval.process_pool import run_bounded
 from tina_repro.extractive_match.budget import StepTimeout, step_budget
 
 logger = logging.getLogger(__name__)
@@ -328,4 +328,4 @@ def run_in_processes(
     """Grade ``jobs`` in ``processes`` worker processes, in input order; a job whose worker is
     still busy after ``sample_timeout_s`` seconds, or dies, is not graded."""
     work = functools.partial(_grade_job, timeout_s=timeout_s)
-    return run_supervised(jobs, processes, sample_timeout_s, work, _job_not_graded, labels)
+    return run_bounded(jobs, processes, sample_timeout_s, work, _job_not_graded, labels)

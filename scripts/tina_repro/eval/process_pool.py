@@ -1,6 +1,6 @@
 """Worker processes that each take one item at a time, every item bounded in time: pebble's pool.
 
-:func:`run_supervised` runs ``work(item)`` in a ``pebble.ProcessPool`` of ``processes`` workers
+:func:`run_bounded` runs ``work(item)`` in a ``pebble.ProcessPool`` of ``processes`` workers
 with a per-item timeout of ``limit_s`` seconds, counted from the moment a worker starts the item.
 pebble kills a worker still busy after that, which also ends work stuck inside C code where a
 signal handler cannot run, and starts a fresh one; a worker that dies is treated the same way.
@@ -37,7 +37,7 @@ def _mp_context():
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def run_supervised(
+def run_bounded(
     items: Sequence,
     processes: int,
     limit_s: float,

@@ -1,9 +1,5 @@
-# Tina: Tiny Reasoning Models via LoRA (Wang et al., 2025), reproduced as file-level dependencies:
-#
-#   resources/{datasets,benchmarks,models}/   Hub (or local) data and models, normalized and checked
-#   results/train/{experiment}/               LoRA-GRPO runs: checkpoint-N/ adapters, logs, manifest.json
-#   results/eval/{run}/{point}/{benchmark}/   samples.jsonl -> graded.jsonl + score.json per model
-#   results/tables/, results/figures/         the paper's tables, cost, FLOPs and figures
+# Tina: Tiny Reasoning Models via LoRA (Wang et al., 2025), reproduced as file-level dependencies;
+# the stages and the files between them: docs/architecture.md#stages.
 #
 # The paper config is the default; the CPU demo is `--configfile config/demo/config.yaml`.
 

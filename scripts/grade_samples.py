@@ -3,7 +3,7 @@
 import os
 
 from tina_repro import logs
-from tina_repro.eval.score import grade_and_score
+from tina_repro.eval.grade_samples import grade_and_score
 
 logs.setup(snakemake.log[0])
 grade_and_score(

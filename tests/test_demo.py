@@ -151,7 +151,7 @@ def test_paper_rewards_and_grader_score_the_teacher_as_intended(demo_files):
     unanswered ones (a backwards check, </think>, then nothing) get no reward at all, which is the
     headroom GRPO can close."""
     from tina_repro.eval.grading import grade
-    from tina_repro.train.rewards import build
+    from tina_repro.rewards import build
 
     _, _, rows = demo_files
     accuracy, fmt = build("accuracy"), build("format")

@@ -25,6 +25,7 @@ from tina_repro.eval.backends import (
     vllm_lora_rank,
 )
 from tina_repro.eval.generate import BenchmarkTask, generate_benchmark, generate_model
+from tina_repro.eval.grade_samples import grade_and_score
 from tina_repro.eval.merge import load_merged, merge_retention
 from tina_repro.eval.requests import (
     build_requests,
@@ -33,7 +34,6 @@ from tina_repro.eval.requests import (
     sample_seed,
     sampling_settings,
 )
-from tina_repro.eval.score import grade_and_score
 
 PROBLEMS = ["What is $2+3$?", "Compute $4\\times 5-6$.", "What is $17-9$?"]
 GOLDS = ["5", "14", "8"]

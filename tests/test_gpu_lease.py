@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tina_repro import gpu_lease, jobs
+from tina_repro import gpu_lease, jobs, locks
 
 SAMPLES = "results/eval/baseline/base/aime24/samples.jsonl"
 DEMO_TARGETS = "results/train/demo/manifest.json"
@@ -133,14 +133,14 @@ def _take_two(lock_dir, results, barrier):
 def test_many_two_gpu_jobs_all_finish_without_sharing(monkeypatch, tmp_path):
     """Eight 2-GPU jobs on 4 GPUs: no deadlock, and no device in two jobs at once."""
     monkeypatch.setenv("TINA_GPU_COUNT", "4")
-    try_lock = gpu_lease._try_lock
+    try_lock = locks.try_lock
 
     def slow_try_lock(path):  # widens the race: jobs interleave their lock attempts
         handle = try_lock(path)
         time.sleep(0.01)
         return handle
 
-    monkeypatch.setattr(gpu_lease, "_try_lock", slow_try_lock)  # inherited by the forks
+    monkeypatch.setattr(locks, "try_lock", slow_try_lock)  # inherited by the forks
     results, barrier = FORK.Queue(), FORK.Barrier(8)
     workers = [FORK.Process(target=_take_two, args=(tmp_path, results, barrier)) for _ in range(8)]
     started = time.monotonic()

@@ -18,7 +18,7 @@ import pytest
 
 from tina_repro.eval import grading
 from tina_repro.eval.grading import grade
-from tina_repro.eval.workers import grade_file, grade_rows
+from tina_repro.eval.grading_pool import grade_file, grade_rows
 
 
 def r1(answer: str, reasoning: str = "Let me compute step by step. \\boxed{99} maybe?") -> str:

@@ -13,8 +13,9 @@ import pytest
 import torch
 from helpers import tiny_context, tiny_row, with_r1_tokenizer_flags, write_rows
 
+from tina_repro import rewards
 from tina_repro.demo.tiny_model import build_tiny_model
-from tina_repro.train import rewards, rollouts
+from tina_repro.train import rollouts
 from tina_repro.train.prompts import load_tokenizer, prepare_prompts, read_training_rows
 from tina_repro.train.provenance import resolve_run
 

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from tina_repro.train import rewards
-from tina_repro.train.rewards import REWARD_NAMES, build, parse_weighted, validate_params
+from tina_repro import rewards
+from tina_repro.rewards import REWARD_NAMES, build, parse_weighted, validate_params
 
 GOLD = "$5$"
 RIGHT = r"\boxed{5}"  # 9 characters
@@ -101,7 +101,7 @@ def test_accuracy_gold_forms():
 
 
 def test_accuracy_unparseable_gold_is_none(caplog):
-    with caplog.at_level(logging.WARNING, logger="tina_repro.train.rewards"):
+    with caplog.at_level(logging.WARNING, logger="tina_repro.rewards"):
         assert build("accuracy")([RIGHT, WRONG], solution=["no math here"] * 2) == [None, None]
     assert "2 of 2 completions" in caplog.text
 

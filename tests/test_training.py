@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from helpers import SEVEN, paper_config, tiny_context, tiny_job, tiny_row, write_rows
 
+from tina_repro import rewards
 from tina_repro.demo.tiny_model import build_tiny_model
 from tina_repro.files import roundtrip
-from tina_repro.train import rewards
 from tina_repro.train.callbacks import TrainingDivergedError
 from tina_repro.train.checkpoints import CHECKPOINT_FILES, complete_checkpoints
 from tina_repro.train.launch import launch_command

@@ -1,21 +1,37 @@
 """tina_repro: the logic behind the Tina reproduction workflow, laid out like the pipeline.
 
-One subpackage per stage, named like its rules file; imports go config -> data/train/eval ->
-results -> figures, never back:
-
-- :mod:`tina_repro.config` (rules/common.smk): config.yaml and the sheets, validated and typed;
-- :mod:`tina_repro.data` (rules/data.smk): training sets, benchmarks and models from the Hub;
-- :mod:`tina_repro.train` (rules/train.smk): LoRA-GRPO with TRL, mapped from the paper's recipe;
-- :mod:`tina_repro.eval` (rules/eval.smk): generation, grading and scores per checkpoint;
-- :mod:`tina_repro.results` (rules/results.smk): the paper's tables, cost and FLOPs;
-- :mod:`tina_repro.figures` (rules/figures.smk): the paper's figures;
-- :mod:`tina_repro.demo` (rules/demo.smk): the embedded CPU demo's data and base model.
-
-Shared by all stages: :mod:`~tina_repro.paths` (every artifact's pattern),
-:mod:`~tina_repro.extractive_match` (lighteval's maths grading, for benchmarks and grades alike),
-:mod:`~tina_repro.files`
-(JSON/JSONL and checksums), :mod:`~tina_repro.logs` and :mod:`~tina_repro.gpu_lease`. Above
-the stages, :mod:`tina_repro.ops` holds the commands for people (the ``tina-repro`` command).
+One subpackage per stage, named like its rules file (docs/architecture.md draws the stages and
+maps each rules file to its subpackage). The import rule: the package stands on :data:`FLOORS`,
+lowest first, and a module imports only from its own subpackage and from lower floors. Stages on
+one floor never import each other; the shared modules of floor 0 may import one another. No
+import, lazy or not, closes a circle. tests/test_import_graph.py checks both.
+Above the stages, :mod:`tina_repro.ops` holds the commands for people (the ``tina-repro``
+command): no stage imports it.
 """
 
 __version__ = "0.1.0"
+
+#: The floors of the package, lowest first (top-level modules and subpackages of ``tina_repro``).
+FLOORS: tuple[tuple[str, ...], ...] = (
+    # shared by all stages: artifact patterns, files, content hashes, logs, locks, GPU leases, the
+    # Hub lock, job resources, special tokens, lighteval's maths grading and the reward registry
+    (
+        "errors",
+        "paths",
+        "files",
+        "fingerprints",
+        "logs",
+        "locks",
+        "gpu_lease",
+        "hub_lock",
+        "jobs",
+        "special_tokens",
+        "extractive_match",
+        "rewards",
+    ),
+    ("config",),  # config.yaml and the sheets, validated and typed
+    ("data", "train", "eval", "demo"),  # the stages that make data, runs and evaluations
+    ("results",),  # tables, costs, FLOPs
+    ("figures",),  # figures drawn from the results
+    ("ops",),  # the commands for people: the ``tina-repro`` command, status, plan, resolve
+)

@@ -13,18 +13,17 @@ Where the devices come from, first match wins:
 3. ``TINA_GPU_COUNT``: a fake device count (ids ``0..N-1``), how tests fake a machine; locked.
 4. ``nvidia-smi -L``: every GPU of the machine; locked.
 
-Locked devices use one ``flock`` file per device under ``TINA_GPU_LOCK_DIR`` (default
-``/tmp/tina-repro-gpu-locks``; all jobs of a machine must agree). A job takes all its devices at
-once or none: an attempt that finds fewer than ``n`` free releases what it took before sleeping
-(randomised backoff), so waiting jobs never hold devices and cannot deadlock each other. A lock
-dies with its process, so a killed job never leaks a GPU. ``n == 0`` hides CUDA. A child process
-that uses the devices (accelerate's launcher) shares the lease when given :func:`held_fds` in
-``subprocess``'s ``pass_fds``: the devices stay locked while either lives.
+Locked devices use one lock file (:func:`tina_repro.locks.try_lock`) per device under
+``TINA_GPU_LOCK_DIR`` (default ``/tmp/tina-repro-gpu-locks``; all jobs of a machine must agree). A
+job takes all its devices at once or none: an attempt that finds fewer than ``n`` free releases what
+it took before sleeping (randomised backoff), so waiting jobs never hold devices and cannot deadlock
+each other. A lock dies with its process, so a killed job never leaks a GPU. ``n == 0`` hides CUDA.
+A child process that uses the devices (accelerate's launcher) shares the lease when given
+:func:`held_fds` in ``subprocess``'s ``pass_fds``: the devices stay locked while either lives.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import random
@@ -34,8 +33,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
+from tina_repro import locks
 from tina_repro.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ DEMO_CONFIG = "config/demo/config.yaml"
 # Leases active in this process: (value exported, scheduler's devices or None, ids). Tells a
 # nested lease that CUDA_VISIBLE_DEVICES was set by this module, not by a scheduler.
 _active: list[tuple[str, list[str] | None, list[str]]] = []
-_handles: list[IO[str]] = []  # the device locks held in this process, for held_fds
+_handles: list[locks.HeldLock] = []  # the device locks held in this process, for held_fds
 
 
 class GpuLeaseError(UserError, RuntimeError):
@@ -89,30 +88,20 @@ def visible_devices() -> list[str]:
 
 def held_fds() -> list[int]:
     """Descriptors of the device locks this process holds, to share with a child process."""
-    return [handle.fileno() for handle in _handles]
+    return [handle.fd for handle in _handles]
 
 
-def _try_lock(path: Path) -> IO[str] | None:
-    handle = path.open("a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
-
-
-def _try_all(devices: list[str], n: int, lock_dir: Path) -> list[tuple[str, IO[str]]] | None:
+def _try_all(devices: list[str], n: int, lock_dir: Path) -> list[tuple[str, locks.HeldLock]] | None:
     """Lock ``n`` free devices, or none: a short attempt releases whatever it took."""
-    held: list[tuple[str, IO[str]]] = []
+    held: list[tuple[str, locks.HeldLock]] = []
     for device in devices:
-        handle = _try_lock(lock_dir / f"gpu-{device}.lock")
+        handle = locks.try_lock(lock_dir / f"gpu-{device}.lock")
         if handle is not None:
             held.append((device, handle))
             if len(held) == n:
                 return held
     for _device, handle in held:
-        handle.close()
+        handle.release()
     return None
 
 
@@ -143,7 +132,7 @@ def lease(
     """
     previous = os.environ.get("CUDA_VISIBLE_DEVICES")
     assigned = _scheduler_devices()
-    held: list[tuple[str, IO[str]]] = []
+    held: list[tuple[str, locks.HeldLock]] = []
     if n == 0:
         ids: list[str] = []
     elif assigned is not None:  # the scheduler's devices: no node-wide lock
@@ -183,7 +172,7 @@ def lease(
         _active.pop()
         for _device, handle in held:
             _handles.remove(handle)
-            handle.close()
+            handle.release()
         if previous is None:
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         else:

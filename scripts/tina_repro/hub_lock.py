@@ -10,8 +10,8 @@ the header ``repo_type  repo_id  requested  commit  recorded_at``. ``repo_type``
 ``dataset``, ``requested`` the revision asked for (``main``, a tag), ``commit`` the 40-hex sha it
 resolved to and ``recorded_at`` the ISO date it was recorded. Rows are keyed by
 (repo_type, repo_id, requested) and kept sorted so diffs stay small. Every read-modify-write holds
-an exclusive ``flock`` on a sidecar ``<lock file>.flock`` and replaces the file atomically, so
-concurrent jobs never lose each other's rows.
+an exclusive lock (:func:`tina_repro.locks.wait_lock`) on a sidecar ``<lock file>.flock`` and
+replaces the file atomically, so concurrent jobs never lose each other's rows.
 
 Accepting an update: when the Hub resolves a revision to a commit other than the locked one,
 :func:`check_resolved` raises :class:`HubLockError`. To take the new commit deliberately, set
@@ -22,7 +22,6 @@ is already a 40-hex commit is pinned by definition and bypasses the lock.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -33,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from tina_repro import paths
+from tina_repro import locks, paths
 from tina_repro.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -141,19 +140,17 @@ def write_lock(lock_path: str | Path, entries: dict[Key, LockEntry]) -> None:
 
 @contextmanager
 def _locked(lock_path: str | Path) -> Iterator[dict[Key, LockEntry]]:
-    """Hold the sidecar flock; yield the rows, and write them back if the body changed them."""
+    """Hold the sidecar lock; yield the rows, and write them back if the body changed them."""
     path = Path(lock_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".flock"), "a") as sidecar:
-        fcntl.flock(sidecar.fileno(), fcntl.LOCK_EX)
-        try:
-            entries = read_lock(path)
-            before = dict(entries)
-            yield entries
-            if entries != before:
-                write_lock(path, entries)
-        finally:
-            fcntl.flock(sidecar.fileno(), fcntl.LOCK_UN)
+    sidecar = locks.wait_lock(path.with_name(path.name + ".flock"))
+    try:
+        entries = read_lock(path)
+        before = dict(entries)
+        yield entries
+        if entries != before:
+            write_lock(path, entries)
+    finally:
+        sidecar.release()
 
 
 def _record(entries: dict[Key, LockEntry], key: Key, sha: str) -> None:

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lighteval_diff
 import corpus  # noqa: E402
 
 from tina_repro import extractive_match  # noqa: E402
-from tina_repro.eval import grading, workers  # noqa: E402
+from tina_repro.eval import grading, grading_pool  # noqa: E402
 from tina_repro.extractive_match import extraction  # noqa: E402
 
 
@@ -179,9 +179,11 @@ def main() -> None:
         args.n,
     )
     one, t_one, cpu_one = timed(
-        "grade_rows(processes=1)", lambda: workers.grade_rows(items, 1), args.n
+        "grade_rows(processes=1)", lambda: grading_pool.grade_rows(items, 1), args.n
     )
-    two, t_two, _ = timed("grade_rows(processes=2)", lambda: workers.grade_rows(items, 2), args.n)
+    two, t_two, _ = timed(
+        "grade_rows(processes=2)", lambda: grading_pool.grade_rows(items, 2), args.n
+    )
 
     verdicts = [g.correct for g in ours]
     assert verdicts == lighteval == [row["correct"] for row in one] == [r["correct"] for r in two]

@@ -35,8 +35,8 @@ from peft import LoraConfig  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
+from tina_repro import rewards  # noqa: E402
 from tina_repro.demo.tiny_model import build_tiny_model  # noqa: E402
-from tina_repro.train import rewards  # noqa: E402
 from tina_repro.train.geometry import lora_settings  # noqa: E402
 from tina_repro.train.mapping import grpo_settings  # noqa: E402
 from tina_repro.train.trainer import train  # noqa: E402

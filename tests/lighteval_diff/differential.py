@@ -3,9 +3,9 @@
 ``build`` writes the rows both graders read: the seeded corpus (corpus.py), the hand-written
 cases of our unit tests (with the verdict each test expects), and, given a finished demo, every
 distinct (completion, gold) its samples hold. ``compare`` grades the rows with our grader
-(:func:`tina_repro.eval.workers.grade_rows`, the paper's reading ``correct``), reads lighteval's
-verdicts (lighteval_grade.py, run in lighteval's environment), and prints agreement per source
-and benchmark kind. It fails (exit 1) when
+(:func:`tina_repro.eval.grading_pool.grade_rows`, the paper's reading ``correct``), reads
+lighteval's verdicts (lighteval_grade.py, run in lighteval's environment), and prints agreement
+per source and benchmark kind. It fails (exit 1) when
 
 - a disagreement falls outside the documented classes (:data:`DOCUMENTED_CLASSES`, each listed
   with an example and its reason in docs/paper.md#grading);
@@ -194,7 +194,7 @@ def agreement_table(rows: list[dict]) -> list[tuple[str, str, int, int]]:
 def compare(
     rows_path: Path, lighteval_path: Path, processes: int, timeout_s: int, summary: Path | None
 ) -> int:
-    from tina_repro.eval.workers import grade_rows
+    from tina_repro.eval.grading_pool import grade_rows
 
     # One warning per text-only gold and per timeout would bury the table; the table counts both.
     logging.getLogger("tina_repro").setLevel(logging.ERROR)

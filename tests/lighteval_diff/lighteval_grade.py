@@ -5,7 +5,7 @@ requirements.txt), not ours: lighteval 0.8.1 from PyPI (whose metric code equals
 commit ed084813 but for one ``try/except`` around ``Number(...)`` in ``extract_expr``) on
 ``latex2sympy2_extended==1.0.6``, ``sympy==1.13.1`` and ``numpy<2``, which cannot be installed
 beside our pins (docs/paper.md#grading). Of our code it imports only
-:mod:`tina_repro.eval.supervised` (standard library only).
+:mod:`tina_repro.eval.process_pool` (the standard library and pebble).
 
 The three metrics are built with the arguments of ``latex_gold_metric``, ``expr_gold_metric``
 and ``gpqa_metric`` in Tina's ``scripts/training/run_post_train_eval.py`` (077329b) and called
@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from tina_repro.eval.supervised import run_supervised  # noqa: E402
+from tina_repro.eval.process_pool import run_bounded  # noqa: E402
 
 LETTERS = "ABCD"
 METRIC_OF_GOLD_FORMAT = {"latex": "latex_gold_metric", "expr": "expr_gold_metric"}
@@ -138,9 +138,7 @@ def grade_rows(
             raise ValueError(f"row {index}: {err}") from None
     tina_metrics(timeout_seconds)  # imported once here: forked workers start with lighteval loaded
     work = functools.partial(grade, timeout_seconds=timeout_seconds)
-    return run_supervised(
-        rows, processes, limit_s, work, functools.partial(killed, limit_s=limit_s)
-    )
+    return run_bounded(rows, processes, limit_s, work, functools.partial(killed, limit_s=limit_s))
 
 
 def main(argv: list[str] | None = None) -> int:

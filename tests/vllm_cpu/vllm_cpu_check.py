@@ -38,9 +38,9 @@ from transformers import AutoTokenizer
 from tina_repro import gpu_lease, paths
 from tina_repro.config import load_files
 from tina_repro.eval.backends import TransformersBackend, VllmBackend, generation_gpus
+from tina_repro.eval.grading_pool import grade_rows
 from tina_repro.eval.requests import build_requests, prompt_affixes, sample_row
 from tina_repro.eval.scoring import paired_bootstrap_diff, score
-from tina_repro.eval.workers import grade_rows
 
 HERE = Path(__file__).resolve().parent
 # The demo model is fp32: merging in fp32 keeps the merged and LoRA-served models the same model.

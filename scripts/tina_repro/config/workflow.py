@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from tina_repro import paths
+from tina_repro import paths, rewards
 from tina_repro.config.rows import (
     SHEET_ROWS,
     Baseline,
@@ -138,8 +138,6 @@ class WorkflowConfig:
 
 
 def _check_experiment(row: Experiment, wc: WorkflowConfig) -> None:
-    from tina_repro.train import rewards
-
     where = wc.where("experiments", row.name)
 
     def fail(key: str, message: str) -> None:

@@ -35,7 +35,7 @@ kept, as a gold that is missing, not text, or that math-verify cannot parse: the
 Tina's rewards read it (``$None$`` when a missing value is wrapped, as grpo.py's f-string writes
 it; empty when an unwrapped one is missing or not text) and every reward that reads the gold
 treats it as Tina's did (accuracy ``None``, cosine 1.0, length "correct";
-:mod:`tina_repro.train.rewards`). The report counts such kept rows by reason
+:mod:`tina_repro.rewards`). The report counts such kept rows by reason
 (``kept_issues``): golds unparseable as the accuracy reward parses them
 (``parse(gold, extraction_mode="first_match")``) and as length and cosine parse them (LaTeX only).
 More than 1% unparseable for the accuracy reward fails the preparation, as a sign of a wrong

@@ -35,10 +35,11 @@ a step that runs out fails (that match does not parse, that pair is unequal) and
 - budgets are ``SIGALRM`` interval timers in the main thread (math-verify's own whole-second
   ``signal.alarm`` timeouts are turned off: nested alarms would cancel ours). Called from another
   thread, :func:`grade` runs in a child process instead;
-- many completions are graded in worker processes (:mod:`tina_repro.eval.workers`), each killed
+- many completions are graded in worker processes (:mod:`tina_repro.eval.grading_pool`), each killed
   when one grade takes longer than a per-sample limit (work stuck where no signal reaches).
 """
 
+import functools
 import logging
 import re
 import threading
@@ -49,6 +50,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 
 from tina_repro import extractive_match
 from tina_repro.eval.letters import extract_letter
+from tina_repro.eval.process_pool import run_bounded
 from tina_repro.extractive_match.budget import StepTimeout, step_budget
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,9 @@ STEP_TIMEOUT_S = extractive_match.LIGHTEVAL_TIMEOUT_S  # per parse and per compa
 # The reading `correct` reproduces. A grading job's params carry it, so that a change of what a
 # grade means regrades finished samples (a code edit alone reruns nothing: profiles/default).
 READING = "lighteval-ed084813"
+# A grade runs one gold extraction, three readings of the completion and their comparisons, each
+# parse and comparison within timeout_s; a worker busy for this many budgets is stuck.
+SAMPLE_TIMEOUT_STEPS = 24
 
 # The math-verify reading (correct_math_verify): math-verify 0.9.0 with the paper's targets.
 _MV_PRED_CONFIG = (ExprExtractionConfig(), LatexExtractionConfig(boxed_match_priority=0))
@@ -286,13 +291,41 @@ def grade(
     if len(completion) > MAX_INPUT_CHARS or len(gold) > MAX_INPUT_CHARS:
         logger.warning("input over %d characters not graded (timeout)", MAX_INPUT_CHARS)
         return not_graded(completion, task)
-    if threading.current_thread() is not threading.main_thread():
-        from tina_repro.eval.workers import run_grades  # (workers import this module)
-
-        return run_grades([(completion, gold, task, gold_format)], 1, timeout_s)[0]
+    if threading.current_thread() is not threading.main_thread():  # no SIGALRM here
+        job = (completion, gold, task, gold_format)
+        return run_in_processes([job], 1, timeout_s, sample_timeout(timeout_s))[0]
     if task == "gpqa":
         return _grade_gpqa(completion, gold)
     result = _grade_math(completion, gold, gold_format, timeout_s)
     if result.timeout:
         logger.warning("a parse or comparison took over %.1f s (timeout)", timeout_s)
     return result
+
+
+def sample_timeout(timeout_s: float) -> float:
+    """The default per-completion limit for a per-step budget of ``timeout_s``."""
+    return SAMPLE_TIMEOUT_STEPS * timeout_s
+
+
+Job = tuple[str, str, str, str | None]  # (completion, gold, task, gold_format)
+
+
+def _grade_job(job: Job, timeout_s: float) -> Grade:
+    return grade(*job, timeout_s=timeout_s)
+
+
+def _job_not_graded(job: Job) -> Grade:
+    return not_graded(job[0], job[2])
+
+
+def run_in_processes(
+    jobs: list[Job],
+    processes: int,
+    timeout_s: float,
+    sample_timeout_s: float,
+    labels: list[str] | None = None,
+) -> list[Grade]:
+    """Grade ``jobs`` in ``processes`` worker processes, in input order; a job whose worker is
+    still busy after ``sample_timeout_s`` seconds, or dies, is not graded."""
+    work = functools.partial(_grade_job, timeout_s=timeout_s)
+    return run_bounded(jobs, processes, sample_timeout_s, work, _job_not_graded, labels)

@@ -51,7 +51,7 @@ def cmd_resolve(args) -> None:
 
 def cmd_grade(args) -> None:
     from tina_repro.eval.grading import STEP_TIMEOUT_S
-    from tina_repro.eval.workers import grade_file
+    from tina_repro.eval.grading_pool import grade_file
 
     timeout_s = args.timeout_s or STEP_TIMEOUT_S
     summary = grade_file(args.input, args.output, processes=args.processes, timeout_s=timeout_s)

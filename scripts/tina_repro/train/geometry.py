@@ -5,8 +5,8 @@ Pure arithmetic on the row (no TRL import), so the workflow can call it while it
 
 from __future__ import annotations
 
+from tina_repro import rewards
 from tina_repro.config import Experiment
-from tina_repro.train import rewards
 
 
 def batch_geometry(prompts_per_step: int, num_generations: int, n_gpus: int) -> dict:

@@ -17,8 +17,8 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+from tina_repro.rewards import TARGET_LENGTH
 from tina_repro.train.context import TrainingContext
-from tina_repro.train.rewards import TARGET_LENGTH
 
 logger = logging.getLogger(__name__)
 

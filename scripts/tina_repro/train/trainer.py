@@ -32,11 +32,10 @@ import os
 import time
 from pathlib import Path
 
-from tina_repro import paths
+from tina_repro import paths, rewards
 from tina_repro.config import CPU_DEMO_CONFIG, Experiment
 from tina_repro.config.rows import as_params
 from tina_repro.files import sha256_file, write_json
-from tina_repro.train import rewards
 from tina_repro.train.callbacks import run_control_callback
 from tina_repro.train.checkpoints import checkpoint_step, complete_checkpoints, resume_point
 from tina_repro.train.context import TrainingJob

@@ -48,7 +48,9 @@ elsewhere math-verify raises a ``ValueError`` saying so. A computation stuck ins
 huge integer power) cannot be interrupted by the alarm.
 
 One concern, over 400 lines: nine reward definitions reproduced rule for rule, and the registry
-that builds and checks them from the sheets' ``name:weight`` syntax.
+that builds and checks them from the sheets' ``name:weight`` syntax. It sits below the stages
+because two use it: the config stage checks every experiment's ``rewards`` cell against the
+registry when the sheets load, and training builds the functions.
 """
 
 import inspect

@@ -1,7 +1,7 @@
 """Grading many completions in worker processes, each grade bounded in time.
 
 :func:`grade_rows` and :func:`grade_file` grade in worker processes
-(:func:`tina_repro.eval.supervised.run_supervised`). Within a grade each parse and comparison has
+(:func:`tina_repro.eval.grading.run_in_processes`). Within a grade each parse and comparison has
 its own budget (``timeout_s``, lighteval's ``timeout_seconds``); a worker still busy
 ``sample_timeout_s`` seconds after it got a completion is killed, which also ends work stuck
 inside C code where no signal handler runs. A worker that dies is counted the same way: the
@@ -9,7 +9,6 @@ completion is not graded (wrong, ``timeout``). Workers are forked (on Linux), so
 a process without other threads.
 """
 
-import functools
 import logging
 import os
 import time
@@ -19,47 +18,14 @@ from pathlib import Path
 
 from tina_repro.eval.grading import (
     STEP_TIMEOUT_S,
-    Grade,
     check_args,
     check_timeout,
-    grade,
-    not_graded,
+    run_in_processes,
+    sample_timeout,
 )
-from tina_repro.eval.supervised import run_supervised
 from tina_repro.files import BadInputError, json_line, jsonl_line, write_jsonl
 
 logger = logging.getLogger(__name__)
-
-# A grade runs one gold extraction, three readings of the completion and their comparisons, each
-# parse and comparison within timeout_s; a worker busy for this many budgets is stuck.
-SAMPLE_TIMEOUT_STEPS = 24
-
-
-def sample_timeout(timeout_s: float) -> float:
-    """The default per-completion limit for a per-step budget of ``timeout_s``."""
-    return SAMPLE_TIMEOUT_STEPS * timeout_s
-
-
-def _grade_job(job: tuple[str, str, str, str | None], timeout_s: float) -> Grade:
-    return grade(*job, timeout_s=timeout_s)
-
-
-def _job_not_graded(job: tuple[str, str, str, str | None]) -> Grade:
-    return not_graded(job[0], job[2])
-
-
-def run_grades(
-    jobs: list[tuple[str, str, str, str | None]],
-    processes: int,
-    timeout_s: float,
-    labels: list[str] | None = None,
-    sample_timeout_s: float | None = None,
-) -> list[Grade]:
-    """Grade ``(completion, gold, task, gold_format)`` jobs in ``processes`` workers, in input
-    order; a job whose worker is killed or dies is not graded."""
-    limit_s = sample_timeout_s or sample_timeout(timeout_s)
-    work = functools.partial(_grade_job, timeout_s=timeout_s)
-    return run_supervised(jobs, processes, limit_s, work, _job_not_graded, labels)
 
 
 def _job_from_row(row: object, label: str) -> tuple[str, str, str, str]:
@@ -106,7 +72,8 @@ def _grade_labelled(
     if sample_timeout_s is not None:
         check_timeout(sample_timeout_s)
     jobs = [_job_from_row(row, label) for row, label in zip(rows, labels, strict=True)]
-    grades = run_grades(jobs, processes, timeout_s, labels, sample_timeout_s)
+    limit_s = sample_timeout_s or sample_timeout(timeout_s)
+    grades = run_in_processes(jobs, processes, timeout_s, limit_s, labels)
     return [{**row, **asdict(result)} for row, result in zip(rows, grades, strict=True)]
 
 

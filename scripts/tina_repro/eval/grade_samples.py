@@ -20,7 +20,7 @@ import logging
 
 import pandas as pd
 
-from tina_repro.eval import grading, scoring, workers
+from tina_repro.eval import grading, grading_pool, scoring
 from tina_repro.files import (
     BadInputError,
     dumps,
@@ -79,13 +79,13 @@ def grade_and_score(
     timeout_s: float = grading.STEP_TIMEOUT_S,
     identity: dict | None = None,
 ) -> dict:
-    """Grade every sample (:func:`tina_repro.eval.workers.grade_rows`, ``timeout_s`` for each
+    """Grade every sample (:func:`tina_repro.eval.grading_pool.grade_rows`, ``timeout_s`` for each
     parse and comparison), write ``graded_path`` (the sample rows plus grade fields) and
     ``score_path``; returns the score document."""
     rows = read_samples(samples_path)
     benchmark = pd.read_parquet(benchmark_parquet, columns=["id", "answer"])
     check_against_benchmark(rows, benchmark, str(samples_path))
-    graded = workers.grade_rows(rows, processes, timeout_s=timeout_s)
+    graded = grading_pool.grade_rows(rows, processes, timeout_s=timeout_s)
     write_jsonl(graded_path, graded)
     samples_per_problem = len(rows) // len(benchmark)
     document = {

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from helpers import paper_config, snakemake
 
-from tina_repro.figures import data, paper, runs
 from tina_repro.config.targets import figure_targets
+from tina_repro.figures import data, paper, runs
 from tina_repro.figures.make_figure import FIGURES, figure_name, make_figure
 from tina_repro.results.make_table import write_renderings
 

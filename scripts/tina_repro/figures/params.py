@@ -6,7 +6,7 @@ from __future__ import annotations
 from tina_repro.config import WorkflowConfig
 
 # The columns of an experiments row that Figure 1 labels its points with.
-OVERALL_COMPARISON_COLUMNS = ("dataset", "num_generations")
+LABEL_COLUMNS = ("dataset", "num_generations")
 
 
 def run_title(wc: WorkflowConfig, experiment: str) -> str:
@@ -18,6 +18,6 @@ def run_title(wc: WorkflowConfig, experiment: str) -> str:
 def overall_comparison_runs(wc: WorkflowConfig, experiments: list[str]) -> dict[str, dict]:
     """experiment -> the columns of its row that Figure 1 labels it with."""
     return {
-        name: {column: getattr(wc.experiments[name], column) for column in OVERALL_COMPARISON_COLUMNS}
+        name: {column: getattr(wc.experiments[name], column) for column in LABEL_COLUMNS}
         for name in experiments
     }

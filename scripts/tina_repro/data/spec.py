@@ -1,5 +1,6 @@
-"""What of a datasets row shapes its prepared table: the params of rule prepare_dataset, light
-enough to import where the workflow parses."""
+"""What of a sheet's row the data rules take: the columns that shape a prepared table (rule
+prepare_dataset's params), a benchmark's template, and the source files and Hub lock a
+preparation reads; light enough to import where the workflow parses."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ include: "inputs/data.smk"
 
 rule prepare_dataset:
     input:
-        unpack(source_inputs("datasets")),
+        unpack(source_inputs("datasets", "dataset")),
     output:
         parquet=paths.DATASET_PARQUET,
         report=paths.DATASET_REPORT,
@@ -22,7 +22,7 @@ rule prepare_dataset:
 
 rule prepare_benchmark:
     input:
-        unpack(source_inputs("benchmarks")),
+        unpack(source_inputs("benchmarks", "benchmark")),
     output:
         parquet=paths.BENCHMARK_PARQUET,
         report=paths.BENCHMARK_REPORT,

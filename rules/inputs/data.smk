@@ -18,14 +18,14 @@ def benchmark_templates(wildcards):
     return data_spec.benchmark_templates(row, config["prompt_templates"])
 
 
-def source_inputs(sheet):
-    """Input function of a sheet's local: source file and the Hub lock (none for local:
-    sources). The lock is ancient: a download recording its commit rewrites the file, and that
+def source_inputs(sheet, wildcard):
+    """Input function of the local: source file and the Hub lock (none for local: sources) of
+    the row of ``sheet`` that ``wildcard`` names. The lock is ancient: a download recording its commit rewrites the file, and that
     must not make every other download, and all that follows it, outdated; a changed row is
     taken up deliberately (README, Hub lock)."""
 
     def inputs(wildcards):
-        row = getattr(VALIDATED_CONFIG, sheet)[getattr(wildcards, sheet.removesuffix("s"))]
+        row = getattr(VALIDATED_CONFIG, sheet)[wildcards[wildcard]]
         lock = [ancient(paths.HUB_LOCK)] if data_spec.reads_hub_lock(row) else []
         return {"source": data_spec.local_source_files(row), "hub_lock": lock}
 

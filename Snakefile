@@ -4,6 +4,8 @@
 # The paper config is the default; the CPU demo is `--configfile config/demo/config.yaml`.
 
 
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.27")
@@ -12,7 +14,8 @@ min_version("9.27")
 configfile: "config/config.yaml"
 
 
-report: "report/workflow.rst"
+# The report's start page; every table and figure caption sits beside it in rules/report/.
+report: "rules/report/workflow.rst"
 
 
 include: "rules/common.smk"
@@ -28,23 +31,34 @@ include: "rules/figures.smk"
 rule all:
     default_target: True
     input:
-        table_targets(),
-        figure_targets(W),
+        TABLE_TARGETS,
+        FIGURE_TARGETS,
         LOST_SAMPLES,
 
 
 rule tables:
     input:
-        table_targets(),
+        TABLE_TARGETS,
         LOST_SAMPLES,
 
 
 rule figures:
     input:
-        figure_targets(W),
+        FIGURE_TARGETS,
 
 
-# The GPU check (config/gpu-check/config.yaml) prints what it measured and the paper plan.
+# Refuse a run whose planned jobs need more GPUs than this host has, before any job starts.
+onstart:
+    try:
+        preflight.check_planned_devices(workflow, VALIDATED_CONFIG)
+    except errors.UserError as error:
+        errors.exit_with(error)
+
+
+# The GPU check (config/gpu-check/config.yaml) prints what it measured and the paper plan
+# (config/config.yaml alone, in this working directory) extrapolated from it.
 onsuccess:
     if config.get("gpu_check"):
-        print(gpu_check_summary())
+        from tina_repro.ops.gpu_check import summary
+
+        print(summary(VALIDATED_CONFIG, Path("."), workflow_config.load_files(root=".")))

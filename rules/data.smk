@@ -1,10 +1,12 @@
 # Training sets, benchmarks and models from the Hub (or local:PATH sources), normalized and checked.
 
 
+include: "inputs/data.smk"
+
+
 rule prepare_dataset:
     input:
-        dataset_source,
-        hub_lock=dataset_hub_lock,
+        unpack(source_inputs("datasets", "dataset")),
     output:
         parquet=paths.DATASET_PARQUET,
         report=paths.DATASET_REPORT,
@@ -20,8 +22,7 @@ rule prepare_dataset:
 
 rule prepare_benchmark:
     input:
-        benchmark_source,
-        hub_lock=benchmark_hub_lock,
+        unpack(source_inputs("benchmarks", "benchmark")),
     output:
         parquet=paths.BENCHMARK_PARQUET,
         report=paths.BENCHMARK_REPORT,
@@ -47,7 +48,7 @@ rule download_model:
     conda:
         "../envs/analysis.yaml"
     params:
-        spec=hub_model_spec,
+        spec=lambda wildcards: HUB_MODELS[wildcards.model],
         out_dir=subpath(output.manifest, parent=True),
     script:
         "../scripts/download_model.py"

@@ -7,6 +7,9 @@
 # place changes the weights param and regenerates.
 
 
+include: "inputs/eval.smk"
+
+
 rule generate_samples:
     input:
         unpack(evaluated_model),
@@ -18,14 +21,14 @@ rule generate_samples:
     benchmark:
         paths.GENERATION_TIMING
     conda:
-        generation_env()
-    threads: generation_threads()
+        jobs.conda_env(GENERATION_GPUS)
+    threads: jobs.threads(GENERATION_GPUS)
     resources:
-        gpu=generation_gpus(),
+        gpu=GENERATION_GPUS,
     params:
-        model=evaluated_model_params,
+        model=evaluated_model_dirs,
         weights=evaluated_weights,
-        gold_formats=benchmark_gold_formats(),
+        gold_formats=points.gold_formats(VALIDATED_CONFIG),
         sampling=generation_settings,
     script:
         "../scripts/generate_samples.py"
@@ -46,6 +49,7 @@ rule grade_samples:
         "../envs/analysis.yaml"
     threads: config["evaluation"]["grading_processes"]
     params:
-        grading=grading_settings,
+        # What decides a grade: the reading and the time budget; never grading_processes.
+        grading=grading.grading_settings(config["evaluation"]),
     script:
         "../scripts/grade_samples.py"

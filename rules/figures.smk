@@ -1,6 +1,11 @@
 # The paper's figures (docs/paper.md#figures), one rule per figure kind, each written as PDF and PNG (the PNG
 # goes into the report). A figure depends only on the tables or run files it plots, so
 # `snakemake results/figures/NAME.pdf` (re)builds that figure and what it needs, nothing else.
+# Each figure's caption is report/NAME.rst; scripts/make_figure.py draws the figure its output
+# path names (tina_repro.figures.make_figure.FIGURES).
+
+
+include: "inputs/figures.smk"
 
 
 rule figure_overall_comparison:
@@ -10,13 +15,13 @@ rule figure_overall_comparison:
         costs=paths.table("costs"),
         datasets=expand(
             paths.DATASET_REPORT,
-            dataset=sorted({W.experiments[e].dataset for e in MAIN_EXPERIMENTS}),
+            dataset=sorted({VALIDATED_CONFIG.experiments[e].dataset for e in MAIN_EXPERIMENTS}),
         ),
     output:
         pdf=paths.figure("overall_comparison", "pdf"),
         png=report(
             paths.figure("overall_comparison", "png"),
-            caption="../report/overall_comparison.rst",
+            caption="report/overall_comparison.rst",
             category="Figures",
             subcategory="Paper comparison",
             labels={"figure": "overall comparison (Figure 1)"},
@@ -29,10 +34,7 @@ rule figure_overall_comparison:
     params:
         # what the caption says is drawn (published values exist)
         published=PUBLISHED,
-        experiments={
-            e: {k: getattr(W.experiments[e], k) for k in ("dataset", "num_generations")}
-            for e in MAIN_EXPERIMENTS
-        },
+        experiments=figure_params.overall_comparison_runs(VALIDATED_CONFIG, MAIN_EXPERIMENTS),
     script:
         "../scripts/make_figure.py"
 
@@ -46,7 +48,7 @@ rule figure_cost_vs_performance:
         pdf=paths.figure("cost_vs_performance", "pdf"),
         png=report(
             paths.figure("cost_vs_performance", "png"),
-            caption="../report/cost_vs_performance.rst",
+            caption="report/cost_vs_performance.rst",
             category="Figures",
             subcategory="Paper comparison",
             labels={"figure": "cost vs performance"},
@@ -71,7 +73,7 @@ rule figure_flops_vs_performance:
         pdf=paths.figure("flops_vs_performance", "pdf"),
         png=report(
             paths.figure("flops_vs_performance", "png"),
-            caption="../report/flops_vs_performance.rst",
+            caption="report/flops_vs_performance.rst",
             category="Figures",
             subcategory="Paper comparison",
             labels={"figure": "FLOPs vs performance"},
@@ -95,7 +97,7 @@ rule figure_ablations:
         pdf=paths.figure("ablations", "pdf"),
         png=report(
             paths.figure("ablations", "png"),
-            caption="../report/ablations.rst",
+            caption="report/ablations.rst",
             category="Figures",
             subcategory="Paper comparison",
             labels={"figure": "ablations"},
@@ -119,7 +121,7 @@ rule figure_reproduced_vs_published:
         pdf=paths.figure("reproduced_vs_published", "pdf"),
         png=report(
             paths.figure("reproduced_vs_published", "png"),
-            caption="../report/reproduced_vs_published.rst",
+            caption="report/reproduced_vs_published.rst",
             category="Figures",
             subcategory="Paper comparison",
             labels={"figure": "reproduced vs published"},
@@ -142,7 +144,7 @@ rule figure_training_dynamics:
         pdf=paths.figure("training_dynamics/{experiment}", "pdf"),
         png=report(
             paths.figure("training_dynamics/{experiment}", "png"),
-            caption="../report/training_dynamics.rst",
+            caption="report/training_dynamics.rst",
             category="Training runs",
             subcategory="{experiment}",
             labels={"run": "{experiment}", "figure": "training dynamics"},
@@ -165,12 +167,12 @@ rule figure_checkpoint_curves:
     input:
         manifest=paths.RUN_MANIFEST,
         scores=paths.RUN_SCORES,
-        base=base_model_score_files(),
+        base=BASE_MODEL_SCORES,
     output:
         pdf=paths.figure("checkpoint_curves/{experiment}", "pdf"),
         png=report(
             paths.figure("checkpoint_curves/{experiment}", "png"),
-            caption="../report/checkpoint_curves.rst",
+            caption="report/checkpoint_curves.rst",
             category="Training runs",
             subcategory="{experiment}",
             labels={"run": "{experiment}", "figure": "accuracy per checkpoint"},

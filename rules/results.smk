@@ -7,6 +7,9 @@
 # prices). All are local rules: cheap pandas work on the host that drives the workflow.
 
 
+include: "inputs/results.smk"
+
+
 rule collect_run_scores:
     input:
         manifest=paths.RUN_MANIFEST,
@@ -44,7 +47,7 @@ rule checkpoints_table:
         # each checkpoint's bf16 merge retention
         records=generation_record_files(EXPERIMENTS),
     output:
-        **table_outputs("checkpoints", "../report/checkpoints_table.rst", "every checkpoint"),
+        **table_outputs("checkpoints", "every checkpoint"),
     log:
         "logs/tables/checkpoints.log",
     localrule: True
@@ -67,7 +70,7 @@ rule main_table:
         published_ablations=paper_results("ablations.csv"),
         published_baselines=paper_results("baselines.csv"),
     output:
-        **table_outputs("main", "../report/main_table.rst", "main (Tables 2-3)"),
+        **table_outputs("main", "main (Tables 2-3)"),
     log:
         "logs/tables/main.log",
     localrule: True
@@ -91,7 +94,7 @@ rule ablations_table:
         graded=graded_files(ABLATION_EXPERIMENTS),
         published=paper_results("ablations.csv"),
     output:
-        **table_outputs("ablations", "../report/ablations_table.rst", "ablations (Table 4)"),
+        **table_outputs("ablations", "ablations (Table 4)"),
     log:
         "logs/tables/ablations.log",
     localrule: True
@@ -114,7 +117,7 @@ rule costs_table:
         timings=generation_timing_files,
         published=paper_results("costs.csv"),
     output:
-        **table_outputs("costs", "../report/costs_table.rst", "cost (Table 1)"),
+        **table_outputs("costs", "cost (Table 1)"),
     log:
         "logs/tables/costs.log",
     localrule: True
@@ -137,13 +140,13 @@ rule flops_table:
         manifests=run_manifests(EXPERIMENTS),
         log_history=expand(paths.RUN_LOG_HISTORY, experiment=EXPERIMENTS),
         runs=run_tables(EXPERIMENTS),
-        base_model=ancient(base_model_input()),
+        base_model=ancient(BASE_MODEL_INPUT),
         # the full-parameter baselines: FLOPs from their recipes, our average and the paper's
         recipes=paper_results("baseline_recipes.csv"),
         baselines=paths.BASELINE_SCORES,
         published_baselines=paper_results("baselines.csv"),
     output:
-        **table_outputs("flops", "../report/flops_table.rst", "training FLOPs"),
+        **table_outputs("flops", "training FLOPs"),
     log:
         "logs/tables/flops.log",
     localrule: True

@@ -5,15 +5,18 @@
 # moves a folder of another run, or of this run finished and forced again, aside before training.
 
 
+include: "inputs/train.smk"
+
+
 checkpoint train_grpo:
     input:
         # The prepared table is ancient and its report, which records the table's sha256, is not:
         # Snakemake compares a newer input's checksum with the one it recorded only for small files
         # (--max-checksum-file-size, 1 MB), so a dataset re-prepared with the same bytes, however
         # large, retrains nothing, and one with other bytes retrains.
-        dataset=ancient(training_dataset),
-        dataset_report=training_dataset_report,
-        base_model=ancient(base_model_input()),
+        dataset=ancient(training_dataset(paths.DATASET_PARQUET)),
+        dataset_report=training_dataset(paths.DATASET_REPORT),
+        base_model=ancient(BASE_MODEL_INPUT),
     output:
         manifest=paths.RUN_MANIFEST,
         log_history=paths.RUN_LOG_HISTORY,
@@ -30,7 +33,7 @@ checkpoint train_grpo:
         row=training_row,
         context=training_context,
         base_model=base_model_fingerprint,
-        base_model_dir=model_dir_of,
+        base_model_dir=lambda wildcards, input: model_dir_of_input(input.base_model),
         out_dir=subpath(output.manifest, parent=True),
     script:
         "../scripts/train_grpo.py"

@@ -14,7 +14,7 @@ grade_and_score(
     # The rule's threads (evaluation.grading_processes): how fast, never what, it grades.
     processes=snakemake.threads,
     timeout_s=snakemake.params.grading["timeout_s"],
-    # The store file samples.jsonl links to: what rules/common.smk (samples_to_grade) checks.
+    # The store file samples.jsonl links to: what eval.points.samples_to_grade checks.
     identity={
         **dict(snakemake.wildcards.items()),
         "samples_store": os.path.basename(os.path.realpath(snakemake.input.samples)),

@@ -17,6 +17,7 @@ NOT_IMPORTED = {
     "antlr4-python3-runtime": "math-verify's LaTeX parser needs this exact runtime version",
     "snakemake": "runs the workflow",
     "snakemake-executor-plugin-slurm": "profiles/slurm",
+    "tabulate": "pandas' DataFrame.to_markdown imports it for the Markdown tables",
 }
 ENVS = ("analysis", "cpu", "gpu")
 

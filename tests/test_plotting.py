@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import snakemake
+from helpers import paper_config, snakemake
 
+from tina_repro.config.targets import figure_targets
 from tina_repro.figures import data, paper, runs
-from tina_repro.figures.make import make_figure
-from tina_repro.results.make import write_renderings
+from tina_repro.figures.make_figure import FIGURES, figure_name, make_figure
+from tina_repro.results.make_table import write_renderings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "figures"
@@ -228,10 +229,10 @@ def test_make_figure_marks_the_selected_checkpoint_and_the_transition(out):
     }
     params = {"title": "Tina-Open-RS2 (open_rs2)", "benchmarks": BENCHMARKS, "save_steps": 50}
     outputs = {"pdf": out[0], "png": out[1]}
-    dynamics = make_figure("figure_training_dynamics", inputs, outputs, params, config)
+    dynamics = make_figure("training_dynamics", inputs, outputs, params, config)
     assert_written(*out)
     curves = make_figure(
-        "figure_checkpoint_curves",
+        "checkpoint_curves",
         {**inputs, "base": [str(p) for p in BASE_SCORES]},
         outputs,
         params,
@@ -245,7 +246,7 @@ def test_make_figure_marks_the_selected_checkpoint_and_the_transition(out):
     assert curves["candidate"].all()
     # Saved every 100 steps, the run's odd fifties are no candidates: drawn hollow, not picked.
     sparse = make_figure(
-        "figure_checkpoint_curves",
+        "checkpoint_curves",
         {**inputs, "base": [str(p) for p in BASE_SCORES]},
         outputs,
         {**params, "save_steps": 100},
@@ -256,8 +257,16 @@ def test_make_figure_marks_the_selected_checkpoint_and_the_transition(out):
     assert sparse.attrs["selected_step"] == 200
     # The fixture log turns (format peak, length dip) around step 220.
     assert 210 <= dynamics.attrs["transition_step"] <= 235
-    with pytest.raises(ValueError, match="no figure is drawn by rule 'figure_nope'"):
-        make_figure("figure_nope", inputs, outputs, params, config)
+    with pytest.raises(ValueError, match="no figure named 'figure_training_dynamics'"):
+        make_figure("figure_training_dynamics", inputs, outputs, params, config)
+
+
+def test_a_figure_is_named_by_its_output_file():
+    assert figure_name("results/figures/ablations.png") == "ablations"
+    assert figure_name("results/figures/checkpoint_curves/open_rs2.pdf") == "checkpoint_curves"
+    # every figure the workflow declares is one make_figure draws
+    names = {figure_name(path) for path in figure_targets(paper_config())}
+    assert names == set(FIGURES)
 
 
 # ---- Snakemake level ------------------------------------------------------------------------

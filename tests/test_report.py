@@ -16,7 +16,7 @@ from tina_repro import paths
 from tina_repro.config import published_rows
 from tina_repro.config.targets import figure_names
 
-REPORT = ROOT / "report"
+REPORT = ROOT / "rules" / "report"
 # What only the paper's published numbers put into a figure or table (saying there are none is
 # fine).
 PUBLISHED_WORDS = re.compile(
@@ -25,7 +25,7 @@ PUBLISHED_WORDS = re.compile(
 
 
 def render(name: str, wc, **wildcards) -> str:
-    """The caption ``report/NAME.rst`` as the report shows it: text of its HTML."""
+    """The caption ``rules/report/NAME.rst`` as the report shows it: text of its HTML."""
     snakemake = SimpleNamespace(
         config=wc.config,
         params=SimpleNamespace(published=published_rows(wc.path("paper_results"))),

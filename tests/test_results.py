@@ -23,7 +23,7 @@ from tina_repro.config import load
 from tina_repro.eval import scoring
 from tina_repro.results.collect import SCORE_COLUMNS, collect_scores, index_eval_files
 from tina_repro.results.flops_table import FLOPS_COLUMNS
-from tina_repro.results.make import make_table, to_html, to_markdown
+from tina_repro.results.make_table import make_table, to_html, to_markdown
 from tina_repro.results.stats import (
     N_BOOT,
     SEED,
@@ -240,13 +240,12 @@ def workspace(tmp_path_factory):
     inputs = rule_inputs(build_workspace(root, experiments))
     out = root / "results" / "tables"
     tables = {
-        rule: make_table(rule, named, out / f"{rule}.csv", load(paper_config()))
+        rule: make_table(named, out / f"{rule.removesuffix('_table')}.csv", load(paper_config()))
         for rule, named in inputs.items()
     }
     heldout = make_table(
-        "main_table",
         inputs["main_table"],
-        out / "heldout.csv",
+        out / "heldout" / "main.csv",
         load(paper_config(rule="heldout", selection_benchmarks=["aime24", "aime25", "amc23"])),
     )
     return {"root": root, "tables": tables, "heldout": heldout, "inputs": inputs}
@@ -678,16 +677,17 @@ def test_flops_table_estimates_the_full_parameter_baselines_from_their_recipes(w
 def test_every_table_has_a_markdown_and_an_html_rendering(workspace):
     tables = workspace["root"] / "results" / "tables"
     for rule in workspace["inputs"]:
-        markdown = (tables / f"{rule}.md").read_text()
+        name = rule.removesuffix("_table")
+        markdown = (tables / f"{name}.md").read_text()
         header, rule_line, *rows = markdown.splitlines()
         assert header.startswith("| ") and rule_line.startswith("|---")
         assert len(rows) == len(workspace["tables"][rule])
-        page = (tables / f"{rule}.html").read_text()
+        page = (tables / f"{name}.html").read_text()
         assert page.count("<tr>") == len(workspace["tables"][rule]) + 1  # and the header
-    main = (tables / "main_table.md").read_text()
-    row = "| open_rs2 | tina | Tina-Open-RS2 | 42 | 450 | 450 | 51.43 | average | pass@1 | 50.60 |"
-    assert row in main
-    page = (tables / "main_table.html").read_text()
+    main = (tables / "main.md").read_text().splitlines()
+    row = ["open_rs2", "tina", "Tina-Open-RS2", "42", "450", "450", "51.43", "average", "pass@1"]
+    assert [*row, "50.60"] in [markdown_cells(line)[:10] for line in main]
+    page = (tables / "main.html").read_text()
     row = "<td>open_rs2</td><td>tina</td><td>Tina-Open-RS2</td><td>42</td><td>450</td><td>450</td>"
     assert row + "<td>51.43</td><td>average</td><td>pass@1</td><td>50.60</td>" in page
     assert not list(tables.glob("*.tmp"))
@@ -701,20 +701,27 @@ def test_html_cells_are_escaped():
     assert "<tr><td>&lt;i&gt;</td><td></td></tr>" in page
 
 
+def markdown_cells(line: str) -> list[str]:
+    """The cells of a Markdown table row, unpadded (no cell here holds an escaped pipe)."""
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
 def test_markdown_cells():
-    frame = pd.DataFrame({"a": [1.5, math.nan], "b": [True, pd.NA], "c": [2.5e17, 0.0]})
+    frame = pd.DataFrame(
+        {"a": [1.5, math.nan], "b": [True, pd.NA], "c": [2.5e17, 0.0], "d": ["x|y", "007"]}
+    )
     frame["b"] = frame["b"].astype("boolean")
     assert to_markdown(frame).splitlines() == [
-        "| a | b | c |",
-        "|---|---|---|",
-        "| 1.50 | yes | 2.500e+17 |",
-        "|  |  | 0.00 |",
+        "| a    | b   | c         | d    |",
+        "|------|-----|-----------|------|",
+        "| 1.50 | yes | 2.500e+17 | x\\|y |",
+        "|      |     | 0.00      | 007  |",
     ]
 
 
-def test_unknown_rule_is_named():
-    with pytest.raises(ValueError, match="no table for rule 'tables'"):
-        make_table("tables", {}, "x.csv", load(paper_config()))
+def test_unknown_table_is_named():
+    with pytest.raises(ValueError, match="no table named 'main_table'"):
+        make_table({}, "main_table.csv", load(paper_config()))
 
 
 # ---- replicates and an ablation's paired reference ---------------------------------------------

@@ -215,7 +215,7 @@ snakemake_in() {
 # Both runs use one copy of the workflow, taken now: the tree may change during a 15-minute test.
 WORKFLOW=$TMP/workflow
 mkdir "$WORKFLOW"
-for part in Snakefile config envs profiles report rules scripts; do
+for part in Snakefile config envs profiles rules scripts; do
     cp -r "$ROOT/$part" "$WORKFLOW/"
 done
 find "$WORKFLOW" -name __pycache__ -prune -exec rm -rf {} +

@@ -12,6 +12,7 @@ from where the config files are.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,6 +389,19 @@ def model_dir(source: str, revision: str | None) -> str:
     if is_local(source):
         return source.removeprefix("local:")
     return paths.MODEL_DIR.format(model=model_slug(source, revision))
+
+
+def model_input(source: str, revision: str | None) -> str:
+    """The file that proves a model is available, a job's input: its download manifest, or a
+    ``local:`` folder itself."""
+    if is_local(source):
+        return source.removeprefix("local:")
+    return paths.MODEL_MANIFEST.format(model=model_slug(source, revision))
+
+
+def model_dir_of_input(path: str) -> str:
+    """The model folder behind a :func:`model_input` (a manifest's folder, or the folder)."""
+    return os.path.dirname(path) if path.endswith(paths.MANIFEST) else path
 
 
 def wildcard_pattern(names) -> str:

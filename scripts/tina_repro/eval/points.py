@@ -1,14 +1,16 @@
 """The evaluated points: a checkpoint of a run, or a baseline (a Hub or local model with an
-optional adapter); the folders the generation backend opens for one, and which of their samples
-lost their store file."""
+optional adapter); the folders the generation backend opens for one, the inputs and settings of
+its generation and grading jobs (rules/eval.smk wraps these), and which of their samples lost
+their store file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tina_repro import paths
-from tina_repro.config import BASELINE_RUN, WorkflowConfig, model_dir
-from tina_repro.eval.store import is_dangling
+from tina_repro.config import BASELINE_RUN, WorkflowConfig, model_dir, model_input
+from tina_repro.eval.requests import sampling_settings
+from tina_repro.eval.store import grades_are_current, is_dangling
 from tina_repro.files import read_json
 
 
@@ -28,6 +30,59 @@ def evaluated_dirs(wc: WorkflowConfig, run: str, point: str) -> dict[str, str | 
         "model": model_dir(base["source"], base["revision"]),
         "adapter": paths.RUN_CHECKPOINT.format(experiment=run, step=paths.point_step(point)),
     }
+
+
+def evaluated_inputs(wc: WorkflowConfig, run: str, point: str) -> dict[str, str]:
+    """The files that prove the weights of ``point`` of ``run`` are there: ``model`` (a
+    download manifest or local folder), and ``adapter`` (a baseline's) or ``training`` (the
+    run's manifest). The rule takes them ``ancient()``: a re-downloaded model or a resumed run
+    (which rewrites its manifest) evaluates nothing again; the weights' content reaches the job
+    as a fingerprint param instead."""
+    if run == BASELINE_RUN:
+        row = wc.baselines[point]
+        inputs = {"model": model_input(row.model, row.revision)}
+        if row.adapter:
+            inputs["adapter"] = model_input(row.adapter, row.adapter_revision)
+        return inputs
+    base = wc.config["base_model"]
+    return {
+        "model": model_input(base["source"], base["revision"]),
+        "training": paths.RUN_MANIFEST.format(experiment=run),
+    }
+
+
+def generation_settings(wc: WorkflowConfig, run: str, point: str) -> dict:
+    """The settings that define the samples of ``point`` of ``run`` (eval/requests.py,
+    SAMPLING_KEYS), a baselines row's own prompt_tokens included: batch size, vLLM memory and
+    grading settings never regenerate."""
+    has_adapter = bool(evaluated_dirs(wc, run, point)["adapter"])
+    return sampling_settings(wc.config["evaluation"], has_adapter, wc.prompt_tokens(run, point))
+
+
+def gold_formats(wc: WorkflowConfig) -> dict[str, str]:
+    """benchmark -> gold_format, in the sheet's order: what a generation job runs."""
+    return {name: row.gold_format for name, row in wc.benchmarks.items()}
+
+
+def samples_to_grade(wc: WorkflowConfig, run: str, point: str, benchmark: str) -> tuple[str, bool]:
+    """The samples.jsonl the grading job of (``run``, ``point``, ``benchmark``) reads, and
+    whether its grades are current (:func:`tina_repro.eval.store.grades_are_current`; relative
+    to the working directory). The rule takes a current one ``ancient()``: a rerun of the
+    generation job that only links the finished samples again (a benchmark was added) then
+    regrades nothing."""
+    where = {"run": run, "point": point, "benchmark": benchmark}
+    samples = paths.SAMPLES.format(**where)
+    model = evaluated_dirs(wc, run, point)
+    current = grades_are_current(
+        samples,
+        paths.SCORE.format(**where),
+        paths.BENCHMARK_PARQUET.format(benchmark=benchmark),
+        model["model"],
+        model["adapter"],
+        generation_settings(wc, run, point),
+        wc.benchmarks[benchmark].gold_format,
+    )
+    return samples, current
 
 
 def evaluated_points(wc: WorkflowConfig, workdir: str | Path = ".") -> list[tuple[str, str]]:

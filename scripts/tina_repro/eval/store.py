@@ -17,9 +17,9 @@ which here are only the links; the job finds each finished store file by identit
 again, so its bytes and its mtime stay as they were (a new link gets the store's mtime too).
 Snakemake then touches the job's outputs, the links themselves (``lutime``), and compares the
 newer of link and target (``Mtime.local(follow_symlinks=True)`` in ``IOFile.is_newer``), so a
-relinked samples.jsonl looks new: the grading rule's input (``samples_to_grade`` in
-rules/eval.smk) is therefore ``ancient()`` while its grades are current
-(:func:`grades_are_current`).
+relinked samples.jsonl looks new: the grading rule's input
+(:func:`tina_repro.eval.points.samples_to_grade`) is therefore ``ancient()`` while its grades are
+current (:func:`grades_are_current`).
 The store files of other identities stay where they are, so reverting a setting links its
 samples again instead of regenerating them; delete them by hand to reclaim the space.
 """

@@ -377,10 +377,12 @@ def costs_table(t: Tables) -> pd.DataFrame:
     jobs = evaluation_jobs(pd.concat([scores, t.baselines()], ignore_index=True), timings)
     released = {
         name: row.paper_name or name
-        for name, row in t.W.baselines.items()
+        for name, row in t.workflow_config.baselines.items()
         if row.compared_with and name in set(jobs.loc[jobs["run"] == BASELINE_TASK, "point"])
     }
     model = CostModel(t.manifests(), jobs, t.config["cost"], list(released))
-    names = {run: t.W.experiments[run].paper_name for run in t.runs_in_order(scores)}
+    names = {run: t.workflow_config.experiments[run].paper_name for run in t.runs_in_order(scores)}
     paper = t.published("published", "experiments")
-    return cost_table(paper, model, t.select(scores), names, released, list(t.W.experiments))
+    return cost_table(
+        paper, model, t.select(scores), names, released, list(t.workflow_config.experiments)
+    )

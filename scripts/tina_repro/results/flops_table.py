@@ -60,7 +60,7 @@ def recipe_flops_rows(t: Tables, shape: ModelShape) -> list[dict]:
     if not t.has("recipes"):
         return []
     recipes = baseline_flops.read_recipes(t.inputs["recipes"])
-    unknown = [r.baseline for r in recipes if r.baseline not in t.W.baselines]
+    unknown = [r.baseline for r in recipes if r.baseline not in t.workflow_config.baselines]
     if unknown:
         raise ValueError(f"{t.inputs['recipes']}: {unknown} are not rows of the baselines sheet")
     averages, published = {}, {}
@@ -86,13 +86,13 @@ def run_flops_rows(t: Tables, shape: ModelShape) -> list[dict]:
     logs = {Path(p).parent.name: p for p in as_paths(t.inputs["log_history"])}
     for path in as_paths(t.inputs["manifests"]):
         experiment, manifest = next(iter(read_manifests([path]).items()))
-        if experiment not in t.W.experiments:
+        if experiment not in t.workflow_config.experiments:
             raise ValueError(f"{path}: experiment {experiment!r} is not in experiments.tsv")
         if experiment not in logs:
             raise ValueError(f"{path}: no log_history input for experiment {experiment!r}")
         log = pd.read_csv(logs[experiment])
         result = run_flops(
-            log, shape, t.W.experiments[experiment], manifest["completions_per_step"]
+            log, shape, t.workflow_config.experiments[experiment], manifest["completions_per_step"]
         )
         tokens, per_step = result["tokens"], result["flops"]
         row = {

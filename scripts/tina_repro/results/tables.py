@@ -288,9 +288,9 @@ class Tables:
     def __init__(self, inputs: dict, config: dict, wc: WorkflowConfig):
         self.inputs = inputs
         self.config = config
-        self.W = wc
+        self.workflow_config = wc
         self.graded = index_eval_files(inputs.get("graded", []))
-        self.benchmarks = list(self.W.benchmarks)
+        self.benchmarks = list(self.workflow_config.benchmarks)
         chosen = config["selection"]
         self.rule = chosen["rule"]
         self.selection_benchmarks = list(chosen["selection_benchmarks"])
@@ -298,7 +298,7 @@ class Tables:
             self.benchmarks, self.rule, self.selection_benchmarks
         )
         self.rule_label = selection.rule_label(self.rule, self.selection_benchmarks)
-        self.base_point = self.W.base_model_point()
+        self.base_point = self.workflow_config.base_model_point()
 
     def has(self, name: str) -> bool:
         return name in self.inputs
@@ -314,13 +314,13 @@ class Tables:
 
     def runs_in_order(self, scores: pd.DataFrame) -> list[str]:
         present = set(scores["run"])
-        unknown = sorted(present - set(self.W.experiments))
+        unknown = sorted(present - set(self.workflow_config.experiments))
         if unknown:
             raise ValueError(f"scores of run(s) {unknown} that experiments.tsv does not define")
-        return [name for name in self.W.experiments if name in present]
+        return [name for name in self.workflow_config.experiments if name in present]
 
     def save_steps(self) -> dict[str, int]:
-        return {name: row.save_steps for name, row in self.W.experiments.items()}
+        return {name: row.save_steps for name, row in self.workflow_config.experiments.items()}
 
     def select(self, scores: pd.DataFrame) -> pd.DataFrame:
         return selection.select_checkpoints(
@@ -334,7 +334,8 @@ class Tables:
         """experiments row -> its runs that have scores (its replicates), in sheet order."""
         present = set(self.runs_in_order(scores))
         groups = {
-            row: [run for run in runs if run in present] for row, runs in self.W.replicates.items()
+            row: [run for run in runs if run in present]
+            for row, runs in self.workflow_config.replicates.items()
         }
         return {row: runs for row, runs in groups.items() if runs}
 
@@ -387,7 +388,7 @@ class Tables:
         step = chosen[0] if len(set(chosen)) == 1 else None
         among = {int(selected.loc[run, "candidates"]) for run in runs}
         return {
-            "seeds": ";".join(str(self.W.experiments[run].seed) for run in runs),
+            "seeds": ";".join(str(self.workflow_config.experiments[run].seed) for run in runs),
             "step": step,
             "candidates": among.pop() if len(among) == 1 else None,
             "seed_steps": ";".join(map(str, chosen)),
@@ -436,10 +437,13 @@ def checkpoints_table(t: Tables) -> pd.DataFrame:
     frames = [runs]
     if t.has("baselines"):
         baselines = t.baselines()
-        kinds = baselines["point"].map(lambda name: t.W.baselines[name].kind)
+        kinds = baselines["point"].map(lambda name: t.workflow_config.baselines[name].kind)
         frames.append(baselines.assign(kind=kinds, run=baselines["point"], pct_epoch=math.nan))
     order = {
-        "run": {name: i for i, name in enumerate([*t.W.baselines, *t.W.experiments])},
+        "run": {
+            name: i
+            for i, name in enumerate([*t.workflow_config.baselines, *t.workflow_config.experiments])
+        },
         "benchmark": {name: i for i, name in enumerate(t.benchmarks)},
     }
     frame = pd.concat(frames, ignore_index=True)
@@ -461,12 +465,12 @@ def main_table(t: Tables) -> pd.DataFrame:
     rows = []
     baselines = t.baselines()
     paper = t.published("published_baselines", "baseline").set_index("baseline")
-    unknown = sorted(set(baselines["point"]) - set(t.W.baselines))
+    unknown = sorted(set(baselines["point"]) - set(t.workflow_config.baselines))
     if unknown:
         raise ValueError(f"scores of baseline(s) {unknown} that baselines.tsv does not define")
     released = released_adapter_papers(t)
-    for name in [b for b in t.W.baselines if b in set(baselines["point"])]:
-        baseline = t.W.baselines[name]
+    for name in [b for b in t.workflow_config.baselines if b in set(baselines["point"])]:
+        baseline = t.workflow_config.baselines[name]
         paper_row = paper.loc[name] if name in paper.index else None
         where = {}
         if baseline.compared_with:
@@ -501,7 +505,7 @@ def main_table(t: Tables) -> pd.DataFrame:
                 {
                     "model": name,
                     "kind": "tina",
-                    "paper_name": t.W.experiments[name].paper_name,
+                    "paper_name": t.workflow_config.experiments[name].paper_name,
                     **t.replicate_columns(runs, selected, manifests),
                     "published_pct_epoch": (
                         paper_row["steps_pct_of_1_epoch"] if paper_row is not None else None
@@ -527,8 +531,8 @@ def released_adapter_papers(t: Tables) -> dict[str, pd.Series]:
 def ablation_members(t: Tables, ablation: str, groups: dict, paper: pd.DataFrame) -> list[str]:
     """The experiments rows an ablation lists: its rows and those they are compared with, in
     the paper's row order (it sorts datasets by size), then the rows it does not have."""
-    members = [row for row in groups if t.W.experiments[row].in_tables(ablation)]
-    references = [t.W.experiments[row].compared_with for row in members]
+    members = [row for row in groups if t.workflow_config.experiments[row].in_tables(ablation)]
+    references = [t.workflow_config.experiments[row].compared_with for row in members]
     listed = [row for row in groups if row in members or row in references]
     order = list(paper["experiment"])
     return sorted(listed, key=lambda row: order.index(row) if row in order else len(order))
@@ -547,7 +551,7 @@ def ablations_table(t: Tables) -> pd.DataFrame:
     for ablation, column in ABLATION_SETTING.items():
         published = paper[paper["ablation"] == ablation].set_index("experiment")
         for name in ablation_members(t, ablation, groups, published.reset_index()):
-            experiment = t.W.experiments[name]
+            experiment = t.workflow_config.experiments[name]
             paper_row = published.loc[name] if name in published.index else None
             setting = getattr(experiment, column)
             reproduced, extra = measured[name]

@@ -1,10 +1,11 @@
-"""Which table a rule builds, and how tables are written: CSV plus two renderings.
+"""Which table an output file is, and how tables are written: CSV plus two renderings.
 
-Entry point of scripts/make_table.py: :func:`make_table` builds the table of a Snakemake rule
-(:data:`TABLES`) from the rule's named inputs and writes it as CSV and, next to it with the same
-stem, as Markdown (``.md``, for a repository or a terminal) and as a standalone HTML page
-(``.html``, which the Snakemake report shows inline). Each file is written atomically, so none is
-ever a half-written table.
+Entry point of scripts/make_table.py: :func:`make_table` builds the table named by its output
+file (``results/tables/NAME.csv``; :data:`TABLES`, so renaming a rule changes nothing here) from
+the rule's named inputs and writes it as CSV and, next to it with the same stem, as Markdown
+(``.md``, for a repository or a terminal; pandas' ``DataFrame.to_markdown``) and as a standalone
+HTML page (``.html``, which the Snakemake report shows inline). Each file is written atomically,
+so none is ever a half-written table.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from tina_repro.results.tables import Tables, ablations_table, checkpoints_table
 
 logger = logging.getLogger(__name__)
 
+#: table name (its output file's stem, paths.TABLES) -> how it is built
 TABLES = {
-    "checkpoints_table": checkpoints_table,
-    "main_table": main_table,
-    "ablations_table": ablations_table,
-    "costs_table": costs_table,
-    "flops_table": flops_table,
+    "checkpoints": checkpoints_table,
+    "main": main_table,
+    "ablations": ablations_table,
+    "costs": costs_table,
+    "flops": flops_table,
 }
 
 
@@ -48,14 +50,10 @@ def _cell(value) -> str:
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """A GitHub Markdown table: floats with two decimals (scientific when very large or small)."""
-    lines = [
-        "| " + " | ".join(frame.columns) + " |",
-        "|" + "|".join("---" for _ in frame.columns) + "|",
-    ]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |")
-    return "\n".join(lines) + "\n"
+    """A GitHub Markdown table: floats with two decimals (scientific when very large or small).
+    The cells are formatted here and never parsed again as numbers (``disable_numparse``)."""
+    cells = frame.astype(object).map(lambda value: _cell(value).replace("|", "\\|"))
+    return cells.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
 
 
 # Wide tables stay readable in the report's frame: the header row stays in view while scrolling.
@@ -101,12 +99,13 @@ def write_renderings(frame: pd.DataFrame, out_csv: str | Path) -> None:
         write_text(out_csv.with_suffix(f".{ext}"), render[ext](frame))
 
 
-def make_table(rule: str, inputs: dict, out_csv: str | Path, wc: WorkflowConfig) -> pd.DataFrame:
-    """Build the table of Snakemake rule ``rule`` from its named ``inputs`` and the configuration
-    ``wc``, and write it."""
-    if rule not in TABLES:
-        raise ValueError(f"no table for rule {rule!r}; known: {', '.join(TABLES)}")
-    frame = TABLES[rule](Tables(inputs, wc.config, wc))
+def make_table(inputs: dict, out_csv: str | Path, wc: WorkflowConfig) -> pd.DataFrame:
+    """Build the table ``out_csv`` names (its stem, :data:`TABLES`) from the rule's named
+    ``inputs`` and the configuration ``wc``, and write it."""
+    name = Path(out_csv).stem
+    if name not in TABLES:
+        raise ValueError(f"no table named {name!r} ({out_csv}); known: {', '.join(TABLES)}")
+    frame = TABLES[name](Tables(inputs, wc.config, wc))
     write_table(frame, out_csv)
-    logger.info("%s: %d rows into %s", rule, len(frame), out_csv)
+    logger.info("%s table: %d rows into %s", name, len(frame), out_csv)
     return frame

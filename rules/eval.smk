@@ -44,7 +44,7 @@ rule grade_samples:
     localrule: True
     conda:
         "../envs/analysis.yaml"
-    threads: config["evaluation"]["grading_processes"]
+    threads: W.evaluation.grading_processes
     params:
         grading=grading_settings,
     script:

@@ -127,7 +127,7 @@ rule costs_table:
         selection=config["selection"],
         # the whole block: prices of every device the table may price
         cost=config["cost"],
-        eval_backend=config["evaluation"]["backend"],
+        eval_backend=W.evaluation.backend,
     script:
         "../scripts/make_table.py"
 

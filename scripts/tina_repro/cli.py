@@ -68,7 +68,7 @@ def cmd_prepare_benchmark(args) -> None:
     report = prepare_benchmark(
         _row(wc, "benchmarks", args.benchmark),
         wc.config["prompt_templates"],
-        wc.config["evaluation"]["seed"],
+        wc.evaluation.seed,
         out / f"{args.benchmark}.parquet",
         out / f"{args.benchmark}.report.json",
     )
@@ -110,12 +110,11 @@ def cmd_generate(args) -> None:
     from tina_repro.eval.generate import generate_benchmark
 
     wc = _config(args)
-    settings = {k: v for k, v in wc.config["evaluation"].items() if k != "grading_processes"}
     out = generate_benchmark(
         args.benchmark_parquet,
         args.model,
         args.adapter,
-        settings,
+        wc.evaluation,
         args.out,
         gold_format=_row(wc, "benchmarks", args.benchmark).gold_format,
     )

@@ -33,7 +33,7 @@ rule prepare_benchmark:
     params:
         spec=benchmark_spec,
         templates=benchmark_templates,
-        seed=config["evaluation"]["seed"],
+        seed=VALIDATED_CONFIG.evaluation.seed,
     script:
         "../scripts/prepare_benchmark.py"
 

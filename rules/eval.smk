@@ -47,9 +47,9 @@ rule grade_samples:
     localrule: True
     conda:
         "../envs/analysis.yaml"
-    threads: config["evaluation"]["grading_processes"]
+    threads: VALIDATED_CONFIG.evaluation.grading_processes
     params:
         # What decides a grade: the reading and the time budget; never grading_processes.
-        grading=grading.grading_settings(config["evaluation"]),
+        grading=grading.grading_settings(VALIDATED_CONFIG.evaluation),
     script:
         "../scripts/grade_samples.py"

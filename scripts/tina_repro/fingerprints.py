@@ -147,10 +147,10 @@ def adapter_fingerprint(adapter_dir: str | Path) -> str | None:
         return None
 
     def compute() -> str:
-        settings = read_json(config)
-        if isinstance(settings.get("target_modules"), list):
-            settings["target_modules"] = sorted(settings["target_modules"])
-        return digest_of({"weights_sha256": file_sha256(weights), "config": settings})
+        adapter_config = read_json(config)
+        if isinstance(adapter_config.get("target_modules"), list):
+            adapter_config["target_modules"] = sorted(adapter_config["target_modules"])
+        return digest_of({"weights_sha256": file_sha256(weights), "config": adapter_config})
 
     return _kept("adapter", [weights, config], compute)
 

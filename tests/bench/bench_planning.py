@@ -34,7 +34,6 @@ from tina_repro import paths  # noqa: E402
 from tina_repro.config import BASELINE_RUN, load_files  # noqa: E402
 from tina_repro.eval import store  # noqa: E402
 from tina_repro.eval.points import evaluated_dirs  # noqa: E402
-from tina_repro.eval.requests import sampling_settings  # noqa: E402
 from tina_repro.files import write_json, write_text  # noqa: E402
 
 DATA_FILES = ("parquet", "report.json")
@@ -95,7 +94,7 @@ def finish_evaluations(work: Path, adapter_mb: int) -> int:
             write_adapter(work / dirs["adapter"], adapter_mb, f"{run}/{point}")
         write_json(work / paths.GENERATION_RECORD.format(run=run, point=point), {})
         write_text(work / paths.GENERATION_TIMING.format(run=run, point=point), "s\n1.0\n")
-        sampling = sampling_settings(wc.config["evaluation"], bool(dirs["adapter"]))
+        sampling = wc.evaluation.sampling_identity(bool(dirs["adapter"]))
         for name, benchmark in wc.benchmarks.items():
             parquet = paths.BENCHMARK_PARQUET.format(benchmark=name)
             identity = store.samples_identity(

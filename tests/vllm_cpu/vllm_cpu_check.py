@@ -29,7 +29,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -98,9 +98,9 @@ def main() -> int:
 
     workdir = args.workdir.resolve()
     wc = load_files(workdir / "config/demo/config.yaml", HERE / "config.yaml", root=workdir)
-    evaluation = {k: v for k, v in wc.config["evaluation"].items() if k != "grading_processes"}
-    vllm_settings = evaluation | {"merge_dtype": MERGE_DTYPE}
-    hf_settings = evaluation | {"backend": "transformers"}
+    evaluation = wc.evaluation
+    vllm_settings = replace(evaluation, merge_dtype=MERGE_DTYPE)
+    hf_settings = replace(evaluation, backend="transformers")
     model_dir = workdir / wc.config["base_model"]["source"].removeprefix("local:")
     manifest = json.loads(
         paths.fill(paths.RUN_MANIFEST, workdir, experiment=args.experiment).read_text()
@@ -112,12 +112,12 @@ def main() -> int:
     )
     gold_format = wc.benchmarks[args.benchmark].gold_format
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    affixes = prompt_affixes(tokenizer, model_dir, evaluation["prompt_tokens"])
+    affixes = prompt_affixes(tokenizer, model_dir, evaluation.prompt_tokens)
     requests = build_requests(benchmark, tokenizer, evaluation, gold_format, affixes)
     print(
-        f"{args.benchmark}: {len(benchmark)} problems x {evaluation['samples_per_problem']} "
-        f"samples, T={evaluation['temperature']}, top_p={evaluation['top_p']}, "
-        f"max_new_tokens={evaluation['max_new_tokens']}; checkpoint step {step} of "
+        f"{args.benchmark}: {len(benchmark)} problems x {evaluation.samples_per_problem} "
+        f"samples, T={evaluation.temperature}, top_p={evaluation.top_p}, "
+        f"max_new_tokens={evaluation.max_new_tokens}; checkpoint step {step} of "
         f"{args.experiment}",
         flush=True,
     )
@@ -125,9 +125,9 @@ def main() -> int:
     scratch = Path(tempfile.gettempdir())
     left_before = set(scratch.glob("tina-merged-*"))
     plan = [
-        ("vllm base", VllmBackend, None, vllm_settings | {"adapter_mode": "merged"}),
-        ("vllm merged", VllmBackend, adapter_dir, vllm_settings | {"adapter_mode": "merged"}),
-        ("vllm lora", VllmBackend, adapter_dir, vllm_settings | {"adapter_mode": "lora"}),
+        ("vllm base", VllmBackend, None, replace(vllm_settings, adapter_mode="merged")),
+        ("vllm merged", VllmBackend, adapter_dir, replace(vllm_settings, adapter_mode="merged")),
+        ("vllm lora", VllmBackend, adapter_dir, replace(vllm_settings, adapter_mode="lora")),
         ("transformers base", TransformersBackend, None, hf_settings),
         ("transformers ckpt", TransformersBackend, adapter_dir, hf_settings),
     ]

@@ -1,9 +1,11 @@
 """Configuration stage (rules/common.smk): config.yaml and the sheets, validated and typed.
 
 ``load`` (Snakemake's merged config) and ``load_files`` (the command line) return a
-:class:`WorkflowConfig` whose sheets are typed rows (:mod:`tina_repro.config.rows`).
+:class:`WorkflowConfig` whose sheets are typed rows (:mod:`tina_repro.config.rows`) and whose
+``evaluation`` block is an :class:`EvaluationSettings` (:mod:`tina_repro.config.evaluation`).
 """
 
+from tina_repro.config.evaluation import EvaluationSettings
 from tina_repro.config.rows import Baseline, Benchmark, Dataset, Experiment
 from tina_repro.config.sheets import ConfigError
 from tina_repro.config.workflow import (
@@ -31,6 +33,7 @@ __all__ = [
     "Benchmark",
     "ConfigError",
     "Dataset",
+    "EvaluationSettings",
     "Experiment",
     "WorkflowConfig",
     "from_sheet_params",

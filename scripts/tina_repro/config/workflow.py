@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from tina_repro import paths, rewards
+from tina_repro.config.evaluation import EvaluationSettings
 from tina_repro.config.rows import (
     SHEET_ROWS,
     Baseline,
@@ -43,7 +44,8 @@ CPU_DEMO_CONFIG = "config/demo/config.yaml"
 
 @dataclass
 class WorkflowConfig:
-    """The validated configuration: ``config`` (config.yaml, merged) and each sheet's rows."""
+    """The validated configuration: ``config`` (config.yaml, merged), its ``evaluation`` block
+    typed, and each sheet's rows."""
 
     config: dict
     root: Path = Path(".")
@@ -55,6 +57,10 @@ class WorkflowConfig:
     replicates: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: (sheet, name) -> line number in its file, for messages (a replicate: its row's line)
     lines: dict[tuple[str, str], int] = field(default_factory=dict)
+    evaluation: EvaluationSettings = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.evaluation = EvaluationSettings.of(self.config["evaluation"])
 
     def path(self, key: str) -> Path:
         """A path the config names (a sheet, ``paper_results``), resolved against ``root``."""
@@ -89,8 +95,13 @@ class WorkflowConfig:
     def prompt_tokens(self, run: str, point: str) -> str:
         """The ``evaluation.prompt_tokens`` of an evaluated model: a baselines row's own mode,
         else the config's (checkpoints always take the config's)."""
+        return self.evaluation_settings(run, point).prompt_tokens
+
+    def evaluation_settings(self, run: str, point: str) -> EvaluationSettings:
+        """The settings an evaluated model is evaluated with: the config's, with a baselines
+        row's own ``prompt_tokens``."""
         own = self.baselines[point].prompt_tokens if run == BASELINE_RUN else None
-        return own or self.config["evaluation"]["prompt_tokens"]
+        return self.evaluation.for_model(own)
 
     def base_model_point(self) -> str | None:
         """The baseline that evaluates the untrained base model (the same source and revision, no
@@ -100,7 +111,7 @@ class WorkflowConfig:
         base = self.config["base_model"]
         for name, row in self.baselines.items():
             same_model = (row.model, row.revision) == (base["source"], base["revision"])
-            own_tokens = row.prompt_tokens not in (None, self.config["evaluation"]["prompt_tokens"])
+            own_tokens = row.prompt_tokens not in (None, self.evaluation.prompt_tokens)
             if same_model and not row.adapter and not own_tokens:
                 return name
         return None
@@ -215,13 +226,6 @@ def _cross_check(wc: WorkflowConfig) -> None:
         raise ConfigError(
             f"config: key 'cost/evaluation_device': '{cost['evaluation_device']}' has no price in "
             f"cost/usd_per_device_hour (priced: {', '.join(cost['usd_per_device_hour'])})"
-        )
-    evaluation = config["evaluation"]
-    sample_seeds = evaluation.get("sample_seeds") or []
-    if sample_seeds and len(sample_seeds) != evaluation["samples_per_problem"]:
-        raise ConfigError(
-            f"config: key 'evaluation/sample_seeds': {len(sample_seeds)} seeds for "
-            f"samples_per_problem {evaluation['samples_per_problem']} (one seed per sample)"
         )
     selection = config["selection"]
     unknown = [b for b in selection["selection_benchmarks"] if b not in wc.benchmarks]

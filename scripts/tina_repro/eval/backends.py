@@ -34,6 +34,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from tina_repro.config import EvaluationSettings
 from tina_repro.eval.requests import Completion, Request
 
 logger = logging.getLogger(__name__)
@@ -83,29 +84,26 @@ def _seeded_sampler(seeds: Sequence[int], steps: int, temperature: float, top_p:
 class TransformersBackend:
     """CPU generation in fp32 with ``model.generate`` on left-padded batches."""
 
-    def __init__(self, model_dir: str, adapter_dir: str | None, settings: dict):
+    def __init__(self, model_dir: str, adapter_dir: str | None, settings: EvaluationSettings):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.torch = torch
         self.settings = settings
-        self.chunk_size = settings["batch_size"]
+        self.chunk_size = settings.batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        mode = settings["adapter_mode"]
         if not adapter_dir:
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        elif mode == "merged":
+        elif settings.adapter_mode == "merged":
             from tina_repro.eval.merge import load_merged
 
             # The weights of a merge_dtype merge, computed with in fp32 like the rest of CPU work.
-            model = load_merged(model_dir, adapter_dir, settings["merge_dtype"]).float()
-        elif mode == "lora":
+            model = load_merged(model_dir, adapter_dir, settings.merge_dtype).float()
+        else:  # lora
             from peft import PeftModel
 
             base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
             model = PeftModel.from_pretrained(base, adapter_dir)
-        else:
-            raise ValueError(f"adapter_mode must be 'merged' or 'lora', got {mode!r}")
         self.model = model.eval()
         eos = model.generation_config.eos_token_id
         if eos is None:
@@ -134,8 +132,8 @@ class TransformersBackend:
         sampler = _seeded_sampler(
             [r.seed for r in requests],
             config.max_new_tokens,
-            self.settings["temperature"],
-            self.settings["top_p"],
+            self.settings.temperature,
+            self.settings.top_p,
         )
         with torch.inference_mode():
             output = self.model.generate(
@@ -171,13 +169,9 @@ def vllm_lora_rank(adapter_dir: str) -> int:
     return fitting[0]
 
 
-ADAPTER_MODES = ("merged", "lora")
-VLLM_DEVICES = ("cuda", "cpu")
-
-
-def generation_gpus(settings: dict) -> int:
+def generation_gpus(settings: EvaluationSettings) -> int:
     """GPUs one generation job holds: one for vLLM on CUDA, none for vLLM on CPU or transformers."""
-    return int(settings["backend"] == "vllm" and settings["vllm_device"] == "cuda")
+    return int(settings.backend == "vllm" and settings.vllm_device == "cuda")
 
 
 def capped_max_model_len(model_dir, max_model_len: int) -> int:
@@ -198,10 +192,8 @@ def capped_max_model_len(model_dir, max_model_len: int) -> int:
     return max_model_len
 
 
-def _check_vllm_device(settings: dict, platform_device: str) -> None:
-    wanted = settings["vllm_device"]
-    if wanted not in VLLM_DEVICES:
-        raise ValueError(f"evaluation.vllm_device must be one of {VLLM_DEVICES}, got {wanted!r}")
+def _check_vllm_device(settings: EvaluationSettings, platform_device: str) -> None:
+    wanted = settings.vllm_device
     if wanted != platform_device:
         raise RuntimeError(
             f"evaluation.vllm_device is {wanted!r} but the installed vLLM runs on "
@@ -213,7 +205,7 @@ def _check_vllm_device(settings: dict, platform_device: str) -> None:
 class VllmBackend:
     """One vLLM engine for one model: base weights, a merged checkpoint, or a served adapter."""
 
-    def __init__(self, model_dir: str, adapter_dir: str | None, settings: dict):
+    def __init__(self, model_dir: str, adapter_dir: str | None, settings: EvaluationSettings):
         try:
             import vllm
             from vllm.lora.request import LoRARequest
@@ -225,11 +217,7 @@ class VllmBackend:
                 "transformers (CPU)"
             ) from err
         _check_vllm_device(settings, current_platform.device_type)
-        mode = settings["adapter_mode"]
-        if mode not in ADAPTER_MODES:
-            raise ValueError(
-                f"evaluation.adapter_mode must be one of {ADAPTER_MODES}, got {mode!r}"
-            )
+        mode = settings.adapter_mode
         self.vllm = vllm
         self.settings = settings
         self.chunk_size = VLLM_CHUNK_REQUESTS
@@ -237,17 +225,17 @@ class VllmBackend:
             "model": str(model_dir),
             # Prompts arrive as token ids from the base model's tokenizer; outputs decode with it.
             "tokenizer": str(model_dir),
-            "seed": settings["seed"],
-            "gpu_memory_utilization": settings["vllm_gpu_memory_utilization"],
-            "max_model_len": capped_max_model_len(model_dir, settings["max_model_len"]),
-            "dtype": settings["vllm_dtype"],
-            "enforce_eager": settings["vllm_enforce_eager"],
+            "seed": settings.seed,
+            "gpu_memory_utilization": settings.vllm_gpu_memory_utilization,
+            "max_model_len": capped_max_model_len(model_dir, settings.max_model_len),
+            "dtype": settings.vllm_dtype,
+            "enforce_eager": settings.vllm_enforce_eager,
         }
         self.lora_request = None
         scratch = None
         if adapter_dir and mode == "merged":
             scratch = tempfile.TemporaryDirectory(prefix="tina-merged-")
-            _save_merged(model_dir, adapter_dir, settings["merge_dtype"], scratch.name)
+            _save_merged(model_dir, adapter_dir, settings.merge_dtype, scratch.name)
             engine_args["model"] = scratch.name
         elif adapter_dir:
             engine_args |= {"enable_lora": True, "max_lora_rank": vllm_lora_rank(adapter_dir)}
@@ -264,8 +252,8 @@ class VllmBackend:
         params = [
             self.vllm.SamplingParams(
                 n=1,
-                temperature=self.settings["temperature"],
-                top_p=self.settings["top_p"],
+                temperature=self.settings.temperature,
+                top_p=self.settings.top_p,
                 max_tokens=r.max_tokens,
                 seed=r.seed,
             )

@@ -43,6 +43,7 @@ from pathlib import Path
 import pandas as pd
 
 from tina_repro import gpu_lease, locks
+from tina_repro.config import EvaluationSettings
 from tina_repro.eval import store
 from tina_repro.eval.backends import BACKENDS, generation_gpus
 from tina_repro.eval.requests import (
@@ -52,7 +53,6 @@ from tina_repro.eval.requests import (
     render_prompt,
     sample_row,
     sample_row_problem,
-    sampling_settings,
 )
 from tina_repro.files import append_jsonl, write_json, write_jsonl
 from tina_repro.special_tokens import leading_count
@@ -155,7 +155,9 @@ def _device_name(backend_name: str) -> str:
     return CPU_DEVICE
 
 
-def _generate(pending: list[_Pending], model_dir, adapter_dir, settings: dict) -> dict:
+def _generate(
+    pending: list[_Pending], model_dir, adapter_dir, settings: EvaluationSettings
+) -> dict:
     """Generate every missing sample of ``pending`` through one backend; returns the timings."""
     todo = [(p, r) for p in pending for r in p.requests if r.key not in p.done]
     # Similar prompt lengths share a batch (less left padding for the transformers backend); a
@@ -170,7 +172,7 @@ def _generate(pending: list[_Pending], model_dir, adapter_dir, settings: dict) -
     }
     if not todo:
         return timing
-    backend_name = settings["backend"]
+    backend_name = settings.backend
     with gpu_lease.lease(generation_gpus(settings)):
         timing["device"] = _device_name(backend_name)
         started = time.perf_counter()
@@ -214,24 +216,21 @@ def generate_model(
     model_dir,
     adapter_dir,
     tasks: list[BenchmarkTask],
-    settings: dict,
+    settings: EvaluationSettings,
     record_path=None,
 ) -> dict:
     """Write each task's ``samples`` (JSONL, through its store file): one row per (problem,
     sample) with ``problem_id``, ``sample_index``, ``seed``, ``prompt_hash``, ``completion``,
-    ``n_tokens``, ``finish_reason``, ``gold``, ``task``, ``gold_format``. ``settings`` is the
-    config's ``evaluation`` block. Returns the generation record (also written to
-    ``record_path`` when given)."""
+    ``n_tokens``, ``finish_reason``, ``gold``, ``task``, ``gold_format``. ``settings`` are the
+    evaluated model's (:meth:`tina_repro.config.WorkflowConfig.evaluation_settings`). Returns
+    the generation record (also written to ``record_path`` when given)."""
     from transformers import AutoTokenizer
 
-    backend_name = settings["backend"]
-    if backend_name not in BACKENDS:
-        raise ValueError(f"unknown evaluation backend {backend_name!r}; expected {list(BACKENDS)}")
     if adapter_dir and not (Path(adapter_dir) / "adapter_config.json").is_file():
         raise FileNotFoundError(f"{adapter_dir} is not a PEFT adapter: no adapter_config.json")
-    sampling = sampling_settings(settings, has_adapter=bool(adapter_dir))
+    sampling = settings.sampling_identity(has_adapter=bool(adapter_dir))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    affixes = prompt_affixes(tokenizer, model_dir, settings["prompt_tokens"])
+    affixes = prompt_affixes(tokenizer, model_dir, settings.prompt_tokens)
     reused, pending, dropped = [], [], 0
     with ExitStack() as held:
         for task in tasks:
@@ -261,7 +260,7 @@ def generate_model(
             adapter_dir,
             reused or "none",
             [p.task.name for p in pending] or "none",
-            backend_name,
+            settings.backend,
         )
         timing = _generate(pending, model_dir, adapter_dir, settings)
         for entry in pending:
@@ -278,9 +277,9 @@ def generate_model(
         "generated_benchmarks": [p.task.name for p in pending],
         # lines of interrupted generations' partial files that were not finished samples
         "partial_lines_dropped": dropped,
-        "backend": backend_name,
-        "adapter_mode": settings["adapter_mode"] if adapter_dir else None,
-        "prompt_tokens": settings["prompt_tokens"],
+        "backend": settings.backend,
+        "adapter_mode": settings.adapter_mode if adapter_dir else None,
+        "prompt_tokens": settings.prompt_tokens,
         "prompt_special_tokens": {"prefix": list(affixes.prefix), "suffix": list(affixes.suffix)},
         "prompt_leading_bos_tokens": leading_count(probe, tokenizer.bos_token_id),
         "merge_retention_bf16": (
@@ -293,7 +292,13 @@ def generate_model(
 
 
 def generate_benchmark(
-    benchmark_parquet, model_dir, adapter_dir, settings: dict, out_path, *, gold_format: str
+    benchmark_parquet,
+    model_dir,
+    adapter_dir,
+    settings: EvaluationSettings,
+    out_path,
+    *,
+    gold_format: str,
 ) -> Path:
     """:func:`generate_model` on one benchmark, written to ``out_path`` (``tina-repro
     generate``)."""

@@ -49,6 +49,7 @@ from functools import lru_cache
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 from tina_repro import extractive_match
+from tina_repro.config import EvaluationSettings
 from tina_repro.eval.letters import extract_letter
 from tina_repro.eval.process_pool import run_bounded
 from tina_repro.extractive_match.budget import StepTimeout, step_budget
@@ -174,10 +175,10 @@ def check_args(gold: str, task: str, gold_format: str | None) -> None:
         raise ValueError(f"a GPQA gold must be one letter A-D, got {gold[:40]!r}")
 
 
-def grading_settings(evaluation: dict) -> dict:
+def grading_settings(evaluation: EvaluationSettings) -> dict:
     """What decides a grade, from the ``evaluation`` config: the reading and the time budget
     (``grading_processes`` only decides how fast)."""
-    return {"reading": READING, "timeout_s": evaluation["grading_timeout_s"]}
+    return {"reading": READING, "timeout_s": evaluation.grading_timeout_s}
 
 
 def check_timeout(timeout_s: float) -> None:

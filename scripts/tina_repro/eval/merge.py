@@ -19,14 +19,9 @@ from peft import PeftModel
 from safetensors import safe_open
 from transformers import AutoModelForCausalLM
 
+# evaluation.merge_dtype's values (the schema allows no other)
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 _PREFIX = "base_model.model."
-
-
-def _dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {name!r}")
-    return DTYPES[name]
 
 
 def load_merged(model_dir, adapter_dir, dtype: str):
@@ -40,7 +35,7 @@ def load_merged(model_dir, adapter_dir, dtype: str):
     float32 ΔW, so W + ΔW is formed in float32 and rounded once into the weight's own dtype:
     with a bf16 base every merged entry is rounded to bf16. Nothing is written to disk.
     """
-    base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=_dtype(dtype))
+    base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=DTYPES[dtype])
     model = PeftModel.from_pretrained(base, str(adapter_dir))
     merged = model.merge_and_unload()
     merged.eval()
@@ -136,7 +131,7 @@ def merge_retention(model_dir, adapter_dir, dtype: str = "bfloat16") -> dict:
     realised update is exactly 0. Only one model copy is held; base weights are read per module.
     """
     model_dir, adapter_dir = Path(model_dir), Path(adapter_dir)
-    torch_dtype = _dtype(dtype)
+    torch_dtype = DTYPES[dtype]
     config = json.loads((adapter_dir / "adapter_config.json").read_text())
     if config.get("use_dora") or config.get("lora_bias"):
         raise ValueError("DoRA and lora_bias adapters are not supported")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from tina_repro import paths
 from tina_repro.config import BASELINE_RUN, WorkflowConfig, model_dir, model_input
-from tina_repro.eval.requests import sampling_settings
 from tina_repro.eval.store import grades_are_current, is_dangling
 from tina_repro.files import read_json
 
@@ -52,11 +51,12 @@ def evaluated_inputs(wc: WorkflowConfig, run: str, point: str) -> dict[str, str]
 
 
 def generation_settings(wc: WorkflowConfig, run: str, point: str) -> dict:
-    """The settings that define the samples of ``point`` of ``run`` (eval/requests.py,
-    SAMPLING_KEYS), a baselines row's own prompt_tokens included: batch size, vLLM memory and
-    grading settings never regenerate."""
+    """The settings that define the samples of ``point`` of ``run``
+    (:meth:`~tina_repro.config.evaluation.EvaluationSettings.sampling_identity`), a baselines
+    row's own prompt_tokens included: batch size, vLLM memory and grading settings never
+    regenerate."""
     has_adapter = bool(evaluated_dirs(wc, run, point)["adapter"])
-    return sampling_settings(wc.config["evaluation"], has_adapter, wc.prompt_tokens(run, point))
+    return wc.evaluation_settings(run, point).sampling_identity(has_adapter)
 
 
 def gold_formats(wc: WorkflowConfig) -> dict[str, str]:

@@ -23,61 +23,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from tina_repro.config import EvaluationSettings
 from tina_repro.special_tokens import NONE, Affixes, added_special_tokens
 
 logger = logging.getLogger(__name__)
 
 FINISH_REASONS = ("stop", "length")
 BENCHMARK_COLUMNS = ("id", "prompt", "answer")
-# The evaluation settings that change what a sample is: the generation rule's params and the
-# samples' identity (tina_repro.eval.store). batch_size, vllm_gpu_memory_utilization and
-# grading_processes do not, so editing them regenerates nothing.
-SAMPLING_KEYS = (
-    "backend",
-    "temperature",
-    "top_p",
-    "max_new_tokens",
-    "samples_per_problem",
-    "seed",
-    "max_model_len",
-    "prompt_tokens",
-)
-# evaluation.prompt_tokens: lighteval = the template's text tokenized with the special tokens
-# lighteval ed084813 added (the paper's); chat_template = the template's ids alone.
-PROMPT_TOKENS = ("lighteval", "chat_template")
-# How an adapter is applied changes a sample too, but only of a model that has one.
-ADAPTER_KEYS = ("adapter_mode", "merge_dtype")
 
 
-# Per-sample seeds of the ten-seed evaluation; in the samples' identity only when set, so that
-# samples drawn before the key existed keep theirs.
-SAMPLE_SEEDS = "sample_seeds"
-
-
-def sampling_settings(settings: dict, has_adapter: bool, prompt_tokens: str | None = None) -> dict:
-    """The settings that define the samples of a model (with or without an adapter);
-    ``prompt_tokens`` overrides ``evaluation.prompt_tokens`` (a baselines row's own mode)."""
-    keys = SAMPLING_KEYS + (ADAPTER_KEYS if has_adapter else ())
-    sampling = {key: settings[key] for key in keys}
-    if prompt_tokens is not None:
-        sampling["prompt_tokens"] = prompt_tokens
-    if settings.get(SAMPLE_SEEDS):
-        sampling[SAMPLE_SEEDS] = list(settings[SAMPLE_SEEDS])
-    return sampling
-
-
-def request_seed(settings: dict, problem_id: int, sample_index: int) -> int:
+def request_seed(settings: EvaluationSettings, problem_id: int, sample_index: int) -> int:
     """The sampling seed of one (problem, sample): ``sample_seeds[sample_index]`` when the
     config lists them (lighteval's seed per run), else :func:`sample_seed`."""
-    seeds = settings.get(SAMPLE_SEEDS)
-    if seeds:
-        if len(seeds) != settings["samples_per_problem"]:
-            raise ValueError(
-                f"evaluation.sample_seeds has {len(seeds)} seeds for "
-                f"samples_per_problem={settings['samples_per_problem']}"
-            )
-        return int(seeds[sample_index])
-    return sample_seed(settings["seed"], problem_id, sample_index)
+    if settings.sample_seeds:
+        return int(settings.sample_seeds[sample_index])
+    return sample_seed(settings.seed, problem_id, sample_index)
 
 
 @dataclass(frozen=True)
@@ -122,16 +82,17 @@ def render_prompt(tokenizer, prompt: str) -> str:
 
 
 def prompt_affixes(tokenizer, model_dir: str | Path, mode: str) -> Affixes:
-    """The special tokens ``evaluation.prompt_tokens`` puts around the chat template's ids."""
-    if mode == "lighteval":
-        return added_special_tokens(tokenizer, model_dir)
-    if mode == "chat_template":
-        return NONE
-    raise ValueError(f"evaluation.prompt_tokens must be one of {PROMPT_TOKENS}, got {mode!r}")
+    """The special tokens ``evaluation.prompt_tokens`` puts around the chat template's ids:
+    ``lighteval``'s added ones, none for ``chat_template``."""
+    return added_special_tokens(tokenizer, model_dir) if mode == "lighteval" else NONE
 
 
 def build_requests(
-    benchmark: pd.DataFrame, tokenizer, settings: dict, gold_format: str, affixes: Affixes
+    benchmark: pd.DataFrame,
+    tokenizer,
+    settings: EvaluationSettings,
+    gold_format: str,
+    affixes: Affixes,
 ) -> list[Request]:
     """All (problem, sample) requests in benchmark order, samples of a problem together; each
     prompt's ids are the chat template's with ``affixes`` (:func:`prompt_affixes`) around them.
@@ -151,14 +112,14 @@ def build_requests(
     ):
         text = render_prompt(tokenizer, prompt)
         prompt_ids = affixes.around(tokenizer(text, add_special_tokens=False)["input_ids"])
-        room = settings["max_model_len"] - len(prompt_ids)
+        room = settings.max_model_len - len(prompt_ids)
         if room < 1:
             raise ValueError(
                 f"problem {problem_id}: its prompt has {len(prompt_ids)} tokens, no room left in "
-                f"max_model_len={settings['max_model_len']}"
+                f"max_model_len={settings.max_model_len}"
             )
         prompt_hash = hashlib.sha256(text.encode()).hexdigest()
-        for sample_index in range(settings["samples_per_problem"]):
+        for sample_index in range(settings.samples_per_problem):
             requests.append(
                 Request(
                     problem_id=int(problem_id),
@@ -166,13 +127,13 @@ def build_requests(
                     seed=request_seed(settings, int(problem_id), sample_index),
                     prompt_hash=prompt_hash,
                     prompt_ids=prompt_ids,
-                    max_tokens=min(settings["max_new_tokens"], room),
+                    max_tokens=min(settings.max_new_tokens, room),
                     gold=str(gold),
                     task=task,
                     gold_format=gold_format,
                 )
             )
-    capped = sum(r.max_tokens < settings["max_new_tokens"] for r in requests)
+    capped = sum(r.max_tokens < settings.max_new_tokens for r in requests)
     if capped:
         logger.info("%d samples capped below max_new_tokens by max_model_len", capped)
     return requests

@@ -12,9 +12,10 @@ In ``results/eval/{run}/{point}/{benchmark}/``::
 bytes, the evaluated weights (base model and adapter, :func:`tina_repro.fingerprints.
 weights_fingerprint`: a checkpoint retrained or replaced in place is another identity, wherever its
 folder is), ``gold_format`` and the sampling settings
-(:func:`tina_repro.eval.requests.sampling_settings`). Snakemake deletes a rerun job's outputs,
-which here are only the links; the job finds each finished store file by identity and links it
-again, so its bytes and its mtime stay as they were (a new link gets the store's mtime too).
+(:meth:`tina_repro.config.EvaluationSettings.sampling_identity`). Snakemake deletes a rerun job's
+outputs, which here are only the links; the job finds each finished store file by identity and
+links it again, so its bytes and its mtime stay as they were (a new link gets the store's mtime
+too).
 Snakemake then touches the job's outputs, the links themselves (``lutime``), and compares the
 newer of link and target (``Mtime.local(follow_symlinks=True)`` in ``IOFile.is_newer``), so a
 relinked samples.jsonl looks new: the grading rule's input

@@ -197,7 +197,7 @@ def evaluation_price(cost: dict, device: str) -> tuple[str, float]:
 
 def plan(wc: WorkflowConfig, workdir: Path = Path("."), rates_from: Path | None = None) -> Plan:
     """The evaluation plan of ``wc`` in ``workdir`` (see the module docstring)."""
-    settings = wc.config["evaluation"]
+    settings = wc.evaluation
     device = "cuda" if generation_gpus(settings) else "cpu"
     rates = measured_rates(read_records(workdir, wc), device, sample_tokens=True)
     if rates_from is not None:
@@ -227,7 +227,7 @@ def plan(wc: WorkflowConfig, workdir: Path = Path("."), rates_from: Path | None 
             pending_models += bool(missing)
             pending += len(missing)
             samples += sum(
-                wc.benchmarks[b].expected_size * settings["samples_per_problem"] for b in missing
+                wc.benchmarks[b].expected_size * settings.samples_per_problem for b in missing
             )
         runs.append(RunPlan(run, len(points), pending_models, pending, samples))
     for line in skipped:
@@ -239,7 +239,7 @@ def plan(wc: WorkflowConfig, workdir: Path = Path("."), rates_from: Path | None 
         device=device,
         device_name=device_name,
         usd_per_device_hour=usd,
-        max_new_tokens=settings["max_new_tokens"],
+        max_new_tokens=settings.max_new_tokens,
         skipped=skipped,
     )
 

@@ -63,5 +63,5 @@ def resolve_experiment(
     n_prompts = training_rows(wc, row, dataset_parquet)
     resolution = resolve_run(row, context, n_gpus, device, n_prompts)
     # how the run's checkpoints are evaluated, for the reader (training does not depend on it)
-    resolution["evaluation"] = {"prompt_tokens": wc.config["evaluation"]["prompt_tokens"]}
+    resolution["evaluation"] = {"prompt_tokens": wc.evaluation.prompt_tokens}
     return roundtrip(resolution)

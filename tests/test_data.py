@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import ROOT
 from huggingface_hub.errors import GatedRepoError
 
 from tina_repro.config import Benchmark, Dataset
@@ -27,7 +28,6 @@ from tina_repro.config.sheets import load_schema, read_sheet
 from tina_repro.data import models, normalize, prepare, sources
 from tina_repro.data.spec import preparation_spec
 
-ROOT = Path(__file__).resolve().parents[1]
 HUB = Path(__file__).resolve().parent / "fixtures" / "hub"
 DATASETS = {
     r["name"]: from_sheet(Dataset, r)

@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import demo_config, dry_run, paper_config
+from helpers import ROOT, demo_config, dry_run, paper_config
 
 from tina_repro.config.rows import as_params
 from tina_repro.demo import demo_data, task, warm_start
 from tina_repro.demo.tiny_model import GENERATION_PROMPT
 
-ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^(?:(units|tens): )?(\d+(?:[-+*]\d+)+)=(\d+)$")
 
 

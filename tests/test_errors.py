@@ -2,7 +2,6 @@
 the pre-flight check and in a job) and the ``tina-repro`` command. Never a traceback; the file
 and the row are named where there is one."""
 
-import csv
 import errno
 import json
 import os
@@ -15,12 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, set_cell, snakemake
-from test_eval_workflow import paper_row, write_jsonl, write_sheet
+from helpers import HUB, ROOT, edit_sheet, paper_row, set_cell, snakemake, write_jsonl, write_sheet
 
 from tina_repro import cli
 
-MALFORMED = ROOT / "tests" / "fixtures" / "hub" / "still3_malformed.jsonl"
+MALFORMED = HUB / "still3_malformed.jsonl"
 
 
 @pytest.fixture(autouse=True)
@@ -35,14 +33,6 @@ def workdir(tmp_path):
     """A working directory with a copy of the paper config, to break."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     return tmp_path
-
-
-def edit_sheet(path: Path, edit) -> None:
-    with path.open(newline="") as handle:
-        header, *rows = list(csv.reader(handle, delimiter="\t"))
-    edit(header, rows)
-    with path.open("w", newline="") as handle:
-        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
 
 
 def assert_one_line(text: str, *expected: str) -> str:

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from check_harmless_edits import parse_plan
-from helpers import ROOT, dry_run, paper_config, paper_row, snakemake, write_sheet
+from helpers import (
+    ROOT,
+    dry_run,
+    paper_config,
+    paper_row,
+    parse_plan,
+    snakemake,
+    write_jsonl,
+    write_sheet,
+)
 
 from tina_repro import paths
 from tina_repro.config import load_files, model_slug
@@ -20,11 +28,6 @@ from tina_repro.results.status import format_status
 EXPERIMENT = "tiny_run"
 STEPS = (5, 10)
 BENCHMARKS = ("tiny_math", "tiny_gpqa")
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
 
 
 def save_adapter(model_dir: Path, out: Path, seed: int) -> None:

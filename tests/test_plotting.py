@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import snakemake
+from helpers import ROOT, snakemake
 
 from tina_repro.figures import data, paper, runs
 from tina_repro.figures.make import make_figure
 from tina_repro.results.make import write_renderings
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "figures"
 TABLES = FIXTURES / "results" / "tables"
 RUN = FIXTURES / "results" / "train" / "open_rs2"

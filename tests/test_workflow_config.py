@@ -1,38 +1,24 @@
 """Validation of config.yaml and the sheets: every mistake is caught with file, line and key."""
 
 import copy
-import csv
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 import yaml
-from helpers import set_cell
+from helpers import ROOT, edit_sheet, set_cell
 
 from tina_repro.config import ConfigError, load, load_files
 from tina_repro.config.rows import as_params, training_params
 from tina_repro.data.spec import preparation_spec
 from tina_repro.train.context import TrainingContext
 
-ROOT = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = ROOT / "config" / "config.yaml"
 
 
 @pytest.fixture
 def paper_config():
     return yaml.safe_load(PAPER_CONFIG.read_text())
-
-
-def edited_sheet(tmp_path, sheet, edit):
-    """Copy a sheet, apply ``edit(header, rows)`` to its cells and return the copy's path."""
-    with open(ROOT / sheet, newline="") as handle:
-        header, *rows = list(csv.reader(handle, delimiter="\t"))
-    edit(header, rows)
-    out = tmp_path / Path(sheet).name
-    with open(out, "w", newline="") as handle:
-        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
-    return str(out)
 
 
 def test_paper_config_loads_with_typed_rows(paper_config):
@@ -108,7 +94,9 @@ def test_paper_config_loads_with_typed_rows(paper_config):
 )
 def test_bad_released_adapter_rows_are_named(paper_config, tmp_path, column, value, message):
     edit = set_cell("still_released", column, value)
-    paper_config["baselines"] = edited_sheet(tmp_path, "config/baselines.tsv", edit)
+    paper_config["baselines"] = edit_sheet(
+        ROOT / "config/baselines.tsv", edit, out=tmp_path / "baselines.tsv"
+    )
     with pytest.raises(ConfigError, match=message) as error:
         load(paper_config, ROOT)
     assert "baselines.tsv line 8 (name=still_released)" in str(error.value)
@@ -120,7 +108,9 @@ def test_misspelled_column_names_file_row_and_key(paper_config, tmp_path):
         for row in rows:
             row.append("false" if row[0] == "open_rs3_drgrpo" else "")
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", add_typo)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", add_typo, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError) as error:
         load(paper_config, ROOT)
     message = str(error.value)
@@ -161,7 +151,9 @@ def test_missing_config_key_is_named(paper_config):
 )
 def test_bad_experiment_values(paper_config, tmp_path, column, value, expected):
     edit = set_cell("limr", column, value)
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError) as error:
         load(paper_config, ROOT)
     assert "experiments.tsv line " in str(error.value)
@@ -172,7 +164,9 @@ def test_cpu_row_cannot_ask_for_vllm(paper_config, tmp_path):
     def cpu_with_vllm(header, rows):
         set_cell("limr", "gpus", "0")(header, rows)
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", cpu_with_vllm)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", cpu_with_vllm, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError, match="key 'use_vllm': vLLM rollouts need gpus >= 1"):
         load(paper_config, ROOT)
 
@@ -181,21 +175,27 @@ def test_duplicate_experiment_name(paper_config, tmp_path):
     def duplicate(header, rows):
         rows.append(list(rows[0]))
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", duplicate)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", duplicate, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError, match="duplicate name 'still'"):
         load(paper_config, ROOT)
 
 
 def test_unknown_system_prompt_key(paper_config, tmp_path):
     edit = set_cell("limr", "system_prompt", "open_r2")
-    paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", edit)
+    paper_config["datasets"] = edit_sheet(
+        ROOT / "config/datasets.tsv", edit, out=tmp_path / "datasets.tsv"
+    )
     with pytest.raises(ConfigError, match="datasets.tsv line .*key 'system_prompt'"):
         load(paper_config, ROOT)
 
 
 def test_l1_rewards_need_a_dataset_with_target_length(paper_config, tmp_path):
     edit = set_cell("deepscaler", "rewards", "format:1,length_l1_exact:2")
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError) as error:
         load(paper_config, ROOT)
     assert "experiments.tsv line 3 (name=deepscaler): key 'rewards'" in str(error.value)
@@ -204,7 +204,9 @@ def test_l1_rewards_need_a_dataset_with_target_length(paper_config, tmp_path):
     )
     reversed_range = set_cell("deepscaler_l1", "target_length", "4000-100")
     paper_config["experiments"] = "config/experiments.tsv"
-    paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", reversed_range)
+    paper_config["datasets"] = edit_sheet(
+        ROOT / "config/datasets.tsv", reversed_range, out=tmp_path / "datasets.tsv"
+    )
     with pytest.raises(ConfigError, match="key 'target_length': 4000-100 has its lowest"):
         load(paper_config, ROOT)
 
@@ -224,7 +226,9 @@ def test_target_length_is_a_training_param_only_where_it_is_set(paper_config):
 
 def test_a_row_with_several_seeds_becomes_one_run_per_seed(paper_config, tmp_path):
     edit = set_cell("open_rs2", "seeds", "42;43;44")
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     wc = load(paper_config, ROOT)
     runs = ("open_rs2", "open_rs2_seed43", "open_rs2_seed44")
     assert wc.replicates["open_rs2"] == runs
@@ -257,7 +261,9 @@ def test_a_row_with_several_seeds_becomes_one_run_per_seed(paper_config, tmp_pat
 )
 def test_bad_seeds_are_named(paper_config, tmp_path, seeds, message):
     edit = set_cell("open_rs2", "seeds", seeds)
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError, match=re.escape(message)):
         load(paper_config, ROOT)
 
@@ -268,7 +274,9 @@ def test_a_replicate_may_not_take_another_rows_name(paper_config, tmp_path):
         rows[0][0] = "limr_seed43"
         set_cell("limr", "seeds", "42;43")(header, rows)
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     message = "line 10 (name=limr): the replicate 'limr_seed43' has the name of the row on line 2"
     with pytest.raises(ConfigError, match=re.escape(message)):
         load(paper_config, ROOT)
@@ -277,7 +285,9 @@ def test_a_replicate_may_not_take_another_rows_name(paper_config, tmp_path):
 def test_compared_with_names_another_row(paper_config, tmp_path):
     for value in ("open_rs3_format", "no_such_row"):
         edit = set_cell("open_rs3_format", "compared_with", value)
-        paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+        paper_config["experiments"] = edit_sheet(
+            ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+        )
         with pytest.raises(ConfigError, match=f"key 'compared_with': '{value}' is not another"):
             load(paper_config, ROOT)
 

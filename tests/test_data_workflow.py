@@ -3,7 +3,11 @@
 import json
 
 import pandas as pd
+import pytest
 from helpers import ROOT, config_on_local_sources, snakemake
+
+# Every test runs Snakemake.
+pytestmark = pytest.mark.slow
 
 
 def test_prepare_rules_on_local_sources(tmp_path):

@@ -298,6 +298,7 @@ def test_demo_config_validates_and_runs_every_table_on_cpu():
     assert all(source.startswith("local:resources/demo/") for source in sources)
 
 
+@pytest.mark.slow
 def test_demo_dag_builds_its_inputs_first_and_the_paper_dag_never_does(tmp_path):
     shutil.copytree(ROOT / "config", tmp_path / "config")
     code, counts, output = dry_run(

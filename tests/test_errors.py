@@ -55,7 +55,8 @@ def run_cli(capsys, argv: list[str], *expected: str) -> str:
     return assert_one_line(captured.err, *expected)
 
 
-def dry_run(workdir: Path, *args: str) -> str:
+def failed_dry_run(workdir: Path, *args: str) -> str:
+    """The output of a ``snakemake -n`` that must fail."""
     proc = snakemake(workdir, "-n", *args, timeout=300)
     assert proc.returncode != 0
     return proc.stdout + proc.stderr
@@ -97,11 +98,12 @@ SHEET_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", SHEET_CASES)
 def test_sheet_error_is_one_line_in_snakemake(workdir, case):
     sheet, edit, expected = SHEET_CASES[case]
     edit_sheet(workdir / "config" / sheet, edit)
-    assert_one_line(dry_run(workdir, "results/tables/main.csv"), *expected)
+    assert_one_line(failed_dry_run(workdir, "results/tables/main.csv"), *expected)
 
 
 @pytest.mark.parametrize("case", SHEET_CASES)
@@ -127,17 +129,19 @@ def latin1_cell(path: Path) -> int:
     return len(first.decode()) + 2
 
 
+@pytest.mark.slow
 def test_non_utf8_sheet_names_file_line_and_column(workdir, capsys):
     column = latin1_cell(workdir / "config" / "datasets.tsv")
     expected = f"config/datasets.tsv line 3 column {column}: byte 0xe9 is not UTF-8"
-    assert_one_line(dry_run(workdir, "results/tables/main.csv"), expected)
+    assert_one_line(failed_dry_run(workdir, "results/tables/main.csv"), expected)
     run_cli(capsys, ["validate", "--directory", str(workdir)], expected)
 
 
+@pytest.mark.slow
 def test_byte_order_mark_is_named(workdir, capsys):
     with_bom(workdir / "config" / "experiments.tsv")
     expected = ["config/experiments.tsv line 1", "byte-order mark (U+FEFF"]
-    line = assert_one_line(dry_run(workdir, "results/tables/main.csv"), *expected)
+    line = assert_one_line(failed_dry_run(workdir, "results/tables/main.csv"), *expected)
     assert "\ufeff" not in line  # said, not shown as an invisible character
     run_cli(capsys, ["validate", "--directory", str(workdir)], *expected)
 
@@ -149,21 +153,23 @@ def test_non_utf8_config_file_names_file_line_and_column(workdir, capsys):
     run_cli(capsys, argv, f"{override} line 2 column 19: byte 0xe9 is not UTF-8")
 
 
+@pytest.mark.slow
 def test_unpriced_evaluation_device_is_refused_before_any_job(workdir, capsys):
     override = workdir / "device.yaml"
     override.write_text("cost:\n  evaluation_device: NVIDIA H100\n")
     expected = ["key 'cost/evaluation_device'", "'NVIDIA H100' has no price", "NVIDIA L40S"]
-    output = dry_run(workdir, "results/tables/costs.csv", "--configfile", str(override))
+    output = failed_dry_run(workdir, "results/tables/costs.csv", "--configfile", str(override))
     assert_one_line(output, *expected)
     argv = ["validate", "--directory", str(workdir), "--configfile", str(override)]
     run_cli(capsys, argv, *expected)
 
 
+@pytest.mark.slow
 def test_non_finite_config_number_is_one_line(workdir, capsys):
     override = workdir / "nan.yaml"
     override.write_text("evaluation:\n  temperature: .nan\n")
     expected = ["key 'evaluation/temperature'", "nan is not a finite number"]
-    output = dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
+    output = failed_dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
     assert_one_line(output, *expected)
     argv = ["validate", "--directory", str(workdir), "--configfile", str(override)]
     run_cli(capsys, argv, *expected)
@@ -196,14 +202,16 @@ def test_unknown_name_is_one_line_in_tina_repro(workdir, capsys, command, sheet)
     )
 
 
+@pytest.mark.slow
 def test_unknown_selection_benchmark_is_one_line_in_snakemake(workdir):
     override = workdir / "selection.yaml"
     override.write_text("selection:\n  selection_benchmarks: [aime42]\n")
-    output = dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
+    output = failed_dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
     assert_one_line(output, "selection/selection_benchmarks", "unknown 'aime42'")
 
 
 # ---- a GPU row on a CPU host -------------------------------------------------------------------
+@pytest.mark.slow
 def test_gpu_row_on_a_cpu_host_is_refused_before_any_job(workdir):
     proc = snakemake(workdir, "--cores", "1", "results/train/still/manifest.json", timeout=300)
     output = proc.stdout + proc.stderr
@@ -270,6 +278,7 @@ def malformed_still3(workdir: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_data_error_in_a_job_is_one_line_and_its_report_survives(workdir):
     malformed_still3(workdir)
     proc = snakemake(workdir, "--cores", "1", "resources/datasets/still3.parquet", timeout=300)

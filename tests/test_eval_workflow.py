@@ -25,6 +25,9 @@ from tina_repro.config import load_files, model_slug
 from tina_repro.demo.tiny_model import build_tiny_model
 from tina_repro.results.status import format_status
 
+# Every test runs Snakemake.
+pytestmark = pytest.mark.slow
+
 EXPERIMENT = "tiny_run"
 STEPS = (5, 10)
 BENCHMARKS = ("tiny_math", "tiny_gpqa")
@@ -124,7 +127,6 @@ def workdir(tmp_path):
     return tmp_path
 
 
-@pytest.mark.slow
 def test_checkpoints_are_generated_graded_and_scored(workdir):
     targets = [
         f"results/eval/{EXPERIMENT}/step-{step}/{benchmark}/score.json"
@@ -167,7 +169,6 @@ def eval_file(benchmark: str, name: str, step: int = STEPS[-1]) -> str:
     return f"results/eval/{EXPERIMENT}/step-{step}/{benchmark}/{name}"
 
 
-@pytest.mark.slow
 def test_an_added_benchmark_is_the_only_one_generated_and_graded(workdir):
     sheet = workdir / "data" / "benchmarks.tsv"
     rows = sheet.read_text().splitlines()
@@ -265,7 +266,6 @@ def test_paper_dry_run_plans_one_generation_job_per_evaluated_model(tmp_path):
     assert "train_grpo" not in planned
 
 
-@pytest.mark.slow
 def test_a_replaced_checkpoint_and_a_lost_store_file_are_generated_again(workdir):
     override = str(workdir / "override.yaml")
     targets = [eval_file(b, "score.json", step) for step in STEPS for b in BENCHMARKS]

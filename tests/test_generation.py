@@ -123,6 +123,7 @@ def reference(benchmark_parquet, tiny_dir, adapter_dir, tmp_path_factory):
     return out, run(benchmark_parquet, tiny_dir, out, adapter=adapter_dir)
 
 
+@pytest.mark.slow
 def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
     out, rows = reference
     assert [(r["problem_id"], r["sample_index"]) for r in rows] == [
@@ -155,6 +156,7 @@ def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
     assert len({row["completion"] for row in rows}) == 6  # distinct samples, not one repeated
 
 
+@pytest.mark.slow
 def test_samples_depend_on_seed_and_adapter_not_on_batching(
     reference, benchmark_parquet, tiny_dir, adapter_dir, tmp_path
 ):
@@ -167,6 +169,7 @@ def test_samples_depend_on_seed_and_adapter_not_on_batching(
     assert [r["completion"] for r in no_adapter] != [r["completion"] for r in rows]
 
 
+@pytest.mark.slow
 def test_resume_generates_only_missing_samples(
     reference, benchmark_parquet, tiny_dir, adapter_dir, tmp_path, monkeypatch
 ):
@@ -218,6 +221,7 @@ def test_resume_generates_only_missing_samples(
     assert not partial.exists()
 
 
+@pytest.mark.slow
 def test_partial_file_of_other_settings_is_not_resumed(
     benchmark_parquet, tiny_dir, tmp_path, monkeypatch
 ):
@@ -234,6 +238,7 @@ def test_partial_file_of_other_settings_is_not_resumed(
     assert not partial.exists()
 
 
+@pytest.mark.slow
 def test_ten_seed_evaluation_draws_sample_k_with_seed_k(benchmark_parquet, tiny_dir, tmp_path):
     # config/eval-10-seeds.yaml: lighteval's run k seeds every request with k (c6274cd)
     seeds = list(range(10))
@@ -328,6 +333,7 @@ def prompts_sent(recorded_requests) -> list[tuple[int, ...]]:
     return sorted({ids for _, ids in recorded_requests})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "bos_tokens"), [("lighteval", 2), ("chat_template", 1)])
 def test_both_backends_take_the_modes_prompt_ids(
     mode, bos_tokens, benchmark_parquet, bos_tiny_dir, tmp_path, monkeypatch, fake_vllm
@@ -373,6 +379,7 @@ def test_both_backends_take_the_modes_prompt_ids(
     assert sorted({tuple(p["prompt_token_ids"]) for p in call[0]}) == expected
 
 
+@pytest.mark.slow
 def test_the_demo_tokenizer_gives_the_same_ids_in_both_modes(benchmark_parquet, tiny_dir, tmp_path):
     """The demo's tokenizer adds no special tokens of its own: one BOS either way, the same
     samples; only the samples' identity (which names the mode) differs."""
@@ -469,6 +476,7 @@ def recorded(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 def test_one_backend_start_serves_every_benchmark(
     reference, benchmark_parquet, other_parquet, tiny_dir, adapter_dir, tmp_path, recorded
 ):
@@ -517,6 +525,7 @@ def _targeted_weights(model) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_adapter_modes(tiny_dir, adapter_dir):
     """merged: the weights of a merge in merge_dtype (bf16 rounds them onto its grid), computed
     in fp32; lora: the adapter unmerged, its own layers in the model."""
@@ -543,6 +552,7 @@ def test_adapter_modes(tiny_dir, adapter_dir):
         TransformersBackend(tiny_dir, adapter_dir, {**SETTINGS, "adapter_mode": "fused"})
 
 
+@pytest.mark.slow
 def test_adding_a_benchmark_generates_only_it(
     benchmark_parquet, other_parquet, tiny_dir, tmp_path, recorded
 ):
@@ -591,6 +601,7 @@ def _generate_blocked(root, parquet, model_dir, started, release, results):
     results.put(os.getpid())
 
 
+@pytest.mark.slow
 def test_a_second_writer_of_the_same_samples_stops_at_once(benchmark_parquet, tiny_dir, tmp_path):
     started, release, results = SPAWN.Event(), SPAWN.Event(), SPAWN.Queue()
     first = SPAWN.Process(

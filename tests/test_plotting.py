@@ -290,6 +290,7 @@ def empty_workdir(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_figures_target_plans_one_job_per_figure(empty_workdir):
     proc = snakemake(empty_workdir, "figures", "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -306,6 +307,7 @@ def test_figures_target_plans_one_job_per_figure(empty_workdir):
     }
 
 
+@pytest.mark.slow
 def test_one_figure_plans_only_what_it_plots(empty_workdir):
     proc = snakemake(empty_workdir, "results/figures/ablations.pdf", "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -40,6 +40,9 @@ from paper_workspace import BASE_MODEL, build_workspace
 from tina_repro.config import load_files
 from tina_repro.config.rows import SHEET_ROWS
 
+# Every test runs Snakemake on the finished workflow.
+pytestmark = pytest.mark.slow
+
 RUNS = ["still", "open_rs3", "limr"]
 BENCHMARKS = ["aime24", "gpqa_diamond"]
 BASELINES = ["base", "still3_full"]
@@ -275,7 +278,6 @@ def chromium_text(url: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown)).split())
 
 
-@pytest.mark.slow
 def test_the_report_shows_each_table_inline_beside_its_csv(workdir):
     proc = snakemake(workdir, "--report", "results/report.html")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -16,7 +16,7 @@ from helpers import ROOT, with_r1_tokenizer_flags
 
 from tina_repro import locks
 from tina_repro.config import load_files
-from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
+from tina_repro.demo.tiny_model import BOS, GENERATION_PROMPT, USER, build_tiny_model
 from tina_repro.eval import store
 from tina_repro.eval.backends import (
     TransformersBackend,
@@ -124,7 +124,10 @@ def reference(benchmark_parquet, tiny_dir, adapter_dir, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
+def test_rows_carry_the_schema_seeds_and_prompt_hash(reference, tiny_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     out, rows = reference
     assert [(r["problem_id"], r["sample_index"]) for r in rows] == [
         (p, s) for p in range(3) for s in range(2)
@@ -139,9 +142,12 @@ def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
         store.name + ".lock",
     }
     for row in rows:
-        # The model's own chat template, no system prompt, generation prompt appended.
-        rendered = BOS + USER + "Solve this.\n\n" + PROBLEMS[row["problem_id"]] + GENERATION_PROMPT
-        assert rendered.startswith(BOS + USER) and ASSISTANT in rendered
+        # The model's own chat template, no system prompt, generation prompt appended: the
+        # prompt hashed is what the tokenizer renders, and that is the tiny model's R1 layout.
+        question = "Solve this.\n\n" + PROBLEMS[row["problem_id"]]
+        chat = [{"role": "user", "content": question}]
+        rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        assert rendered == BOS + USER + question + GENERATION_PROMPT
         assert row["prompt_hash"] == hashlib.sha256(rendered.encode()).hexdigest()
         assert row["seed"] == sample_seed(1234, row["problem_id"], row["sample_index"])
         assert (row["gold"], row["task"], row["gold_format"]) == (

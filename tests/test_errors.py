@@ -406,6 +406,7 @@ def test_bad_samples_line_is_one_line_in_a_grading_job(grading_workdir, case):
     assert_one_line(proc.stderr, f"{SAMPLES} {expected}")  # the job's log, shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD_SAMPLE_LINES)
 def test_bad_samples_line_is_one_line_in_tina_repro(grading_workdir, capsys, case):
     bad_line, expected = BAD_SAMPLE_LINES[case]

@@ -139,6 +139,17 @@ def with_r1_tokenizer_flags(model_dir: Path, out: Path) -> Path:
     return out
 
 
+def hub_cache_with_model(cache: Path, repo_id: str, commit: str, config_text: str) -> Path:
+    """A Hugging Face cache folder holding one model snapshot, ``main`` pointing at ``commit``,
+    its one file config.json; returns ``cache`` (point ``HF_HUB_CACHE`` at it)."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text(config_text)
+    return cache
+
+
 # ---- sheets -------------------------------------------------------------------------------------
 #: An edit of a sheet's text cells, in place: ``edit(header, rows)``.
 SheetEdit = Callable[[list[str], list[list[str]]], None]

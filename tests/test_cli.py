@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import ROOT
+import pytest
+from helpers import HUB, ROOT, edit_sheet, keep_rows, set_cell
 
 from tina_repro import cli
 
@@ -53,17 +54,21 @@ def test_build_tiny_model_command(tmp_path, capsys):
     assert (tmp_path / "m" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_stages_by_hand_prepare_generate_score(tmp_path, capsys):
     """prepare-benchmark -> generate -> score on the tiny model, outside Snakemake."""
-    fixture = ROOT / "tests" / "fixtures" / "hub" / "aime24.jsonl"
+    fixture = HUB / "aime24.jsonl"
     n = sum(1 for _ in fixture.open())
-    sheet = (ROOT / "config" / "benchmarks.tsv").read_text().splitlines()
-    sheet = [sheet[0], sheet[1].replace("HuggingFaceH4/aime_2024", f"local:{fixture}")]
-    sheet[1] = sheet[1].replace("\t30\t", f"\t{n}\t")
-    (tmp_path / "benchmarks.tsv").write_text("\n".join(sheet) + "\n")
+    sheet = edit_sheet(
+        ROOT / "config" / "benchmarks.tsv",
+        keep_rows("aime24"),
+        set_cell("aime24", "source", f"local:{fixture}"),
+        set_cell("aime24", "expected_size", str(n)),
+        out=tmp_path / "benchmarks.tsv",
+    )
     override = tmp_path / "override.yaml"
     override.write_text(
-        f"benchmarks: {tmp_path / 'benchmarks.tsv'}\n"
+        f"benchmarks: {sheet}\n"
         "evaluation: {backend: transformers, max_new_tokens: 8, samples_per_problem: 2}\n"
     )
     config = ["--configfile", str(override), "--directory", str(ROOT)]

@@ -12,6 +12,8 @@ import yaml
 from helpers import (
     ROOT,
     dry_run,
+    edit_sheet,
+    keep_rows,
     paper_config,
     paper_row,
     parse_plan,
@@ -171,9 +173,7 @@ def eval_file(benchmark: str, name: str, step: int = STEPS[-1]) -> str:
 
 def test_an_added_benchmark_is_the_only_one_generated_and_graded(workdir):
     sheet = workdir / "data" / "benchmarks.tsv"
-    rows = sheet.read_text().splitlines()
-    math_only = workdir / "data" / "math_only.tsv"
-    math_only.write_text("\n".join(rows[:2]) + "\n")  # header and tiny_math
+    math_only = edit_sheet(sheet, keep_rows("tiny_math"), out=workdir / "data" / "math_only.tsv")
     first = run_override(workdir, "math_only.yaml", benchmarks=str(math_only))
     target = eval_file("tiny_math", "score.json")
     proc = snakemake(workdir, target, "--cores", "2", "--configfile", first)

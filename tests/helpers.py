@@ -3,7 +3,8 @@ a sheet, a tiny CPU experiment row and its context, a tiny training table, the p
 configuration, and one way to run the real Snakemake workflow and read what it plans.
 
 Only this module (and the support modules beside it) is imported by other modules under tests/:
-a test module or a check script never imports another one (tests/test_suite.py checks it).
+a test module or a check script never imports another one, but a test may import the check
+script it tests (tests/test_suite.py checks it).
 
 It imports only the standard library at module level, so that scripts running in other
 environments (lighteval's, in tests/lighteval_diff) can import it; importing it puts this

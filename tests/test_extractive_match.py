@@ -1,11 +1,10 @@
 """lighteval ed084813's extractive match as reproduced by tina_repro.extractive_match.
 
-Every expected value below is what lighteval 0.8.1's own code on latex2sympy2_extended 1.0.6
-returned for the input (tests/lighteval_diff/ builds that environment; run_lighteval_diff.sh
-grades a whole corpus both ways). Where latex2sympy2_extended 1.11.0 or math-verify 0.9.0, which
-we install, would answer otherwise, a comment says so: those rows are what makes each test able
-to fail.
-"""
+Every expected value below and in grading_cases.VERDICTS is what lighteval 0.8.1's own code on
+latex2sympy2_extended 1.0.6 returned for the input (tests/lighteval_diff/ builds that environment;
+run_lighteval_diff.sh grades a whole corpus both ways). Where latex2sympy2_extended 1.11.0 or
+math-verify 0.9.0, which we install, would answer otherwise, a comment says so: those rows are what
+makes each test able to fail."""
 
 import signal
 import time

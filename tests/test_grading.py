@@ -3,8 +3,8 @@
 Every grade has three readings: ``correct`` reads the whole completion as lighteval did (the
 paper's number), ``correct_after_think`` only the text after the last ``</think>``, and
 ``correct_math_verify`` the whole completion as math-verify 0.9.0 reads it. The expected
-lighteval verdicts were confirmed by running lighteval's own code on them:
-tests/lighteval/run_lighteval_diff.sh grades these cases with it on every CI run.
+lighteval verdicts (grading_cases.py) were confirmed by running lighteval's own code on them:
+tests/lighteval_diff/run_lighteval_diff.sh grades these cases with it on every CI run.
 """
 
 import json

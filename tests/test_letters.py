@@ -1,13 +1,14 @@
 """GPQA letter extraction must match lighteval at ed084813 (Tina's evaluation), rule for rule.
 
-Every expectation below was derived from lighteval's code and then confirmed by running that
-code itself: ``src/lighteval/metrics/utils/extractive_match_utils.py`` (and the translation
-literals, formulation and language modules it imports) taken from the lighteval repository at
-commit ed084813, with its unrelated imports (sympy comparison, latex2sympy, timeout, Doc) stubbed,
-called as ``gpqa_metric`` calls it: ``extract_target_from_pred(text,
-get_extraction_regexes(doc_with_4_choices, [IndicesExtractionConfig("NativeLetters")], ENGLISH),
-"first_match", "any_match")``. No case here rests on reasoning alone. The same harness also ran
-200,000 random strings through both implementations (both anchor settings) with no mismatch.
+Every expectation (grading_cases.LETTER_CASES and the cases below) was derived from lighteval's code
+and then confirmed by running that code itself:
+``src/lighteval/metrics/utils/extractive_match_utils.py`` (and the translation literals, formulation
+and language modules it imports) taken from the lighteval repository at commit ed084813, with its
+unrelated imports (sympy comparison, latex2sympy, timeout, Doc) stubbed, called as ``gpqa_metric``
+calls it: ``extract_target_from_pred(text, get_extraction_regexes(doc_with_4_choices,
+[IndicesExtractionConfig("NativeLetters")], ENGLISH), "first_match", "any_match")``. No case here
+rests on reasoning alone. The same harness also ran 200,000 random strings through both
+implementations (both anchor settings) with no mismatch.
 
 Priorities quoted in the comments are lighteval's (lower wins): 0 "final answer is X. I hope",
 50 "final answer ... is X", 100 "answer: ... X", 150 "answer ... X", 200 X at string start,

@@ -195,6 +195,7 @@ def test_local_files_go_through_the_normal_data_stage(demo_files, tmp_path):
         assert report["rows_kept"] == demo_data.TRAIN_SIZE
 
 
+@pytest.mark.slow
 def test_warm_start_smoke_lowers_the_loss_and_trains_only_the_completion(demo_files, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

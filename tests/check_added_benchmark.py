@@ -17,31 +17,19 @@ Prints one line per failed check and exits 1, or prints a summary.
 """
 
 import argparse
-import csv
 import hashlib
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+from helpers import ROOT, copy_finished, edit_sheet, snakemake
 
-from tina_repro import paths  # noqa: E402
-from tina_repro.config import load_files  # noqa: E402
-from tina_repro.files import read_json, write_text  # noqa: E402
+from tina_repro import paths
+from tina_repro.config import load_files
+from tina_repro.files import read_json, write_text
 
-COPIED = ("config", "resources", "results", "benchmarks", ".snakemake/metadata")
 NEW_ROWS = 20  # problems of the added benchmark: enough to grade, quick to generate
-
-
-def copy_finished(source: Path, workdir: Path) -> None:
-    """A copy of a finished workflow's COPIED folders in ``workdir`` (links and mtimes kept)."""
-    for name in COPIED:
-        if (source / name).is_dir():
-            shutil.copytree(source / name, workdir / name, symlinks=True)
 
 
 def snapshot(workdir: Path) -> dict:
@@ -70,17 +58,14 @@ def add_benchmark(workdir: Path, configfiles: list[Path]) -> tuple[str, Path]:
     rows = source.read_text(encoding="utf-8").splitlines()[:NEW_ROWS]
     folder = workdir / "resources" / "check_added_benchmark"
     new_source = write_text(folder / f"{name}.jsonl", "\n".join(rows) + "\n")
-    sheet = Path(wc.config["benchmarks"])
-    with (workdir / sheet if not sheet.is_absolute() else sheet).open(newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        fields, sheet_rows = reader.fieldnames, list(reader)
-    added = {**sheet_rows[0], "name": name, "source": f"local:{new_source}"}
-    added |= {"expected_size": str(len(rows)), "comment": "added by check_added_benchmark"}
-    new_sheet = folder / "benchmarks.tsv"
-    with new_sheet.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t")
-        writer.writeheader()
-        writer.writerows([*sheet_rows, added])
+    changes = {"name": name, "source": f"local:{new_source}", "expected_size": str(len(rows))}
+    changes["comment"] = "added by check_added_benchmark"
+
+    def add_row(header: list[str], sheet_rows: list[list[str]]) -> None:
+        first = zip(header, sheet_rows[0], strict=True)
+        sheet_rows.append([changes.get(column, cell) for column, cell in first])
+
+    new_sheet = edit_sheet(wc.path("benchmarks"), add_row, out=folder / "benchmarks.tsv")
     return name, write_text(folder / "override.yaml", f"benchmarks: {new_sheet}\n")
 
 
@@ -126,11 +111,11 @@ def main(argv=None) -> int:
             print(f"no finished evaluation under {source}: run the demo first")
             return 1
         name, override = add_benchmark(workdir, configfiles)
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
-        command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-        command += ["--directory", str(workdir), "--profile", str(ROOT / "profiles" / "demo")]
-        command += [*args.target, "--configfile", *map(str, configfiles), str(override)]
-        proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+        configs = [*map(str, configfiles), str(override)]
+        profile = str(ROOT / "profiles" / "demo")
+        proc = snakemake(
+            workdir, "--profile", profile, *args.target, "--configfile", *configs, timeout=None
+        )
         if proc.returncode != 0:
             print(proc.stdout[-3000:] + proc.stderr[-6000:])
             print(f"snakemake {' '.join(args.target)} with {name} added failed")

@@ -20,20 +20,16 @@ A missing or malformed file is reported as a failure, never raised.
     python tests/check_demo.py [WORKDIR]
 """
 
-import base64
 import io
-import re
 import sys
 from pathlib import Path
 
 import pandas as pd
+from helpers import ROOT, report_files
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from tina_repro import paths  # noqa: E402
-from tina_repro.config import load_files  # noqa: E402
-from tina_repro.config.targets import figure_targets, table_targets  # noqa: E402
+from tina_repro import paths
+from tina_repro.config import load_files
+from tina_repro.config.targets import figure_targets, table_targets
 
 FORMAT_RATE_FLOOR = 95.0  # % of samples with an extractable answer after training
 WINDOW = 10  # training steps averaged at each end of the format-reward curve
@@ -76,12 +72,6 @@ def check_targets(workdir: Path, wc) -> list[str]:
         if not path.is_file() or path.stat().st_size == 0:
             problems.append(f"missing or empty figure {path}")
     return problems
-
-
-def report_files(page: str) -> dict[str, bytes]:
-    """Every result a Snakemake report embeds (a data URI each): file name -> content."""
-    found = re.findall(r'"data:[^;"]+;charset=utf8;filename=([^;"]+);base64,([\w+/=]+)"', page)
-    return {name: base64.b64decode(data) for name, data in found}
 
 
 def check_report(workdir: Path) -> list[str]:

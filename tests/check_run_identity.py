@@ -31,19 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from helpers import ROOT, copy_finished, plan, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from check_added_benchmark import copy_finished  # noqa: E402
-from check_harmless_edits import plan  # noqa: E402
-from helpers import snakemake  # noqa: E402
-
-from tina_repro import paths  # noqa: E402
-from tina_repro.config import WorkflowConfig, load_files  # noqa: E402
-from tina_repro.files import read_json  # noqa: E402
-from tina_repro.ops.status import format_status  # noqa: E402
-from tina_repro.train.checkpoints import complete_checkpoints  # noqa: E402
+from tina_repro import paths
+from tina_repro.config import WorkflowConfig, load_files
+from tina_repro.files import read_json
+from tina_repro.ops.status import format_status
+from tina_repro.train.checkpoints import complete_checkpoints
 
 
 class Failed(Exception):

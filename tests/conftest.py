@@ -1,9 +1,10 @@
 """Tests never touch the network (every Hugging Face client runs offline) and never write into
-the repository."""
+the repository; a test of the fast lane (``pytest -m "not slow"``) never runs Snakemake."""
 
 import os
 
 import pytest
+from helpers import FAST_LANE_TEST
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -25,3 +26,16 @@ def hash_cache(tmp_path, monkeypatch):
     path = tmp_path / "sha256-cache"
     monkeypatch.setenv("TINA_HASH_CACHE", str(path))
     return path
+
+
+def pytest_runtest_setup(item):
+    """Name the test about to run where helpers.snakemake sees it, unless it is marked slow (set
+    before its fixtures, so a module fixture running Snakemake for it is caught too)."""
+    if item.get_closest_marker("slow") is None:
+        os.environ[FAST_LANE_TEST] = item.nodeid
+    else:
+        os.environ.pop(FAST_LANE_TEST, None)
+
+
+def pytest_runtest_teardown(item):
+    os.environ.pop(FAST_LANE_TEST, None)

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from tina_repro.ops import cli
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+from tina_repro.ops import cli
 
 
 def test_readme_lists_every_subcommand_and_no_other():
@@ -66,7 +66,7 @@ def test_job_log_takes_prints_and_log_records(tmp_path):
         f"logs.setup({str(log)!r}); print({{'loss': 0.25}}); "
         "logging.getLogger('tina_repro.train').info('step 1 done')"
     )
-    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    scripts = ROOT / "scripts"
     proc = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -86,7 +86,7 @@ def _job(log: Path, body: str, keep_sessions: bool) -> subprocess.Popen:
         f"from tina_repro import logs; logs.setup({str(log)!r}, keep_sessions={keep_sessions})\n"
         + body
     )
-    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    scripts = ROOT / "scripts"
     return subprocess.Popen(
         [sys.executable, "-c", code],
         stdin=subprocess.PIPE,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ROOT
 
 from tina_repro.results import costs
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 PAPER = ROOT / "config" / "paper_results"
 BENCHMARKS = ["aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva"]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import ROOT, hub_cache_with_model
 from huggingface_hub.errors import GatedRepoError
 
 from tina_repro.config import Benchmark, Dataset
@@ -27,7 +28,6 @@ from tina_repro.config.sheets import load_schema, read_sheet
 from tina_repro.data import models, normalize, prepare, sources
 from tina_repro.data.spec import preparation_spec
 
-ROOT = Path(__file__).resolve().parents[1]
 HUB = Path(__file__).resolve().parent / "fixtures" / "hub"
 DATASETS = {
     r["name"]: from_sheet(Dataset, r)
@@ -672,12 +672,8 @@ def test_download_model_offline_from_prefilled_cache(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
     commit = "0123456789abcdef" * 2 + "01234567"
-    repo = tmp_path / "hub" / "models--org--tiny"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    (repo / "snapshots" / commit).mkdir(parents=True)
-    (repo / "snapshots" / commit / "config.json").write_text('{"a": 1}')
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    cache = hub_cache_with_model(tmp_path / "hub", "org/tiny", commit, '{"a": 1}')
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     manifest = models.download_model("org/tiny", "main", tmp_path / "out")
     assert manifest["revision_resolved"] == commit
     sha256 = hashlib.sha256(b'{"a": 1}').hexdigest()

@@ -1,43 +1,17 @@
 """The data rules run for real through Snakemake on local sources in each Hub schema."""
 
-import csv
 import json
-import shutil
 
 import pandas as pd
-from helpers import ROOT, snakemake
+import pytest
+from helpers import ROOT, config_on_local_sources, snakemake
 
-HUB = ROOT / "tests" / "fixtures" / "hub"
-
-
-def local_sheet(workdir, sheet, sources, sizes=None):
-    """Copy a sheet, pointing the named rows at local fixture files (and their sizes)."""
-    with open(ROOT / "config" / sheet, newline="") as handle:
-        header, *rows = list(csv.reader(handle, delimiter="\t"))
-    for row in rows:
-        if row[0] in sources:
-            row[header.index("source")] = f"local:{sources[row[0]]}"
-            if sizes:
-                row[header.index("expected_size")] = str(sizes[row[0]])
-    out = workdir / "config" / sheet
-    with open(out, "w", newline="") as handle:
-        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
+# Every test runs Snakemake.
+pytestmark = pytest.mark.slow
 
 
 def test_prepare_rules_on_local_sources(tmp_path):
-    shutil.copytree(ROOT / "config", tmp_path / "config")
-    local_sheet(
-        tmp_path,
-        "datasets.tsv",
-        {"limr": HUB / "limr.json", "still3": HUB / "still3_malformed.jsonl"},
-    )
-    sizes = {"aime24": sum(1 for _ in open(HUB / "aime24.jsonl")), "gpqa_diamond": 5}
-    local_sheet(
-        tmp_path,
-        "benchmarks.tsv",
-        {"aime24": HUB / "aime24.jsonl", "gpqa_diamond": HUB / "gpqa_diamond.csv"},
-        sizes,
-    )
+    config_on_local_sources(ROOT / "config", tmp_path)
     proc = snakemake(
         tmp_path,
         "--cores",

@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import demo_config, dry_run, paper_config
+from helpers import ROOT, demo_config, dry_run, paper_config
 
 from tina_repro.config.rows import as_params
 from tina_repro.demo import demo_data, task, warm_start
 from tina_repro.demo.tiny_model import GENERATION_PROMPT
 
-ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^(?:(units|tens): )?(\d+(?:[-+*]\d+)+)=(\d+)$")
 
 
@@ -196,6 +195,7 @@ def test_local_files_go_through_the_normal_data_stage(demo_files, tmp_path):
         assert report["rows_kept"] == demo_data.TRAIN_SIZE
 
 
+@pytest.mark.slow
 def test_warm_start_smoke_lowers_the_loss_and_trains_only_the_completion(demo_files, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -299,6 +299,7 @@ def test_demo_config_validates_and_runs_every_table_on_cpu():
     assert all(source.startswith("local:resources/demo/") for source in sources)
 
 
+@pytest.mark.slow
 def test_demo_dag_builds_its_inputs_first_and_the_paper_dag_never_does(tmp_path):
     shutil.copytree(ROOT / "config", tmp_path / "config")
     code, counts, output = dry_run(

@@ -2,7 +2,6 @@
 the pre-flight check and in a job) and the ``tina-repro`` command. Never a traceback; the file
 and the row are named where there is one."""
 
-import csv
 import errno
 import json
 import os
@@ -15,13 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, set_cell, snakemake
-from test_eval_workflow import paper_row, write_jsonl, write_sheet
+from helpers import HUB, ROOT, edit_sheet, paper_row, set_cell, snakemake, write_jsonl, write_sheet
 
 from tina_repro.errors import UserError, one_line
 from tina_repro.ops import cli
 
-MALFORMED = ROOT / "tests" / "fixtures" / "hub" / "still3_malformed.jsonl"
+MALFORMED = HUB / "still3_malformed.jsonl"
 
 
 @pytest.fixture(autouse=True)
@@ -36,14 +34,6 @@ def workdir(tmp_path):
     """A working directory with a copy of the paper config, to break."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     return tmp_path
-
-
-def edit_sheet(path: Path, edit) -> None:
-    with path.open(newline="") as handle:
-        header, *rows = list(csv.reader(handle, delimiter="\t"))
-    edit(header, rows)
-    with path.open("w", newline="") as handle:
-        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
 
 
 def assert_one_line(text: str, *expected: str) -> str:
@@ -66,7 +56,8 @@ def run_cli(capsys, argv: list[str], *expected: str) -> str:
     return assert_one_line(captured.err, *expected)
 
 
-def dry_run(workdir: Path, *args: str) -> str:
+def failed_dry_run(workdir: Path, *args: str) -> str:
+    """The output of a ``snakemake -n`` that must fail."""
     proc = snakemake(workdir, "-n", *args, timeout=300)
     assert proc.returncode != 0
     return proc.stdout + proc.stderr
@@ -108,11 +99,12 @@ SHEET_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", SHEET_CASES)
 def test_sheet_error_is_one_line_in_snakemake(workdir, case):
     sheet, edit, expected = SHEET_CASES[case]
     edit_sheet(workdir / "config" / sheet, edit)
-    assert_one_line(dry_run(workdir, "results/tables/main.csv"), *expected)
+    assert_one_line(failed_dry_run(workdir, "results/tables/main.csv"), *expected)
 
 
 @pytest.mark.parametrize("case", SHEET_CASES)
@@ -138,17 +130,19 @@ def latin1_cell(path: Path) -> int:
     return len(first.decode()) + 2
 
 
+@pytest.mark.slow
 def test_non_utf8_sheet_names_file_line_and_column(workdir, capsys):
     column = latin1_cell(workdir / "config" / "datasets.tsv")
     expected = f"config/datasets.tsv line 3 column {column}: byte 0xe9 is not UTF-8"
-    assert_one_line(dry_run(workdir, "results/tables/main.csv"), expected)
+    assert_one_line(failed_dry_run(workdir, "results/tables/main.csv"), expected)
     run_cli(capsys, ["validate", "--directory", str(workdir)], expected)
 
 
+@pytest.mark.slow
 def test_byte_order_mark_is_named(workdir, capsys):
     with_bom(workdir / "config" / "experiments.tsv")
     expected = ["config/experiments.tsv line 1", "byte-order mark (U+FEFF"]
-    line = assert_one_line(dry_run(workdir, "results/tables/main.csv"), *expected)
+    line = assert_one_line(failed_dry_run(workdir, "results/tables/main.csv"), *expected)
     assert "\ufeff" not in line  # said, not shown as an invisible character
     run_cli(capsys, ["validate", "--directory", str(workdir)], *expected)
 
@@ -160,21 +154,23 @@ def test_non_utf8_config_file_names_file_line_and_column(workdir, capsys):
     run_cli(capsys, argv, f"{override} line 2 column 19: byte 0xe9 is not UTF-8")
 
 
+@pytest.mark.slow
 def test_unpriced_evaluation_device_is_refused_before_any_job(workdir, capsys):
     override = workdir / "device.yaml"
     override.write_text("cost:\n  evaluation_device: NVIDIA H100\n")
     expected = ["key 'cost/evaluation_device'", "'NVIDIA H100' has no price", "NVIDIA L40S"]
-    output = dry_run(workdir, "results/tables/costs.csv", "--configfile", str(override))
+    output = failed_dry_run(workdir, "results/tables/costs.csv", "--configfile", str(override))
     assert_one_line(output, *expected)
     argv = ["validate", "--directory", str(workdir), "--configfile", str(override)]
     run_cli(capsys, argv, *expected)
 
 
+@pytest.mark.slow
 def test_non_finite_config_number_is_one_line(workdir, capsys):
     override = workdir / "nan.yaml"
     override.write_text("evaluation:\n  temperature: .nan\n")
     expected = ["key 'evaluation/temperature'", "nan is not a finite number"]
-    output = dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
+    output = failed_dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
     assert_one_line(output, *expected)
     argv = ["validate", "--directory", str(workdir), "--configfile", str(override)]
     run_cli(capsys, argv, *expected)
@@ -199,14 +195,16 @@ def test_unknown_name_is_one_line_in_tina_repro(workdir, capsys):
     )
 
 
+@pytest.mark.slow
 def test_unknown_selection_benchmark_is_one_line_in_snakemake(workdir):
     override = workdir / "selection.yaml"
     override.write_text("selection:\n  selection_benchmarks: [aime42]\n")
-    output = dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
+    output = failed_dry_run(workdir, "results/tables/main.csv", "--configfile", str(override))
     assert_one_line(output, "selection/selection_benchmarks", "unknown 'aime42'")
 
 
 # ---- a GPU row on a CPU host -------------------------------------------------------------------
+@pytest.mark.slow
 def test_gpu_row_on_a_cpu_host_is_refused_before_any_job(workdir):
     proc = snakemake(workdir, "--cores", "1", "results/train/still/manifest.json", timeout=300)
     output = proc.stdout + proc.stderr
@@ -287,6 +285,7 @@ def malformed_still3(workdir: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_data_error_in_a_job_is_one_line_and_its_report_survives(workdir):
     malformed_still3(workdir)
     proc = snakemake(workdir, "--cores", "1", "resources/datasets/still3.parquet", timeout=300)
@@ -401,6 +400,7 @@ def test_bad_samples_line_is_one_line_in_a_grading_job(grading_workdir, case):
     assert_one_line(proc.stderr, f"{SAMPLES} {expected}")  # the job's log, shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BAD_SAMPLE_LINES)
 def test_bad_samples_line_is_one_line_in_tina_repro(grading_workdir, capsys, case):
     bad_line, expected = BAD_SAMPLE_LINES[case]

@@ -9,22 +9,30 @@ from pathlib import Path
 
 import pytest
 import yaml
-from check_harmless_edits import parse_plan
-from helpers import ROOT, dry_run, paper_config, paper_row, snakemake, write_sheet
+from helpers import (
+    ROOT,
+    dry_run,
+    edit_sheet,
+    keep_rows,
+    paper_config,
+    paper_row,
+    parse_plan,
+    snakemake,
+    write_jsonl,
+    write_sheet,
+)
 
 from tina_repro import paths
 from tina_repro.config import load_files, model_slug
 from tina_repro.demo.tiny_model import build_tiny_model
 from tina_repro.ops.status import format_status
 
+# Every test runs Snakemake.
+pytestmark = pytest.mark.slow
+
 EXPERIMENT = "tiny_run"
 STEPS = (5, 10)
 BENCHMARKS = ("tiny_math", "tiny_gpqa")
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
 
 
 def save_adapter(model_dir: Path, out: Path, seed: int) -> None:
@@ -121,7 +129,6 @@ def workdir(tmp_path):
     return tmp_path
 
 
-@pytest.mark.slow
 def test_checkpoints_are_generated_graded_and_scored(workdir):
     targets = [
         f"results/eval/{EXPERIMENT}/step-{step}/{benchmark}/score.json"
@@ -164,12 +171,9 @@ def eval_file(benchmark: str, name: str, step: int = STEPS[-1]) -> str:
     return f"results/eval/{EXPERIMENT}/step-{step}/{benchmark}/{name}"
 
 
-@pytest.mark.slow
 def test_an_added_benchmark_is_the_only_one_generated_and_graded(workdir):
     sheet = workdir / "data" / "benchmarks.tsv"
-    rows = sheet.read_text().splitlines()
-    math_only = workdir / "data" / "math_only.tsv"
-    math_only.write_text("\n".join(rows[:2]) + "\n")  # header and tiny_math
+    math_only = edit_sheet(sheet, keep_rows("tiny_math"), out=workdir / "data" / "math_only.tsv")
     first = run_override(workdir, "math_only.yaml", benchmarks=str(math_only))
     target = eval_file("tiny_math", "score.json")
     proc = snakemake(workdir, target, "--cores", "2", "--configfile", first)
@@ -262,7 +266,6 @@ def test_paper_dry_run_plans_one_generation_job_per_evaluated_model(tmp_path):
     assert "train_grpo" not in planned
 
 
-@pytest.mark.slow
 def test_a_replaced_checkpoint_and_a_lost_store_file_are_generated_again(workdir):
     override = str(workdir / "override.yaml")
     targets = [eval_file(b, "score.json", step) for step in STEPS for b in BENCHMARKS]

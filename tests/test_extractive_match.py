@@ -1,11 +1,10 @@
 """lighteval ed084813's extractive match as reproduced by tina_repro.extractive_match.
 
-Every expected value below is what lighteval 0.8.1's own code on latex2sympy2_extended 1.0.6
-returned for the input (tests/lighteval_diff/ builds that environment; run_lighteval_diff.sh
-grades a whole corpus both ways). Where latex2sympy2_extended 1.11.0 or math-verify 0.9.0, which
-we install, would answer otherwise, a comment says so: those rows are what makes each test able
-to fail.
-"""
+Every expected value below and in grading_cases.VERDICTS is what lighteval 0.8.1's own code on
+latex2sympy2_extended 1.0.6 returned for the input (tests/lighteval_diff/ builds that environment;
+run_lighteval_diff.sh grades a whole corpus both ways). Where latex2sympy2_extended 1.11.0 or
+math-verify 0.9.0, which we install, would answer otherwise, a comment says so: those rows are what
+makes each test able to fail."""
 
 import signal
 import time
@@ -13,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 import sympy
+from grading_cases import VERDICTS
 from latex2sympy2_extended import normalize_latex as normalize_latex_1_11
 
 from tina_repro import extractive_match
@@ -129,37 +129,6 @@ def test_a_percentage_is_an_unevaluated_hundredth():
 def test_gamma_stand_ins_are_not_used_when_the_text_has_them():
     # \omicron stands in for \gamma; with both in the text nothing is renamed
     assert str(parse_latex("\\gamma + \\omicron", 5)) == "omicron + EulerGamma"
-
-
-# (completion, gold, gold_format, lighteval's verdict, math-verify 0.9.0's reading)
-VERDICTS = [
-    # lighteval reads a percentage as hundredths: 113% is 1.13
-    ("Therefore, the final answer is: $\\boxed{113\\%}$. I hope it is correct", "113", "expr",
-     False, True),
-    ("Therefore, the final answer is: $\\boxed{6 - 5\\cdot i}$. I hope it is correct",
-     "So $z = \\boxed{6 - 5i}$.", "latex", True, False),
-    # a decimal never equals an irrational
-    ("Therefore, the final answer is: $\\boxed{6.7082}$. I hope it is correct",
-     "It is $\\boxed{3\\sqrt{5}}$.", "latex", False, True),
-    # "degrees" is not a unit to 1.0.6: 120*d*e*g*r*e*e*s
-    ("Therefore, the final answer is: $\\boxed{120 degrees}$. I hope it is correct", "120",
-     "expr", False, True),
-    ("Therefore, the final answer is: $\\boxed{2x + 3 = y}$. I hope it is correct",
-     "$\\boxed{y = 2x + 3}$", "latex", True, True),
-    ("The answer is $\\boxed{2}$ and $\\boxed{3}$.", "$\\boxed{2, 3}$", "latex", True, True),
-    # lighteval joins LaTeX answers with "and" / "or" / ",", math-verify also with ",and"
-    ("The answers are $x = 2$,and $x = 3$.", "$\\boxed{2, 3}$", "latex", False, True),
-    # lighteval's number regex accepts a leading 0 in a thousands group, math-verify's does not
-    ("The total is 01,234 apples.", "1234", "expr", True, False),
-    # a gold that extracts only as text is compared as text (Minerva's -1./3)
-    ("So $\\boxed{-\\frac{1}{3}}$", "so \\boxed{-1./3}", "latex", False, False),
-    ("So $\\boxed{-1./3}$", "so \\boxed{-1./3}", "latex", True, True),
-    ("So the energy is $\\boxed{\\gamma m c^2}$.", "Thus $E = \\boxed{\\gamma m c^2}$.", "latex",
-     True, True),
-    ("So $\\boxed{25\\%}$", "$\\boxed{0.25}$", "latex", True, True),
-    # the rightmost boxed answer: math-verify's boxed pattern swallows the spaces after a box
-    ("the final answer is $\\boxed{5}$ \\boxed{6}", "6", "expr", True, False),
-]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import tiny_row
+from helpers import ROOT, tiny_row
 
 from tina_repro.results import baseline_flops, flops
 
@@ -108,7 +108,7 @@ def test_rows_covering_several_steps_and_bad_logs():
         flops.step_tokens(log.drop(columns="num_tokens"), completions_per_step=2)
 
 
-RECIPES = Path(__file__).resolve().parents[1] / "config" / "paper_results" / "baseline_recipes.csv"
+RECIPES = ROOT / "config" / "paper_results" / "baseline_recipes.csv"
 
 
 def test_a_recipe_counts_rollout_log_prob_passes_and_full_training():

@@ -17,7 +17,7 @@ from helpers import ROOT, with_r1_tokenizer_flags
 
 from tina_repro import locks
 from tina_repro.config import ConfigError, EvaluationSettings, load_files
-from tina_repro.demo.tiny_model import ASSISTANT, BOS, GENERATION_PROMPT, USER, build_tiny_model
+from tina_repro.demo.tiny_model import BOS, GENERATION_PROMPT, USER, build_tiny_model
 from tina_repro.eval import store
 from tina_repro.eval.backends import (
     TransformersBackend,
@@ -128,7 +128,11 @@ def reference(benchmark_parquet, tiny_dir, adapter_dir, tmp_path_factory):
     return out, run(benchmark_parquet, tiny_dir, out, adapter=adapter_dir)
 
 
-def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
+@pytest.mark.slow
+def test_rows_carry_the_schema_seeds_and_prompt_hash(reference, tiny_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     out, rows = reference
     assert [(r["problem_id"], r["sample_index"]) for r in rows] == [
         (p, s) for p in range(3) for s in range(2)
@@ -143,9 +147,12 @@ def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
         store.name + ".lock",
     }
     for row in rows:
-        # The model's own chat template, no system prompt, generation prompt appended.
-        rendered = BOS + USER + "Solve this.\n\n" + PROBLEMS[row["problem_id"]] + GENERATION_PROMPT
-        assert rendered.startswith(BOS + USER) and ASSISTANT in rendered
+        # The model's own chat template, no system prompt, generation prompt appended: the
+        # prompt hashed is what the tokenizer renders, and that is the tiny model's R1 layout.
+        question = "Solve this.\n\n" + PROBLEMS[row["problem_id"]]
+        chat = [{"role": "user", "content": question}]
+        rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        assert rendered == BOS + USER + question + GENERATION_PROMPT
         assert row["prompt_hash"] == hashlib.sha256(rendered.encode()).hexdigest()
         assert row["seed"] == sample_seed(1234, row["problem_id"], row["sample_index"])
         assert (row["gold"], row["task"], row["gold_format"]) == (
@@ -160,6 +167,7 @@ def test_rows_carry_the_schema_seeds_and_prompt_hash(reference):
     assert len({row["completion"] for row in rows}) == 6  # distinct samples, not one repeated
 
 
+@pytest.mark.slow
 def test_samples_depend_on_seed_and_adapter_not_on_batching(
     reference, benchmark_parquet, tiny_dir, adapter_dir, tmp_path
 ):
@@ -172,6 +180,7 @@ def test_samples_depend_on_seed_and_adapter_not_on_batching(
     assert [r["completion"] for r in no_adapter] != [r["completion"] for r in rows]
 
 
+@pytest.mark.slow
 def test_resume_generates_only_missing_samples(
     reference, benchmark_parquet, tiny_dir, adapter_dir, tmp_path, monkeypatch
 ):
@@ -223,6 +232,7 @@ def test_resume_generates_only_missing_samples(
     assert not partial.exists()
 
 
+@pytest.mark.slow
 def test_partial_file_of_other_settings_is_not_resumed(
     benchmark_parquet, tiny_dir, tmp_path, monkeypatch
 ):
@@ -239,6 +249,7 @@ def test_partial_file_of_other_settings_is_not_resumed(
     assert not partial.exists()
 
 
+@pytest.mark.slow
 def test_ten_seed_evaluation_draws_sample_k_with_seed_k(benchmark_parquet, tiny_dir, tmp_path):
     # config/eval-10-seeds.yaml: lighteval's run k seeds every request with k (c6274cd)
     seeds = list(range(10))
@@ -332,6 +343,7 @@ def prompts_sent(recorded_requests) -> list[tuple[int, ...]]:
     return sorted({ids for _, ids in recorded_requests})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "bos_tokens"), [("lighteval", 2), ("chat_template", 1)])
 def test_both_backends_take_the_modes_prompt_ids(
     mode, bos_tokens, benchmark_parquet, bos_tiny_dir, tmp_path, monkeypatch, fake_vllm
@@ -377,6 +389,7 @@ def test_both_backends_take_the_modes_prompt_ids(
     assert sorted({tuple(p["prompt_token_ids"]) for p in call[0]}) == expected
 
 
+@pytest.mark.slow
 def test_the_demo_tokenizer_gives_the_same_ids_in_both_modes(benchmark_parquet, tiny_dir, tmp_path):
     """The demo's tokenizer adds no special tokens of its own: one BOS either way, the same
     samples; only the samples' identity (which names the mode) differs."""
@@ -472,6 +485,7 @@ def recorded(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 def test_one_backend_start_serves_every_benchmark(
     reference, benchmark_parquet, other_parquet, tiny_dir, adapter_dir, tmp_path, recorded
 ):
@@ -520,6 +534,7 @@ def _targeted_weights(model) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_adapter_modes(tiny_dir, adapter_dir):
     """merged: the weights of a merge in merge_dtype (bf16 rounds them onto its grid), computed
     in fp32; lora: the adapter unmerged, its own layers in the model."""
@@ -544,6 +559,7 @@ def test_adapter_modes(tiny_dir, adapter_dir):
     assert sum(isinstance(m, LoraLayer) for m in lora.model.modules()) == 4
 
 
+@pytest.mark.slow
 def test_adding_a_benchmark_generates_only_it(
     benchmark_parquet, other_parquet, tiny_dir, tmp_path, recorded
 ):
@@ -592,6 +608,7 @@ def _generate_blocked(root, parquet, model_dir, started, release, results):
     results.put(os.getpid())
 
 
+@pytest.mark.slow
 def test_a_second_writer_of_the_same_samples_stops_at_once(benchmark_parquet, tiny_dir, tmp_path):
     started, release, results = SPAWN.Event(), SPAWN.Event(), SPAWN.Queue()
     first = SPAWN.Process(

@@ -74,6 +74,7 @@ def test_it_evaluates_the_base_model_with_both_prompt_token_modes(check_config):
     assert prompt_token_pairs(check_config) == [("base", "base_chat_template")]
 
 
+@pytest.mark.slow
 def test_profile_plans_training_evaluation_and_tables_offline(tmp_path):
     shutil.copytree(ROOT / "config", tmp_path / "config")
     code, counts, output = dry_run(tmp_path, "--profile", str(ROOT / "profiles/gpu-check"))

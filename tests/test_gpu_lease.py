@@ -295,6 +295,7 @@ def workdir(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_gpu_jobs_get_threads_per_gpu_and_cpu_jobs_one(workdir):
     paper = _planned(workdir, "results/train/still/manifest.json", SAMPLES)
     assert [_threads(b) for b in paper["train_grpo"]] == [2 * jobs.THREADS_PER_GPU]  # 2 GPUs
@@ -306,6 +307,7 @@ def test_gpu_jobs_get_threads_per_gpu_and_cpu_jobs_one(workdir):
     assert jobs.conda_env(0) == "../envs/cpu.yaml" and jobs.conda_env(2) == "../envs/gpu.yaml"
 
 
+@pytest.mark.slow
 def test_recording_a_commit_in_the_hub_lock_reruns_nothing(workdir):
     """Downloads read and write config/hub.lock.tsv; a newer lock leaves finished ones alone."""
     parquet = workdir / "resources/benchmarks/aime24.parquet"

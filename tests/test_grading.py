@@ -3,8 +3,8 @@
 Every grade has three readings: ``correct`` reads the whole completion as lighteval did (the
 paper's number), ``correct_after_think`` only the text after the last ``</think>``, and
 ``correct_math_verify`` the whole completion as math-verify 0.9.0 reads it. The expected
-lighteval verdicts were confirmed by running lighteval's own code on them:
-tests/lighteval/run_lighteval_diff.sh grades these cases with it on every CI run.
+lighteval verdicts (grading_cases.py) were confirmed by running lighteval's own code on them:
+tests/lighteval_diff/run_lighteval_diff.sh grades these cases with it on every CI run.
 """
 
 import json
@@ -15,94 +15,11 @@ import threading
 import time
 
 import pytest
+from grading_cases import GPQA_COMPLETIONS, MATH_CASES, r1
 
 from tina_repro.eval import grading
 from tina_repro.eval.grading import grade
 from tina_repro.eval.grading_pool import grade_file, grade_rows
-
-
-def r1(answer: str, reasoning: str = "Let me compute step by step. \\boxed{99} maybe?") -> str:
-    """An R1-style completion: reasoning, one ``</think>``, then the answer text."""
-    return f"{reasoning}\n</think>\n\nSo the result follows.\n\n**Final Answer**\n{answer}"
-
-
-# (prediction after </think>, gold, gold_format, expected correct)
-MATH_CASES = [
-    # integers with thousands separators
-    ("\\[\\boxed{1,000}\\]", "1000", "expr", True),
-    # lighteval reads a thin space as a product (1*000), math-verify's reading drops it first
-    ("\\[\\boxed{1\\,000}\\]", "1000", "expr", False),
-    ("\\[\\boxed{1{,}000}\\]", "1000", "expr", True),
-    ("\\[\\boxed{1000}\\]", "The total is $\\boxed{1,\\!000}$.", "latex", True),
-    ("\\[\\boxed{1\\,234\\,567}\\]", "1234567", "expr", False),
-    ("\\[\\boxed{1\\,000}\\]", "100", "expr", False),
-    # AIME/AMC numbers
-    ("\\[\\boxed{204}\\]", "204", "expr", True),
-    ("\\[\\boxed{033}\\]", "33", "expr", True),
-    ("\\[\\boxed{205}\\]", "204", "expr", False),
-    ("\\[\\boxed{\\frac{7}{2}}\\]", "3.5", "expr", True),
-    # fractions, decimals, \dfrac (precision 5)
-    ("$\\boxed{0.5}$", "$\\boxed{\\frac{1}{2}}$", "latex", True),
-    ("$\\boxed{\\dfrac{1}{2}}$", "$\\boxed{\\frac12}$", "latex", True),
-    ("$\\boxed{0.33333}$", "$\\boxed{\\frac13}$", "latex", True),
-    ("$\\boxed{0.33}$", "$\\boxed{\\frac13}$", "latex", False),
-    ("$\\boxed{\\frac{2}{3}}$", "$\\boxed{\\frac13}$", "latex", False),
-    # radicals
-    ("$\\boxed{2\\sqrt{2}}$", "$\\boxed{\\sqrt{8}}$", "latex", True),
-    ("$\\boxed{\\frac{\\sqrt{3}}{2}}$", "$\\boxed{\\frac{1}{2}\\sqrt3}$", "latex", True),
-    ("$\\boxed{\\sqrt[3]{2}}$", "$\\boxed{2^{1/3}}$", "latex", True),
-    ("$\\boxed{\\sqrt{3}}$", "$\\boxed{\\sqrt{2}}$", "latex", False),
-    # multiples of pi: symbolic, a decimal approximation is not accepted
-    ("$\\boxed{6\\pi}$", "$\\boxed{6 \\pi}$", "latex", True),
-    ("$\\boxed{\\frac{3\\pi}{2}}$", "$\\boxed{1.5\\pi}$", "latex", True),
-    ("$\\boxed{18.85}$", "$\\boxed{6 \\pi}$", "latex", False),
-    # intervals
-    ("$\\boxed{\\left( -\\infty, 3 \\right]}$", "$\\boxed{(-\\infty,3]}$", "latex", True),
-    ("$\\boxed{(-\\infty, 3)}$", "$\\boxed{(-\\infty,3]}$", "latex", False),
-    # sets and multiple answers
-    ("$\\boxed{\\{3, 1, 2\\}}$", "$\\boxed{\\{1,2,3\\}}$", "latex", True),
-    ("$\\boxed{-2, 5}$", "$\\boxed{5, -2}$", "latex", True),
-    ("$\\boxed{2}$ and $\\boxed{3}$", "$\\boxed{2, 3}$", "latex", True),
-    ("$\\boxed{1, 2}$", "$\\boxed{1,2,3}$", "latex", False),
-    # degrees, units, percent, dollars
-    ("$\\boxed{30^\\circ}$", "$\\boxed{30^\\circ}$", "latex", True),
-    ("$\\boxed{30}$", "$\\boxed{30^\\circ}$", "latex", True),
-    ("$\\boxed{12\\text{ cm}}$", "$\\boxed{12}$", "latex", True),
-    ("$\\boxed{25\\%}$", "$\\boxed{25\\%}$", "latex", True),
-    ("$\\boxed{0.25}$", "$\\boxed{25\\%}$", "latex", True),
-    ("$\\boxed{\\$18.90}$", "$\\boxed{\\$18.90}$", "latex", True),
-    # \text{} answers
-    ("$\\boxed{\\text{Friday}}$", "$\\boxed{\\text{Friday}}$", "latex", True),
-    ("$\\boxed{\\text{Thursday}}$", "$\\boxed{\\text{Friday}}$", "latex", False),
-    # matrices and vectors
-    (
-        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}}$",
-        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}}$",
-        "latex",
-        True,
-    ),
-    (
-        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 2 \\end{pmatrix}}$",
-        "$\\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}}$",
-        "latex",
-        False,
-    ),
-    ("$\\boxed{\\begin{pmatrix} 1 \\\\ -2 \\end{pmatrix}}$", "$\\boxed{(1,-2)}$", "latex", False),
-    # equations
-    ("$\\boxed{x=2}$", "$\\boxed{2}$", "latex", True),
-    ("$\\boxed{2}$", "So $x = \\boxed{2}$.", "latex", True),
-    ("$\\boxed{y=3+2x}$", "$\\boxed{y = 2x + 3}$", "latex", True),
-    ("$\\boxed{y=2x-3}$", "$\\boxed{y = 2x + 3}$", "latex", False),
-    # polynomials
-    ("$\\boxed{2x^2+1}$", "$\\boxed{1+2x^2}$", "latex", True),
-    # nested braces inside \boxed
-    ("$\\boxed{\\frac{1}{\\frac{1}{2}}}$", "$\\boxed{2}$", "latex", True),
-    ("$\\boxed{{{5}}}$", "$\\boxed{5}$", "latex", True),
-    ("$\\boxed{\\frac{a^{2}+b^{2}}{2}}$", "$\\boxed{\\frac{a^2+b^2}{2}}$", "latex", True),
-    # the paper prompt's own last line
-    ("Therefore, the final answer is: $\\boxed{42}$. I hope it is correct", "42", "expr", True),
-]
-
 
 # where math-verify 0.9.0's reading differs from lighteval's on MATH_CASES
 MATH_VERIFY_DIFFERS = {
@@ -223,34 +140,6 @@ def test_gpqa_format_check_recognises_stated_letters(answer, letter):
     assert grading.extract_choice(answer) == letter
     result = grade(f"Maybe (B)?\n</think>\n\n{answer}", "C", "gpqa")
     assert result.formatted is (letter != "")
-
-
-# (completion, lighteval's letter from the whole completion, its letter after the last </think>).
-# Derived from lighteval's regexes at ed084813 (see tests/test_letters.py; priority in brackets),
-# and confirmed by running that code.
-GPQA_COMPLETIONS = [
-    ("Okay, option A seems off.\n</think>\n\nAnswer: C", "C", "C"),  # [100] "Answer: C"
-    # [300] "C\n" is no key ("\n" is no suffix), so the last capital A-D of the text: the C
-    ("Answer: C\n</think>\nI refuse to choose.", "C", ""),
-    ("So B or D. Let me check D again.\n</think>\n\n**Answer: B**", "B", "B"),  # [100]
-    ("Hmm, (A) fails.\n</think>\n\nThe correct option is \\boxed{D}.", "D", "D"),  # [300]
-    ("The answer is C. Wait, no.\n</think>\n\nANSWER: A", "A", "A"),  # [100] beats [150]
-    ("Let me see. Because the spin is 1/2...\n</think>\n\nAnswer: $D$", "D", "D"),  # [300]
-    ("Considering DNA...\n</think>\n\nThe final answer is A. I hope it is correct.", "A", "A"),
-    ("Truncated reasoning where option B looks right and D", "D", "D"),  # [250] " D" at the end
-    ("Let me reason: the energy is E = hf.", "", ""),  # no capital A-D at all
-    ("After </think> nothing", "A", ""),  # [300] the A of "After"
-    ("Clearly A\n</think>\nClearly B", "B", "B"),  # [250] " B" at the end
-    ("</think>\n\n**C**", "C", "C"),  # [300]: the "\n" before ** is no space
-    # [150] the first key after "answer", not the letters listed before it
-    ("Among A, B, C and D, the answer must be C because B is wrong.", "C", "C"),
-    ("The answer: D. Since A and B fail, and C is close.", "D", "D"),  # [100]
-    ("I hope it is A. The final answer is D", "D", "D"),  # [50]
-    # the three forms of issue 11
-    ("A. Because B is not valid", "A", "A"),  # [200] key at the start of the string
-    ("The answer is for sure D, it can't be A or B", "D", "D"),  # [150]
-    ("... therefore I think it's B", "B", "B"),  # [250]
-]
 
 
 @pytest.mark.parametrize(("completion", "letter", "after_think"), GPQA_COMPLETIONS)

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import huggingface_hub
 import pandas as pd
 import pytest
+from helpers import hub_cache_with_model
 
 from tina_repro import hub_lock
 from tina_repro.hub_lock import HubLockError, check_resolved, read_lock, resolve
@@ -356,12 +357,8 @@ def test_an_offline_cache_without_the_locked_model_commit_is_drift(
 
     from tina_repro.data import models, sources
 
-    repo = tmp_path / "hub" / "models--org--tiny"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(NEW)
-    (repo / "snapshots" / NEW).mkdir(parents=True)
-    (repo / "snapshots" / NEW / "config.json").write_text("{}")
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    cache = hub_cache_with_model(tmp_path / "hub", "org/tiny", NEW, "{}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     check_resolved("org/tiny", "model", "main", OLD, hub_lock_file)  # an earlier download
 
     with pytest.raises(sources.DataError) as caught:

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import paper_config, snakemake
+from helpers import ROOT, paper_config, snakemake
 
 from tina_repro.config.targets import figure_targets
 from tina_repro.figures import data, paper, runs
 from tina_repro.figures.make_figure import FIGURES, figure_name, make_figure
 from tina_repro.results.make_table import write_renderings
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "figures"
 TABLES = FIXTURES / "results" / "tables"
 RUN = FIXTURES / "results" / "train" / "open_rs2"
@@ -300,6 +299,7 @@ def empty_workdir(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_figures_target_plans_one_job_per_figure(empty_workdir):
     proc = snakemake(empty_workdir, "figures", "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -316,6 +316,7 @@ def test_figures_target_plans_one_job_per_figure(empty_workdir):
     }
 
 
+@pytest.mark.slow
 def test_one_figure_plans_only_what_it_plots(empty_workdir):
     proc = snakemake(empty_workdir, "results/figures/ablations.pdf", "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -4,7 +4,7 @@ plans exactly the jobs it affects, and a price change reaches costs.csv.
 The finished workflow is the paper config cut to three runs (still, open_rs3, limr), two
 benchmarks (aime24: math, gpqa_diamond: gpqa) and two baselines, in a temporary folder. Its
 evaluation files, scores, timings, manifests and training logs are the synthetic workspace of
-test_results (real contents, so the cost table really builds); every other output is an empty
+paper_workspace.py (real contents, so the cost table really builds); every other output is an empty
 file. ``snakemake --touch`` then records every job as finished with its params, as a real run
 would, and ``snakemake results/tables/costs.csv`` builds the cost table for real.
 
@@ -13,35 +13,35 @@ be exactly the sampling settings and grading to take no processes param (rules/e
 """
 
 import base64
-import csv
 import html
 import re
 import shutil
 import subprocess
-from pathlib import Path
+import sys
 
-import check_harmless_edits
 import pandas as pd
 import pytest
 import yaml
-from check_demo import report_files
-from check_harmless_edits import (
-    GPQA_TEMPLATE,
-    NO_OUTPUT,
-    PRICE,
-    SELECTION,
-    edit_comment,
+from harmless_edits import GPQA_TEMPLATE, NO_OUTPUT, PRICE, SELECTION, unexpected
+from helpers import (
+    ROOT,
+    edit_first_comment,
+    edit_sheet,
+    keep_rows,
     parse_plan,
     plan,
     plan_with,
+    report_files,
+    set_cell,
     snakemake,
-    unexpected,
 )
-from helpers import ROOT
-from test_results import BASE_MODEL, build_workspace
+from paper_workspace import BASE_MODEL, build_workspace
 
 from tina_repro.config import load_files
 from tina_repro.config.rows import SHEET_ROWS
+
+# Every test runs Snakemake on the finished workflow.
+pytestmark = pytest.mark.slow
 
 RUNS = ["still", "open_rs3", "limr"]
 BENCHMARKS = ["aime24", "gpqa_diamond"]
@@ -50,21 +50,6 @@ TARGET = "all"
 COSTS = "results/tables/costs.csv"
 EXPENSIVE = {"train_grpo", "generate_samples", "prepare_dataset", "prepare_benchmark"}
 EXPENSIVE |= {"download_model", "grade_samples"}
-
-
-def keep_rows(sheet: Path, names: list[str]) -> None:
-    header, *rows = sheet.read_text().splitlines()
-    sheet.write_text("\n".join([header, *[r for r in rows if r.split("\t")[0] in names]]) + "\n")
-
-
-def set_cell(sheet: Path, name: str, column: str, value: str) -> None:
-    with sheet.open(newline="") as handle:
-        header, *rows = list(csv.reader(handle, delimiter="\t"))
-    for row in rows:
-        if row[0] == name:
-            row[header.index(column)] = value
-    with sheet.open("w", newline="") as handle:
-        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
 
 
 def missing_outputs(output: str) -> list[str]:
@@ -82,9 +67,9 @@ def finished(tmp_path_factory):
     """The finished workflow (see the module docstring); tests work on copies of it."""
     root = tmp_path_factory.mktemp("finished")
     shutil.copytree(ROOT / "config", root / "config")
-    keep_rows(root / "config" / "experiments.tsv", RUNS)
-    keep_rows(root / "config" / "benchmarks.tsv", BENCHMARKS)
-    keep_rows(root / "config" / "baselines.tsv", BASELINES)
+    edit_sheet(root / "config" / "experiments.tsv", keep_rows(*RUNS))
+    edit_sheet(root / "config" / "benchmarks.tsv", keep_rows(*BENCHMARKS))
+    edit_sheet(root / "config" / "baselines.tsv", keep_rows(*BASELINES))
     build_workspace(root, load_files(root=ROOT).experiments)
     wc = load_files(root=root)
     base = wc.config["base_model"]["source"].replace("/", "--")
@@ -170,8 +155,8 @@ def test_other_task_template_reprepares_only_its_benchmarks(finished, tmp_path):
 
 
 def test_dataset_columns_that_shape_no_table_reprepare_and_retrain_nothing(workdir):
-    set_cell(workdir / "config" / "datasets.tsv", "still3", "paper_size", "1")
-    set_cell(workdir / "config" / "datasets.tsv", "limr", "comment", "edited")
+    edit_sheet(workdir / "config" / "datasets.tsv", set_cell("still3", "paper_size", "1"))
+    edit_sheet(workdir / "config" / "datasets.tsv", set_cell("limr", "comment", "edited"))
     jobs = plan(workdir, TARGET)
     assert not EXPENSIVE & set(rules_of(jobs)), rules_of(jobs)
 
@@ -180,20 +165,20 @@ def test_dataset_columns_that_shape_no_table_reprepare_and_retrain_nothing(workd
 def test_a_comment_edited_in_place_plans_nothing(workdir, sheet):
     path = workdir / "config" / f"{sheet}.tsv"
     before = path.read_text()
-    edit_comment(path, path)
+    edit_sheet(path, edit_first_comment)
     assert path.read_text() != before
     assert plan(workdir, TARGET) == []
 
 
 def test_learning_rate_retrains_exactly_its_run(workdir):
-    set_cell(workdir / "config" / "experiments.tsv", "limr", "learning_rate", "2e-6")
+    edit_sheet(workdir / "config" / "experiments.tsv", set_cell("limr", "learning_rate", "2e-6"))
     jobs = plan(workdir, TARGET)
     assert [w for rule, w in jobs if rule == "train_grpo"] == [{"experiment": "limr"}]
     assert not {"prepare_dataset", "prepare_benchmark", "download_model"} & set(rules_of(jobs))
 
 
 def test_a_second_seed_trains_only_the_new_replicate(workdir):
-    set_cell(workdir / "config" / "experiments.tsv", "limr", "seeds", "42;7")
+    edit_sheet(workdir / "config" / "experiments.tsv", set_cell("limr", "seeds", "42;7"))
     jobs = plan(workdir, TARGET)
     # the first seed's run keeps its folder and params: only limr_seed7 trains
     assert [w for rule, w in jobs if rule == "train_grpo"] == [{"experiment": "limr_seed7"}]
@@ -202,10 +187,10 @@ def test_a_second_seed_trains_only_the_new_replicate(workdir):
 
 def test_columns_only_the_tables_or_training_read_reach_no_further(workdir):
     # compared_with is read by the tables alone
-    set_cell(workdir / "config" / "experiments.tsv", "still", "compared_with", "limr")
+    edit_sheet(workdir / "config" / "experiments.tsv", set_cell("still", "compared_with", "limr"))
     assert not EXPENSIVE & set(rules_of(plan(workdir, TARGET)))
     # target_length is read by training alone: limr retrains, its data is not re-prepared
-    set_cell(workdir / "config" / "datasets.tsv", "limr", "target_length", "100-200")
+    edit_sheet(workdir / "config" / "datasets.tsv", set_cell("limr", "target_length", "100-200"))
     jobs = plan(workdir, TARGET)
     assert [w for rule, w in jobs if rule == "train_grpo"] == [{"experiment": "limr"}]
     assert "prepare_dataset" not in rules_of(jobs)
@@ -228,7 +213,10 @@ def test_sampling_setting_regenerates_every_evaluation_and_nothing_upstream(fini
 
 
 def test_a_baselines_own_prompt_tokens_regenerate_only_it(workdir):
-    set_cell(workdir / "config" / "baselines.tsv", "still3_full", "prompt_tokens", "chat_template")
+    edit_sheet(
+        workdir / "config" / "baselines.tsv",
+        set_cell("still3_full", "prompt_tokens", "chat_template"),
+    )
     jobs = plan(workdir, TARGET)
     assert [w for rule, w in jobs if rule == "generate_samples"] == [
         {"run": "baseline", "point": "still3_full"}
@@ -261,10 +249,12 @@ def test_price_change_reaches_costs_csv(workdir):
         assert after[column].tolist() == pytest.approx((4 * before[column]).tolist(), nan_ok=True)
 
 
-def test_the_ci_check_passes_on_a_finished_workflow(finished, capsys):
+def test_the_ci_check_passes_on_a_finished_workflow(finished):
     """tests/check_harmless_edits.py, which CI runs on the finished demo, on this workflow."""
-    assert check_harmless_edits.main([str(finished), "--profile", "profiles/default"]) == 0
-    printed = capsys.readouterr().out.splitlines()
+    check = [sys.executable, str(ROOT / "tests" / "check_harmless_edits.py"), str(finished)]
+    proc = subprocess.run([*check, "--profile", "profiles/default"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    printed = proc.stdout.splitlines()
     assert len(printed) == len(NO_OUTPUT) + 2
     assert all(line.startswith("ok: ") for line in printed), printed
 
@@ -288,7 +278,6 @@ def chromium_text(url: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", shown)).split())
 
 
-@pytest.mark.slow
 def test_the_report_shows_each_table_inline_beside_its_csv(workdir):
     proc = snakemake(workdir, "--report", "results/report.html")
     assert proc.returncode == 0, proc.stdout + proc.stderr

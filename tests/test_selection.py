@@ -2,16 +2,14 @@
 earlier step on ties), the held-out rule and the final-checkpoint rule."""
 
 import logging
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ROOT
 
 from tina_repro.config import load_files
 from tina_repro.config.sheets import load_schema
 from tina_repro.results import selection
-
-ROOT = Path(__file__).resolve().parents[1]
 
 BENCHMARKS = ["aime24", "aime25", "amc23", "math_500", "gpqa_diamond", "minerva"]
 

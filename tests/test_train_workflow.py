@@ -18,6 +18,9 @@ from tina_repro import paths
 from tina_repro.demo.tiny_model import build_tiny_model
 from tina_repro.train.checkpoints import complete_checkpoints
 
+# Every test runs Snakemake.
+pytestmark = pytest.mark.slow
+
 EXPERIMENT = "tiny_run"
 DATASET = "tiny_data"
 MANIFEST = paths.RUN_MANIFEST.format(experiment=EXPERIMENT)
@@ -118,7 +121,6 @@ def superseded(workdir: Path) -> list[Path]:
     return sorted(workdir.glob(f"results/train/{EXPERIMENT}.superseded-*"))
 
 
-@pytest.mark.slow
 def test_a_run_is_current_or_rebuilt(workdir):
     run(workdir)
     first = adapters(workdir / RUN_DIR)

@@ -1,14 +1,12 @@
 """Validation of config.yaml and the sheets: every mistake is caught with file, line and key."""
 
 import copy
-import csv
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 import yaml
-from helpers import set_cell
+from helpers import ROOT, edit_sheet, set_cell
 
 from tina_repro.config import BASELINE_RUN, ConfigError, EvaluationSettings, load, load_files
 from tina_repro.config.rows import as_params, training_params
@@ -17,24 +15,12 @@ from tina_repro.data.spec import preparation_spec
 from tina_repro.fingerprints import digest_of
 from tina_repro.train.context import TrainingContext
 
-ROOT = Path(__file__).resolve().parents[1]
 PAPER_CONFIG = ROOT / "config" / "config.yaml"
 
 
 @pytest.fixture
 def paper_config():
     return yaml.safe_load(PAPER_CONFIG.read_text())
-
-
-def edited_sheet(tmp_path, sheet, edit):
-    """Copy a sheet, apply ``edit(header, rows)`` to its cells and return the copy's path."""
-    with open(ROOT / sheet, newline="") as handle:
-        header, *rows = list(csv.reader(handle, delimiter="\t"))
-    edit(header, rows)
-    out = tmp_path / Path(sheet).name
-    with open(out, "w", newline="") as handle:
-        csv.writer(handle, delimiter="\t", lineterminator="\n").writerows([header, *rows])
-    return str(out)
 
 
 def test_paper_config_loads_with_typed_rows(paper_config):
@@ -110,7 +96,9 @@ def test_paper_config_loads_with_typed_rows(paper_config):
 )
 def test_bad_released_adapter_rows_are_named(paper_config, tmp_path, column, value, message):
     edit = set_cell("still_released", column, value)
-    paper_config["baselines"] = edited_sheet(tmp_path, "config/baselines.tsv", edit)
+    paper_config["baselines"] = edit_sheet(
+        ROOT / "config/baselines.tsv", edit, out=tmp_path / "baselines.tsv"
+    )
     with pytest.raises(ConfigError, match=message) as error:
         load(paper_config, ROOT)
     assert "baselines.tsv line 8 (name=still_released)" in str(error.value)
@@ -122,7 +110,9 @@ def test_misspelled_column_names_file_row_and_key(paper_config, tmp_path):
         for row in rows:
             row.append("false" if row[0] == "open_rs3_drgrpo" else "")
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", add_typo)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", add_typo, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError) as error:
         load(paper_config, ROOT)
     message = str(error.value)
@@ -163,7 +153,9 @@ def test_missing_config_key_is_named(paper_config):
 )
 def test_bad_experiment_values(paper_config, tmp_path, column, value, expected):
     edit = set_cell("limr", column, value)
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError) as error:
         load(paper_config, ROOT)
     assert "experiments.tsv line " in str(error.value)
@@ -174,7 +166,9 @@ def test_cpu_row_cannot_ask_for_vllm(paper_config, tmp_path):
     def cpu_with_vllm(header, rows):
         set_cell("limr", "gpus", "0")(header, rows)
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", cpu_with_vllm)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", cpu_with_vllm, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError, match="key 'use_vllm': vLLM rollouts need gpus >= 1"):
         load(paper_config, ROOT)
 
@@ -183,21 +177,27 @@ def test_duplicate_experiment_name(paper_config, tmp_path):
     def duplicate(header, rows):
         rows.append(list(rows[0]))
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", duplicate)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", duplicate, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError, match="duplicate name 'still'"):
         load(paper_config, ROOT)
 
 
 def test_unknown_system_prompt_key(paper_config, tmp_path):
     edit = set_cell("limr", "system_prompt", "open_r2")
-    paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", edit)
+    paper_config["datasets"] = edit_sheet(
+        ROOT / "config/datasets.tsv", edit, out=tmp_path / "datasets.tsv"
+    )
     with pytest.raises(ConfigError, match="datasets.tsv line .*key 'system_prompt'"):
         load(paper_config, ROOT)
 
 
 def test_l1_rewards_need_a_dataset_with_target_length(paper_config, tmp_path):
     edit = set_cell("deepscaler", "rewards", "format:1,length_l1_exact:2")
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError) as error:
         load(paper_config, ROOT)
     assert "experiments.tsv line 3 (name=deepscaler): key 'rewards'" in str(error.value)
@@ -206,7 +206,9 @@ def test_l1_rewards_need_a_dataset_with_target_length(paper_config, tmp_path):
     )
     reversed_range = set_cell("deepscaler_l1", "target_length", "4000-100")
     paper_config["experiments"] = "config/experiments.tsv"
-    paper_config["datasets"] = edited_sheet(tmp_path, "config/datasets.tsv", reversed_range)
+    paper_config["datasets"] = edit_sheet(
+        ROOT / "config/datasets.tsv", reversed_range, out=tmp_path / "datasets.tsv"
+    )
     with pytest.raises(ConfigError, match="key 'target_length': 4000-100 has its lowest"):
         load(paper_config, ROOT)
 
@@ -226,7 +228,9 @@ def test_target_length_is_a_training_param_only_where_it_is_set(paper_config):
 
 def test_a_row_with_several_seeds_becomes_one_run_per_seed(paper_config, tmp_path):
     edit = set_cell("open_rs2", "seeds", "42;43;44")
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     wc = load(paper_config, ROOT)
     runs = ("open_rs2", "open_rs2_seed43", "open_rs2_seed44")
     assert wc.replicates["open_rs2"] == runs
@@ -259,7 +263,9 @@ def test_a_row_with_several_seeds_becomes_one_run_per_seed(paper_config, tmp_pat
 )
 def test_bad_seeds_are_named(paper_config, tmp_path, seeds, message):
     edit = set_cell("open_rs2", "seeds", seeds)
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     with pytest.raises(ConfigError, match=re.escape(message)):
         load(paper_config, ROOT)
 
@@ -270,7 +276,9 @@ def test_a_replicate_may_not_take_another_rows_name(paper_config, tmp_path):
         rows[0][0] = "limr_seed43"
         set_cell("limr", "seeds", "42;43")(header, rows)
 
-    paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
     message = "line 10 (name=limr): the replicate 'limr_seed43' has the name of the row on line 2"
     with pytest.raises(ConfigError, match=re.escape(message)):
         load(paper_config, ROOT)
@@ -279,7 +287,9 @@ def test_a_replicate_may_not_take_another_rows_name(paper_config, tmp_path):
 def test_compared_with_names_another_row(paper_config, tmp_path):
     for value in ("open_rs3_format", "no_such_row"):
         edit = set_cell("open_rs3_format", "compared_with", value)
-        paper_config["experiments"] = edited_sheet(tmp_path, "config/experiments.tsv", edit)
+        paper_config["experiments"] = edit_sheet(
+            ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+        )
         with pytest.raises(ConfigError, match=f"key 'compared_with': '{value}' is not another"):
             load(paper_config, ROOT)
 
@@ -382,13 +392,36 @@ def test_load_files_merges_like_configfile(tmp_path):
     assert wc.config["evaluation"]["temperature"] == 0.6
 
 
-def test_config_readme_describes_every_key_of_every_sheet():
+def readme_columns(sheet: str) -> dict[str, str]:
+    """{column: meaning} of the column table under config/README.md's ``## {sheet}.tsv``; a row
+    naming several columns gives each the row's meaning."""
+    readme = (ROOT / "config" / "README.md").read_text()
+    section = re.search(rf"^## {sheet}\.tsv.*?$(.*?)(?=^## |\Z)", readme, re.M | re.S).group(1)
+    columns = {}
+    for line in section.splitlines():
+        if row := re.match(r"^\| ((?:`[a-z0-9_]+`(?:, )?)+) \| (.*) \|$", line):
+            for column in re.findall(r"`([a-z0-9_]+)`", row.group(1)):
+                assert column not in columns, f"{sheet}.tsv column {column} described twice"
+                columns[column] = row.group(2)
+    return columns
+
+
+@pytest.mark.parametrize("sheet", ["experiments", "datasets", "benchmarks", "baselines"])
+def test_config_readme_shows_each_columns_schema_description(sheet):
+    """A column is described once, in its schema's description; the README's table shows it."""
+    from tina_repro.config.sheets import load_schema
+
+    schema = {
+        column: spec["description"]
+        for column, spec in load_schema(f"{sheet}.schema.yaml")["properties"].items()
+    }
+    assert readme_columns(sheet) == schema
+
+
+def test_config_readme_describes_every_config_key():
     from tina_repro.config.sheets import load_schema
 
     readme = (ROOT / "config" / "README.md").read_text()
-    for sheet in ("experiments", "datasets", "benchmarks", "baselines"):
-        for column in load_schema(f"{sheet}.schema.yaml")["properties"]:
-            assert f"`{column}`" in readme, f"{sheet}.tsv column {column}"
     for key, spec in load_schema("config.schema.yaml")["properties"].items():
         assert f"`{key}" in readme, key
         for sub in spec.get("properties", {}):

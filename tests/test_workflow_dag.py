@@ -6,6 +6,9 @@ import shutil
 import pytest
 from helpers import ROOT, dry_run, paper_config, planned_jobs, snakemake
 
+# Every test runs Snakemake (a dry-run of the paper's DAG).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def workdir(tmp_path):

@@ -8,8 +8,10 @@ import sys
 import pytest
 from helpers import ROOT
 
+# Every test runs Snakemake.
+pytestmark = pytest.mark.slow
 
-@pytest.mark.slow
+
 def test_a_second_checkout_runs_its_own_code(tmp_path):
     """A copy of the repository (a second checkout) sharing this environment, whose installed
     tina_repro is another checkout's: its job logs the copy's package, and the copy's edit ran."""

@@ -18,9 +18,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
 
-REPO = Path(__file__).resolve().parents[2]
+import pandas as pd  # noqa: E402
+from helpers import ROOT  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="tina_demo_"))
-    shutil.copytree(REPO / "config", workdir / "config", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "config", workdir / "config", dirs_exist_ok=True)
     command = [
         sys.executable,
         "-m",
@@ -45,7 +46,7 @@ def main() -> None:
         "config/demo/config.yaml",
     ]
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if proc.returncode:
         print(proc.stdout[-4000:] + proc.stderr[-4000:])

@@ -26,11 +26,13 @@ import random
 import resource
 import sys
 import time
+from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lighteval_diff"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lighteval_diff"))
 
 import corpus  # noqa: E402
+import helpers  # noqa: E402, F401 (puts this checkout's scripts/ on sys.path)
 
 from tina_repro import extractive_match  # noqa: E402
 from tina_repro.eval import grading, grading_pool  # noqa: E402

@@ -27,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
+
+from helpers import ROOT  # noqa: E402
 
 from tina_repro import paths  # noqa: E402
 from tina_repro.config import BASELINE_RUN, load_files  # noqa: E402

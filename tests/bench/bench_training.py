@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tests/helpers.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pandas as pd  # noqa: E402

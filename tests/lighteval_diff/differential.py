@@ -33,9 +33,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
-sys.path[:0] = [str(HERE), str(TESTS), str(TESTS.parent / "scripts")]
+sys.path[:0] = [str(HERE), str(TESTS)]
 
 import corpus  # noqa: E402
+import helpers  # noqa: E402, F401 (puts this checkout's scripts/ on sys.path)
 
 # The answer lines the benchmark prompts ask for (config/config.yaml, prompt_templates).
 _MATH_FORMAT = re.compile(
@@ -105,24 +106,22 @@ def failures(rows: list[dict], classes=DOCUMENTED_CLASSES) -> list[str]:
 # ---- build -------------------------------------------------------------------------------------
 def _unit_test_rows() -> list[dict]:
     """The verdicts our unit tests expect, to be confirmed by lighteval."""
-    import test_extractive_match
-    import test_grading
-    import test_letters
+    from grading_cases import GPQA_COMPLETIONS, LETTER_CASES, MATH_CASES, VERDICTS, r1
 
     rows = []
-    for answer, gold, gold_format, expected in test_grading.MATH_CASES:
-        completion = test_grading.r1(answer)
+    for answer, gold, gold_format, expected in MATH_CASES:
+        completion = r1(answer)
         for text in (completion, completion.rpartition("</think>")[2]):
             rows.append(("math", text, gold, gold_format, expected))
-    for completion, letter, after_think in test_grading.GPQA_COMPLETIONS:
+    for completion, letter, after_think in GPQA_COMPLETIONS:
         for gold in "ABCD":
             rows.append(("gpqa", completion, gold, None, letter == gold))
             region = completion.rpartition("</think>")[2]
             rows.append(("gpqa", region, gold, None, after_think == gold))
-    for text, letter in test_letters.CASES:
+    for text, letter in LETTER_CASES:
         for gold in "ABCD":
             rows.append(("gpqa", text, gold, None, letter == gold))
-    for completion, gold, gold_format, lighteval, _ in test_extractive_match.VERDICTS:
+    for completion, gold, gold_format, lighteval, _ in VERDICTS:
         rows.append(("math", completion, gold, gold_format, lighteval))
     return [
         {"id": f"unit-{i}", "source": "unit_tests", "benchmark": task, "task": task, "text": text,

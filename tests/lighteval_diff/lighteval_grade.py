@@ -34,7 +34,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
+
+import helpers  # noqa: E402, F401 (puts this checkout's scripts/ on sys.path)
 
 from tina_repro.eval.process_pool import run_bounded  # noqa: E402
 

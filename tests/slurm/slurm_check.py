@@ -15,17 +15,15 @@ are only counted: training and sampling need not be bit-reproducible across exec
 import argparse
 import json
 import re
-import shutil
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for helpers
 
-from test_data_workflow import HUB, local_sheet  # noqa: E402
+from helpers import config_on_local_sources  # noqa: E402
 
 # Not outputs: the copied config and Snakemake's own state (SLURM logs live in .snakemake/), and
 # the empty marker Snakemake leaves in each directory() output.
@@ -36,24 +34,6 @@ MAY_BE_EMPTY = ("logs",)
 # JSON keys whose values say how complete an output is: data reports, training manifests.
 COUNT_KEYS = ("rows_read", "rows_kept", "checkpoint_steps")
 CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)$")
-
-
-def prepare_data(config_dir: Path, workdir: Path) -> None:
-    """Copy the config and point its sheets at local fixtures, as tests/test_data_workflow.py
-    does (no network)."""
-    shutil.copytree(config_dir, workdir / "config")
-    local_sheet(
-        workdir,
-        "datasets.tsv",
-        {"limr": HUB / "limr.json", "still3": HUB / "still3_malformed.jsonl"},
-    )
-    sizes = {"aime24": sum(1 for _ in open(HUB / "aime24.jsonl")), "gpqa_diamond": 5}
-    local_sheet(
-        workdir,
-        "benchmarks.tsv",
-        {"aime24": HUB / "aime24.jsonl", "gpqa_diamond": HUB / "gpqa_diamond.csv"},
-        sizes,
-    )
 
 
 def output_files(workdir: Path) -> set[Path]:
@@ -222,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("jobs").add_argument("log", type=Path)
     args = parser.parse_args(argv)
     if args.command == "prepare-data":
-        prepare_data(args.config_dir, args.workdir)
+        config_on_local_sources(args.config_dir, args.workdir)
         return 0
     if args.command == "jobs":
         problems = jobs(args.log)

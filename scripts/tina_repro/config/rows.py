@@ -42,43 +42,44 @@ def split_list(text: str, separator: str = ",") -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One training run (a row of config/experiments.tsv)."""
+    """One training run (a row of config/experiments.tsv).
 
-    name: str  #: the run's name, also its folder results/train/{name}/
-    paper_name: str | None  #: the paper's name of the run, if the paper has it
-    tables: tuple[str, ...]  #: paper tables the run appears in (main, datasets, ...)
-    dataset: str  #: a row of the datasets sheet
-    rewards: str  #: ``name:weight`` list, e.g. ``format:1,accuracy:2``
-    cosine_max_len: int  #: max_len (characters) of the cosine reward
+    Each field is the column of its name, described once in schemas/experiments.schema.yaml (the
+    table in config/README.md shows it); a list or range cell arrives parsed into a tuple."""
+
+    name: str
+    paper_name: str | None
+    tables: tuple[str, ...]
+    dataset: str
+    rewards: str
+    cosine_max_len: int
     learning_rate: float
-    lr_scheduler: str  #: transformers scheduler name
-    min_lr_rate: float  #: floor of cosine_with_min_lr, as a fraction of learning_rate
-    warmup_ratio: float  #: warmup steps as a fraction of max_steps
+    lr_scheduler: str
+    min_lr_rate: float
+    warmup_ratio: float
     lora_r: int
     lora_alpha: float
     lora_dropout: float
-    lora_target_modules: tuple[str, ...]  #: module names LoRA adapts
-    num_generations: int  #: G, completions per prompt
-    prompts_per_step: int  #: prompts per optimizer step (8 in the paper)
-    max_prompt_length: int  #: templated prompt tokens (left-truncated)
+    lora_target_modules: tuple[str, ...]
+    num_generations: int
+    prompts_per_step: int
+    max_prompt_length: int
     max_completion_length: int
-    temperature: float  #: rollout sampling temperature
-    top_p: float  #: rollout nucleus sampling
-    beta: float  #: KL coefficient (k3 estimator, adapter-disabled reference)
-    loss_type: str  #: TRL 1.16 loss_type
-    scale_rewards: str  #: TRL 1.16 advantage scaling: group, batch or none
-    max_steps: int | None  #: LR-schedule horizon; None = one epoch
-    stop_step: int | None  #: where training stops; None = max_steps
+    temperature: float
+    top_p: float
+    beta: float
+    loss_type: str
+    scale_rewards: str
+    max_steps: int | None
+    stop_step: int | None
     save_steps: int
     seed: int  #: this run's training and sampler seed (one of its sheet row's ``seeds``)
-    gpus: int  #: training GPUs; 0 = one CPU process
-    use_vllm: bool  #: vLLM rollouts (GPU only)
+    gpus: int
+    use_vllm: bool
     vllm_gpu_memory_utilization: float
     vllm_max_model_len: int | None
-    comment: str | None  #: free text: where the row comes from and where it departs
-    #: the sheet row its ablation compares it with (paired, at each run's selected checkpoint);
-    #: read by the tables only (:func:`training_params`)
-    compared_with: str | None = None
+    comment: str | None
+    compared_with: str | None = None  #: read by the tables only (:func:`training_params`)
 
     def in_tables(self, *tables: str) -> bool:
         return bool(set(tables) & set(self.tables))
@@ -86,39 +87,43 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Dataset:
-    """One training set and its column mapping (a row of config/datasets.tsv)."""
+    """One training set and its column mapping (a row of config/datasets.tsv).
+
+    Each field is the column of its name, described once in schemas/datasets.schema.yaml (the
+    table in config/README.md shows it); a list or range cell arrives parsed into a tuple."""
 
     name: str
-    source: str  #: Hub dataset id, or local:PATH (Parquet, JSONL, JSON or CSV)
-    config: str | None  #: Hub config (subset) name
+    source: str
+    config: str | None
     split: str
-    revision: str  #: Hub revision asked for (the lock file records the commit it resolved to)
-    problem_column: str  #: source column that becomes ``problem``
-    solution_column: str  #: source column that becomes ``solution`` (the gold)
-    wrap_solution: bool  #: gold becomes ``$<value>$``, as Tina wrapped bare answers
-    system_prompt: str  #: key of config system_prompts used when training on it
-    paper_size: int | None  #: size the paper states
+    revision: str
+    problem_column: str
+    solution_column: str
+    wrap_solution: bool
+    system_prompt: str
+    paper_size: int | None
     comment: str | None
-    #: (lowest, highest) token budget drawn per prompt and appended to the system prompt as
-    #: "Think for N tokens." (Tina's L1 preprocessing); None for every other set. Training
-    #: reads it, preparation does not (:data:`tina_repro.data.spec.NOT_PREPARED`).
+    #: (lowest, highest); training reads it, preparation does not (data.spec.NOT_PREPARED)
     target_length: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One evaluation benchmark (a row of config/benchmarks.tsv)."""
+    """One evaluation benchmark (a row of config/benchmarks.tsv).
+
+    Each field is the column of its name, described once in schemas/benchmarks.schema.yaml (the
+    table in config/README.md shows it); a list or range cell arrives parsed into a tuple."""
 
     name: str
-    source: str  #: Hub dataset id, or local:PATH
+    source: str
     config: str | None
     split: str
     revision: str
-    expected_size: int  #: problems it must have after preparation
-    template: str  #: key of config prompt_templates (math or gpqa)
+    expected_size: int
+    template: str
     problem_column: str
-    answer_column: str  #: gold answer or worked solution
-    gold_format: str  #: expr, latex or letter: how the gold is parsed
+    answer_column: str
+    gold_format: str
     comment: str | None
 
     @property
@@ -129,18 +134,20 @@ class Benchmark:
 
 @dataclass(frozen=True)
 class Baseline:
-    """A model evaluated without training (a row of config/baselines.tsv)."""
+    """A model evaluated without training (a row of config/baselines.tsv).
+
+    Each field is the column of its name, described once in schemas/baselines.schema.yaml (the
+    table in config/README.md shows it); a list or range cell arrives parsed into a tuple."""
 
     name: str
     paper_name: str | None
-    model: str  #: Hub model id, or local:PATH
+    model: str
     revision: str
-    adapter: str | None  #: Hub id or local:PATH of a LoRA adapter served on top of ``model``
+    adapter: str | None
     adapter_revision: str | None
-    adapter_subfolder: str | None  #: e.g. checkpoint-2000 inside the adapter repository
-    #: a released Tina adapter: the experiment whose published checkpoint it is
+    adapter_subfolder: str | None
     compared_with: str | None
-    prompt_tokens: str | None  #: this model's evaluation.prompt_tokens; None = the config's
+    prompt_tokens: str | None
     comment: str | None
 
     @property

@@ -4,7 +4,7 @@ inputs the grader survives (not collected by pytest).
 The pool runs :func:`tina_repro.eval.grading.grade` per row with a per-row limit and the
 not-graded grade for a row whose worker is killed or dies, on:
 
-- ``normal``: synthetic R1-style completions (bench_grading's), all graded;
+- ``normal``: synthetic R1-style completions (grading_items.make_items), all graded;
 - ``stuck``: rows whose grade blocks SIGALRM and sleeps (work no signal reaches), killed at the
   per-row limit, among normal rows;
 - ``dying``: rows whose worker exits mid-grade (``os._exit``), among normal rows;
@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lighteval_diff"))
 
-from bench_grading import make_items  # noqa: E402
+from grading_items import make_items  # noqa: E402
 
 from tina_repro.eval import grading, process_pool  # noqa: E402
 

@@ -452,3 +452,17 @@ def test_jobs_see_every_row_setting_but_not_the_comments(paper_config):
         assert any(row.comment for row in rows.values())
         for name, row in getattr(seen, sheet).items():
             assert row == dataclasses.replace(rows[name], comment=None)
+    assert seen.replicates == wc.replicates  # the tables group a row's seeds by it
+
+
+def test_jobs_see_a_rows_replicates(paper_config, tmp_path):
+    from tina_repro.config import from_sheet_params, sheet_params
+
+    edit = set_cell("open_rs2", "seeds", "42;43")
+    paper_config["experiments"] = edit_sheet(
+        ROOT / "config/experiments.tsv", edit, out=tmp_path / "experiments.tsv"
+    )
+    wc = load(paper_config, root=ROOT)
+    seen = from_sheet_params(wc.config, sheet_params(wc))
+    assert seen.replicates["open_rs2"] == ("open_rs2", "open_rs2_seed43")
+    assert "open_rs2" in seen.experiments_in("main")  # once, with its two runs

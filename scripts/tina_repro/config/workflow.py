@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -265,21 +266,28 @@ def load(config: dict, root: str | Path = ".") -> WorkflowConfig:
     return wc
 
 
-def sheet_params(wc: WorkflowConfig) -> dict[str, list[dict]]:
-    """Every sheet's rows as params, without their comments: what a job that needs the sheets
-    takes instead of reading their files, so that a comment edit reruns nothing."""
-    return {
+# sheet_params' key for the runs of each experiments row (one per seed)
+REPLICATES = "replicates"
+
+
+def sheet_params(wc: WorkflowConfig) -> dict[str, Any]:
+    """Every sheet's rows as params, without their comments, and which runs are the replicates of
+    each experiments row: what a job that needs the sheets takes instead of reading their files,
+    so that a comment edit reruns nothing."""
+    rows = {
         sheet: [settings_params(row) for row in getattr(wc, sheet).values()] for sheet in SHEET_ROWS
     }
+    return {**rows, REPLICATES: {row: list(runs) for row, runs in wc.replicates.items()}}
 
 
-def from_sheet_params(config: dict, sheets: dict[str, list[dict]]) -> WorkflowConfig:
+def from_sheet_params(config: dict, sheets: dict[str, Any]) -> WorkflowConfig:
     """The configuration a job sees: ``config`` (validated as the workflow parsed) and the rows
-    of :func:`sheet_params`."""
+    and replicates of :func:`sheet_params`."""
     wc = WorkflowConfig(config=config)
     for sheet, row_type in SHEET_ROWS.items():
         rows = [from_params(row_type, values) for values in sheets[sheet]]
         setattr(wc, sheet, {row.name: row for row in rows})
+    wc.replicates = {row: tuple(runs) for row, runs in sheets[REPLICATES].items()}
     return wc
 
 

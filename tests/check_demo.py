@@ -7,7 +7,8 @@ Asserts what the demo claims, from the files a user sees:
   renderings and figures non-empty, plus the report, which shows every table inline (its HTML
   rendering with a row per CSV row) beside the CSV;
 - every table has the rows it should (main: each model x benchmark, a row of several seeds once;
-  ablations: every row; checkpoints: at least 4 per run);
+  ablations: every row, each row compared with another (the format-only test) with its paired
+  difference; checkpoints: at least 4 per run);
 - what holds on every machine (README, "the demo's numbers"; the numbers themselves differ
   between CPUs, as float kernels do and the toy RL amplifies): the main run learned the answer
   format (the training format reward of each of its seeds over the last 10 steps is above that
@@ -108,6 +109,13 @@ def check_rows(workdir: Path, wc) -> tuple[list[str], pd.DataFrame | None]:
         missing = set(wc.replicates) - set(ablations["model"])
         if missing:
             problems.append(f"ablations.csv lacks rows {sorted(missing)}")
+        compared = ablations[ablations["compared_with"].notna()]
+        unpaired = compared[compared["difference_vs_reference"].isna()]
+        if compared.empty or not unpaired.empty:
+            problems.append(
+                "ablations.csv: a row compared with another lacks its paired difference "
+                f"({sorted(set(unpaired['model'])) or 'no compared row'})"
+            )
     checkpoints = _read(workdir / paths.table("checkpoints"), problems, "table")
     if checkpoints is not None and {"run", "step"} <= set(checkpoints.columns):
         for name in wc.experiments:

@@ -62,7 +62,7 @@ def main() -> None:
         print(f"  {rule:<22} {len(seconds):>3} jobs  {total:7.1f} s  (max {longest:.1f})")
     warm = json.loads((workdir / "resources/demo/base_model/warm_start.json").read_text())
     print(
-        f"  warm start: {warm['settings']['steps']} steps in {warm['wall_seconds']} s, "
+        f"  warm start: {warm['settings']['steps']} steps (build_demo_model above), "
         f"loss {warm['loss_first']:.3f} -> {warm['loss_last']:.3f}"
     )
     for score in sorted((workdir / "results/eval").rglob("score.json")):

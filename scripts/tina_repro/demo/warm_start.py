@@ -18,6 +18,10 @@ from tina_repro.files import dumps, read_jsonl, write_text
 
 logger = logging.getLogger(__name__)
 
+# What a warm start reports of the run rather than of the model: logged, not written into the
+# model folder, whose content is the model's identity (tina_repro.fingerprints).
+RUN_FACTS = ("wall_seconds", "torch_threads")
+
 
 @dataclass(frozen=True)
 class WarmStartSettings:
@@ -153,7 +157,8 @@ def build_demo_base_model(
     """Build the tiny model in ``out_dir`` and warm-start it on the teacher traces.
 
     ``out_dir`` then holds a reloadable model and tokenizer (the demo's ``base_model.source``)
-    plus ``tiny_model.json`` (architecture) and ``warm_start.json`` (the returned report).
+    plus ``tiny_model.json`` (architecture) and ``warm_start.json`` (the returned report less
+    :data:`RUN_FACTS`, which are logged).
     """
     from tina_repro.demo.tiny_model import build_tiny_model
 
@@ -161,11 +166,13 @@ def build_demo_base_model(
     build_tiny_model(out, seed=seed, size=size)
     report = warm_start(out, sft_path, settings)
     report["sft_source"] = str(sft_path)
-    write_text(out / "warm_start.json", dumps(report, indent=None) + "\n")
+    recorded = {k: v for k, v in report.items() if k not in RUN_FACTS}
+    write_text(out / "warm_start.json", dumps(recorded, indent=None) + "\n")
     logger.info(
-        "warm start: %d steps in %.1f s, loss %.3f -> %.3f",
+        "warm start: %d steps in %.1f s on %d thread(s), loss %.3f -> %.3f",
         settings.steps,
         report["wall_seconds"],
+        report["torch_threads"],
         report["loss_first"],
         report["loss_last"],
     )

@@ -203,3 +203,19 @@ def test_step_budget_raises_and_disarms():
             time.sleep(1)
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+
+
+def test_a_timeout_that_library_code_turned_into_its_own_error_is_still_a_timeout():
+    def parse_that_catches_everything():
+        try:
+            time.sleep(1)
+        except BaseException as error:  # as ANTLR's recovery or a cleanup may
+            raise ValueError("parse failed") from error
+
+    with pytest.raises(StepTimeout):
+        with step_budget(0.1):
+            parse_that_catches_everything()
+    with pytest.raises(ValueError):  # an error with the budget left is the body's own
+        with step_budget(5):
+            raise ValueError("bad input")
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -22,16 +22,26 @@ class StepTimeout(BaseException):
 
 @contextmanager
 def step_budget(seconds: float):
-    """Raise :class:`StepTimeout` in the body after ``seconds`` (main thread only); steps are
-    not nested."""
+    """Raise :class:`StepTimeout` in the body after ``seconds`` (main thread only), also where
+    the body turned it into another exception; steps are not nested."""
+
+    ran_out = False
 
     def on_alarm(signum, frame):
+        nonlocal ran_out
+        ran_out = True
         raise StepTimeout
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
+    except Exception as error:
+        # Library code that catches everything (ANTLR's error recovery, a cleanup) may turn the
+        # timeout into an error of its own: the step still ran out of its budget.
+        if ran_out:
+            raise StepTimeout from error
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for help
 
 from helpers import config_on_local_sources  # noqa: E402
 
-# Not outputs: the copied config and Snakemake's own state (SLURM logs live in .snakemake/), and
-# the empty marker Snakemake leaves in each directory() output.
-NOT_OUTPUTS = ("config", ".snakemake")
+# Not outputs: the copied config, Snakemake's own state (SLURM logs live in .snakemake/), the hash
+# cache of tina_repro.fingerprints (keyed by each file's inode and times, so per run), and the
+# empty marker Snakemake leaves in each directory() output.
+NOT_OUTPUTS = ("config", ".snakemake", ".tina-repro")
 MARKERS = (".snakemake_timestamp",)
 # Rule logs may legitimately be empty; every other output must have content.
 MAY_BE_EMPTY = ("logs",)

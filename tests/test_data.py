@@ -736,7 +736,7 @@ def test_adapter_download_fetches_only_the_evaluated_checkpoints(tmp_path, monke
     assert [f["path"] for f in manifest["files"]] == sorted(repository)
 
 
-def test_only_the_columns_that_shape_a_table_are_preparation_params():
+def test_only_the_columns_that_shape_a_table_are_in_the_preparation_spec():
     row = DATASETS["limr"]
     same = [dataclasses.replace(row, paper_size=12, comment="a note", system_prompt="open_rs")]
     other = [dataclasses.replace(row, problem_column="q"), dataclasses.replace(row, split="x")]
